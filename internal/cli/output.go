@@ -1,0 +1,67 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
+)
+
+// Output formats accepted by -o.
+const (
+	formatTable = "table"
+	formatJSON  = "json"
+	formatYAML  = "yaml"
+)
+
+// addOutputFlag registers -o/--output on cmd.
+func addOutputFlag(cmd *cobra.Command, dst *string) {
+	cmd.Flags().StringVarP(dst, "output", "o", formatTable, "output format: table, json or yaml")
+}
+
+// checkFormat validates the value of -o.
+func checkFormat(f string) error {
+	switch f {
+	case formatTable, formatJSON, formatYAML:
+		return nil
+	}
+	return invalidInput(fmt.Errorf("unknown output format %q: use table, json or yaml", f))
+}
+
+// render writes v as JSON or YAML, or calls table for the table format.
+func render(w io.Writer, format string, v any, table func(w io.Writer) error) error {
+	switch format {
+	case formatJSON:
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		return enc.Encode(v)
+	case formatYAML:
+		// Round-trip through JSON so that YAML keys match the JSON contract.
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		var generic any
+		if err := yaml.Unmarshal(b, &generic); err != nil {
+			return err
+		}
+		enc := yaml.NewEncoder(w)
+		enc.SetIndent(2)
+		if err := enc.Encode(generic); err != nil {
+			return err
+		}
+		return enc.Close()
+	case formatTable:
+		return table(w)
+	}
+	return checkFormat(format)
+}
+
+// newTable returns a tabwriter for aligned columns.
+func newTable(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+}
