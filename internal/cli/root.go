@@ -160,7 +160,6 @@ var commandGroups = []func(*Env) []*cobra.Command{
 	requestCommands,
 	storeCommands,
 	caCommands,
-	serveCommands,
 	applyCommands,
 	benchCommands,
 	docsCommands,

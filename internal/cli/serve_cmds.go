@@ -2,5 +2,6 @@ package cli
 
 import "github.com/spf13/cobra"
 
-// serveCommands returns the serve command group. (Placeholder: replaced by the owner of this group.)
-func serveCommands(env *Env) []*cobra.Command { return nil }
+// caServeCommands returns the web-facing children of `edgecert ca`
+// (serve, fetch-chain). (Placeholder: replaced by the owner of this file.)
+func caServeCommands(env *Env) []*cobra.Command { return nil }
