@@ -1,6 +1,133 @@
 package cli
 
-import "github.com/spf13/cobra"
+import (
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
 
-// benchCommands returns the bench command group. (Placeholder: replaced by the owner of this group.)
-func benchCommands(env *Env) []*cobra.Command { return nil }
+	"github.com/spf13/cobra"
+
+	"edgecert/internal/bench"
+)
+
+// benchCommands returns `edgecert bench`: measurements operators use to size a CA.
+func benchCommands(env *Env) []*cobra.Command {
+	b := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure the CA's issuance throughput on this machine",
+		Example: `  # P-256 issuing CA, 64 clients, 10 seconds, embedded database
+  edgecert bench issue --ca-key p256 --clients 64 --duration 10s`,
+	}
+	b.AddCommand(newBenchIssueCmd(env), newBenchSignRateCmd(env))
+	return []*cobra.Command{b}
+}
+
+type benchIssueOptions struct {
+	caKey    string
+	clients  string
+	duration time.Duration
+	warmup   time.Duration
+	dsn      string
+	dir      string
+	requests int
+	output   string
+}
+
+func newBenchIssueCmd(env *Env) *cobra.Command {
+	o := &benchIssueOptions{}
+	cmd := &cobra.Command{
+		Use:   "issue",
+		Short: "Issue certificates through the HTTPS API and report the rate",
+		Long: `Creates a CA with a fresh database on disk, starts 'edgecert ca serve' as a
+child process, pre-generates P-256 requests, drives POST /api/v1/certificates
+with keep-alive clients, verifies every certificate it gets back (key and
+chain), and prints certificates per second, latency percentiles, errors, the
+server's CPU seconds, and the raw signing rate of the same CA key.`,
+		Example: `  edgecert bench issue --ca-key p256 --clients 64 --duration 10s
+  edgecert bench issue --ca-key rsa2048 --clients 1,8,64 -o json
+  edgecert bench issue --db 'postgres://user@127.0.0.1:5432/bench' --clients 64`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return runBenchIssue(env, o) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.caKey, "ca-key", "p256", "issuing CA key: p256, p384, rsa2048, rsa3072, rsa4096")
+	f.StringVar(&o.clients, "clients", "64", "concurrent clients; a comma list runs one measurement per value")
+	f.DurationVar(&o.duration, "duration", 10*time.Second, "measured window per run")
+	f.DurationVar(&o.warmup, "warmup", time.Second, "warm-up before each window")
+	f.StringVar(&o.dsn, "db", "", "database DSN (default: SQLite in the CA directory)")
+	f.StringVar(&o.dir, "dir", "", "working directory kept after the run (default: temporary)")
+	f.IntVar(&o.requests, "requests", 4096, "distinct pre-generated requests, cycled")
+	addOutputFlag(cmd, &o.output)
+	return cmd
+}
+
+func runBenchIssue(env *Env, o *benchIssueOptions) error {
+	if err := checkFormat(o.output); err != nil {
+		return err
+	}
+	var counts []int
+	for _, s := range strings.Split(o.clients, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			return invalidInput(fmt.Errorf("--clients: %q is not a positive number", s))
+		}
+		counts = append(counts, n)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	var results []*bench.IssueResult
+	for _, n := range counts {
+		dir := o.dir
+		if dir != "" && len(counts) > 1 {
+			dir = fmt.Sprintf("%s/c%d", dir, n)
+		}
+		r, err := bench.RunIssue(env.Ctx, bench.IssueConfig{
+			Exe: exe, CAKey: o.caKey, Clients: n, Duration: o.duration, Warmup: o.warmup,
+			DSN: o.dsn, Dir: dir, Requests: o.requests, Progress: env.Err,
+		})
+		if err != nil {
+			return err
+		}
+		results = append(results, r)
+	}
+	return render(env.Out, o.output, results, func(w io.Writer) error {
+		t := newTable(w)
+		fmt.Fprintln(t, "CA KEY\tDB\tCLIENTS\tCERTS/S\tP50 MS\tP90 MS\tP99 MS\tERRORS\tVERIFIED\tSERVER CPU-S\tCERTS/CPU-S\tRAW SIGN/S")
+		for _, r := range results {
+			fmt.Fprintf(t, "%s\t%s\t%d\t%.0f\t%.1f\t%.1f\t%.1f\t%d\t%d/%d\t%.2f\t%.0f\t%.0f\n",
+				r.CAKey, r.Database, r.Clients, r.PerSecond, r.P50, r.P90, r.P99, r.Errors,
+				r.Verified, r.Verified+r.VerifyFailures, r.ServerCPU, r.PerCPUSecond, r.RawSignPerSec)
+		}
+		for _, r := range results {
+			if r.FirstError != "" {
+				fmt.Fprintf(t, "first error (%d clients): %s\n", r.Clients, r.FirstError)
+			}
+		}
+		return t.Flush()
+	})
+}
+
+func newBenchSignRateCmd(env *Env) *cobra.Command {
+	var dir, passFile, output string
+	var d time.Duration
+	cmd := &cobra.Command{
+		Use:     "sign-rate",
+		Short:   "Measure the raw signing rate of a CA's issuing key",
+		Example: `  edgecert bench sign-rate --dir ./ca --passphrase-file ca.pass`,
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return runBenchSignRate(env, dir, passFile, d, output)
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "CA directory")
+	cmd.Flags().StringVar(&passFile, "passphrase-file", "", "file holding the CA key passphrase")
+	cmd.Flags().DurationVar(&d, "duration", time.Second, "how long to sign")
+	addOutputFlag(cmd, &output)
+	_ = cmd.MarkFlagRequired("dir")
+	return cmd
+}

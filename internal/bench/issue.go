@@ -1,0 +1,451 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// IssueConfig describes one issuance benchmark run.
+type IssueConfig struct {
+	Exe      string        // the edgecert binary to run the CA with
+	CAKey    string        // p256 | rsa2048 (any `ca init --key` value)
+	Clients  int           // concurrent keep-alive clients
+	Duration time.Duration // measured window
+	Warmup   time.Duration
+	DSN      string // database; empty = SQLite in the CA directory
+	Dir      string // working directory; empty = a temporary one, removed after
+	Requests int    // distinct pre-generated requests (cycled); 0 = 4096
+	Progress io.Writer
+}
+
+// IssueResult is what one run measured.
+type IssueResult struct {
+	CAKey          string        `json:"ca_key"`
+	Database       string        `json:"database"`
+	Clients        int           `json:"clients"`
+	Duration       time.Duration `json:"-"`
+	Seconds        float64       `json:"seconds"`
+	Issued         int           `json:"issued"`
+	Errors         int           `json:"errors"`
+	FirstError     string        `json:"first_error,omitempty"`
+	PerSecond      float64       `json:"certificates_per_second"`
+	P50, P90, P99  float64       // milliseconds
+	Max            float64       `json:"max_ms"`
+	ServerCPU      float64       `json:"server_cpu_seconds"`
+	PerCPUSecond   float64       `json:"certificates_per_server_cpu_second"`
+	Verified       int           `json:"verified"`
+	VerifyFailures int           `json:"verify_failures"`
+	RawSignPerSec  float64       `json:"raw_sign_per_second"`
+	RawSignCores   int           `json:"raw_sign_goroutines"`
+}
+
+// MarshalJSON writes latencies with explicit names.
+func (r IssueResult) MarshalJSON() ([]byte, error) {
+	type plain IssueResult
+	return json.Marshal(struct {
+		plain
+		P50 float64 `json:"p50_ms"`
+		P90 float64 `json:"p90_ms"`
+		P99 float64 `json:"p99_ms"`
+	}{plain(r), r.P50, r.P90, r.P99})
+}
+
+// RunIssue performs one benchmark run.
+func RunIssue(ctx context.Context, cfg IssueConfig) (*IssueResult, error) {
+	if cfg.Clients <= 0 {
+		return nil, errors.New("bench: clients must be at least 1")
+	}
+	if cfg.Requests <= 0 {
+		cfg.Requests = 4096
+	}
+	if cfg.Progress == nil {
+		cfg.Progress = io.Discard
+	}
+	dir := cfg.Dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "edgecert-bench-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	srv, err := startCA(ctx, cfg, dir)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.stop()
+
+	fmt.Fprintf(cfg.Progress, "generating %d P-256 requests\n", cfg.Requests)
+	csrs, keys, err := makeRequests(cfg.Requests)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(cfg.Progress, "driving %s with %d clients for %s (warm-up %s)\n", srv.url, cfg.Clients, cfg.Duration, cfg.Warmup)
+	res, answers, err := drive(ctx, cfg, srv, csrs)
+	if err != nil {
+		return nil, err
+	}
+	res.CAKey, res.Clients = cfg.CAKey, cfg.Clients
+	res.Database = "sqlite"
+	if cfg.DSN != "" {
+		res.Database = "postgresql"
+	}
+	res.Verified, res.VerifyFailures = verifyAnswers(answers, keys, srv.roots, srv.inters)
+	srv.stop()
+	fmt.Fprintf(cfg.Progress, "measuring the raw signing rate of the issuing key\n")
+	rate, n, err := rawSignRate(cfg.Exe, dir, srv.passFile)
+	if err != nil {
+		fmt.Fprintf(cfg.Progress, "raw signing rate not measured: %v\n", err)
+	}
+	res.RawSignPerSec, res.RawSignCores = rate, n
+	return res, nil
+}
+
+// server is a running `edgecert ca serve` child.
+type server struct {
+	cmd      *exec.Cmd
+	url      string
+	token    string
+	passFile string
+	roots    *x509.CertPool
+	inters   *x509.CertPool
+	tlsConf  *tls.Config
+	once     sync.Once
+}
+
+func (s *server) stop() {
+	s.once.Do(func() {
+		if s.cmd != nil && s.cmd.Process != nil {
+			_ = s.cmd.Process.Signal(os.Interrupt)
+			done := make(chan struct{})
+			go func() { _ = s.cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				_ = s.cmd.Process.Kill()
+				<-done
+			}
+		}
+	})
+}
+
+// run executes the edgecert binary with args and returns its combined output.
+func run(ctx context.Context, exe string, args ...string) error {
+	cmd := exec.CommandContext(ctx, exe, args...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("bench: edgecert %s: %w: %s", strings.Join(args[:2], " "), err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+func startCA(ctx context.Context, cfg IssueConfig, dir string) (*server, error) {
+	caDir := filepath.Join(dir, "ca")
+	pass := filepath.Join(dir, "passphrase")
+	pw := filepath.Join(dir, "password")
+	tok := filepath.Join(dir, "token")
+	if err := os.WriteFile(pass, []byte("bench-passphrase-0123456789"), 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(pw, []byte("bench-password-0123456789"), 0o600); err != nil {
+		return nil, err
+	}
+	initArgs := []string{"ca", "init", "--dir", caDir, "--name", "Bench", "--key", cfg.CAKey, "--passphrase-file", pass}
+	if cfg.DSN != "" {
+		initArgs = append(initArgs, "--db", cfg.DSN)
+	}
+	steps := [][]string{
+		initArgs,
+		{"ca", "user", "add", "--dir", caDir, "bench", "--admin", "--password-file", pw},
+		{"ca", "user", "token", "--dir", caDir, "bench", "--out", tok},
+		{"ca", "chain", "--dir", caDir, "--out", filepath.Join(dir, "chain.pem")},
+	}
+	fmt.Fprintf(cfg.Progress, "creating a %s CA in %s\n", cfg.CAKey, caDir)
+	for _, s := range steps {
+		if err := run(ctx, cfg.Exe, s...); err != nil {
+			return nil, err
+		}
+	}
+	token, err := os.ReadFile(tok)
+	if err != nil {
+		return nil, err
+	}
+	roots, inters, err := loadChain(filepath.Join(dir, "chain.pem"))
+	if err != nil {
+		return nil, err
+	}
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"ca", "serve", "--dir", caDir, "--listen", addr, "--passphrase-file", pass}
+	if cfg.DSN != "" {
+		args = append(args, "--db", cfg.DSN)
+	}
+	cmd := exec.Command(cfg.Exe, args...)
+	logf, err := os.Create(filepath.Join(dir, "serve.log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("bench: start ca serve: %w", err)
+	}
+	s := &server{cmd: cmd, url: "https://" + addr, token: strings.TrimSpace(string(token)), passFile: pass,
+		roots: roots, inters: inters, tlsConf: &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}}
+	if err := s.waitReady(ctx, 30*time.Second); err != nil {
+		s.stop()
+		log, _ := os.ReadFile(filepath.Join(dir, "serve.log"))
+		return nil, fmt.Errorf("%w; server log:\n%s", err, log)
+	}
+	return s, nil
+}
+
+func (s *server) waitReady(ctx context.Context, limit time.Duration) error {
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: s.tlsConf}, Timeout: time.Second}
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		resp, err := c.Get(s.url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return errors.New("bench: ca serve did not become healthy")
+}
+
+func loadChain(path string) (roots, inters *x509.CertPool, err error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	roots, inters = x509.NewCertPool(), x509.NewCertPool()
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			break
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, nil, err
+		}
+		if bytes.Equal(c.RawIssuer, c.RawSubject) {
+			roots.AddCert(c)
+		} else {
+			inters.AddCert(c)
+		}
+	}
+	return roots, inters, nil
+}
+
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// makeRequests pre-generates n P-256 keys and PEM requests.
+func makeRequests(n int) ([][]byte, []crypto.PublicKey, error) {
+	csrs := make([][]byte, n)
+	keys := make([]crypto.PublicKey, n)
+	for i := 0; i < n; i++ {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), randReader)
+		if err != nil {
+			return nil, nil, err
+		}
+		name := fmt.Sprintf("host%05d.bench.edgecert.test", i)
+		der, err := x509.CreateCertificateRequest(randReader, &x509.CertificateRequest{
+			Subject: pkix.Name{CommonName: name}, DNSNames: []string{name},
+		}, k)
+		if err != nil {
+			return nil, nil, err
+		}
+		body, _ := json.Marshal(map[string]string{
+			"csr":      string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})),
+			"template": "WebServer",
+		})
+		csrs[i], keys[i] = body, k.Public()
+	}
+	return csrs, keys, nil
+}
+
+// answer is one successful response kept for verification after the window.
+type answer struct {
+	idx  int
+	body []byte
+}
+
+func drive(ctx context.Context, cfg IssueConfig, s *server, bodies [][]byte) (*IssueResult, []answer, error) {
+	var (
+		measuring atomic.Bool
+		stop      atomic.Bool
+		next      atomic.Int64
+		mu        sync.Mutex
+		lat       []time.Duration
+		answers   []answer
+		errs      int
+		firstErr  string
+		wg        sync.WaitGroup
+	)
+	for w := 0; w < cfg.Clients; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tr := &http.Transport{TLSClientConfig: s.tlsConf, MaxIdleConnsPerHost: 1, MaxConnsPerHost: 1, ForceAttemptHTTP2: false}
+			defer tr.CloseIdleConnections()
+			c := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+			var myLat []time.Duration
+			var myAns []answer
+			myErrs, myFirst := 0, ""
+			for !stop.Load() && ctx.Err() == nil {
+				i := int(next.Add(1)-1) % len(bodies)
+				t0 := time.Now()
+				body, err := post(c, s, bodies[i])
+				d := time.Since(t0)
+				if !measuring.Load() {
+					continue
+				}
+				if err != nil {
+					myErrs++
+					if myFirst == "" {
+						myFirst = err.Error()
+					}
+					continue
+				}
+				myLat = append(myLat, d)
+				myAns = append(myAns, answer{i, body})
+			}
+			mu.Lock()
+			lat = append(lat, myLat...)
+			answers = append(answers, myAns...)
+			errs += myErrs
+			if firstErr == "" {
+				firstErr = myFirst
+			}
+			mu.Unlock()
+		}()
+	}
+	time.Sleep(cfg.Warmup)
+	cpu0, _ := procCPU(s.cmd.Process.Pid)
+	measuring.Store(true)
+	t0 := time.Now()
+	time.Sleep(cfg.Duration)
+	measuring.Store(false)
+	elapsed := time.Since(t0)
+	cpu1, _ := procCPU(s.cmd.Process.Pid)
+	stop.Store(true)
+	wg.Wait()
+	res := &IssueResult{Duration: elapsed, Seconds: elapsed.Seconds(), Issued: len(lat), Errors: errs, FirstError: firstErr}
+	res.PerSecond = float64(len(lat)) / elapsed.Seconds()
+	res.ServerCPU = cpu1 - cpu0
+	if res.ServerCPU > 0 {
+		res.PerCPUSecond = float64(len(lat)) / res.ServerCPU
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	res.P50, res.P90, res.P99 = pct(lat, 0.50), pct(lat, 0.90), pct(lat, 0.99)
+	if len(lat) > 0 {
+		res.Max = ms(lat[len(lat)-1])
+	}
+	return res, answers, nil
+}
+
+func post(c *http.Client, s *server, body []byte) ([]byte, error) {
+	req, err := http.NewRequest(http.MethodPost, s.url+"/api/v1/certificates", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
+		return nil, fmt.Errorf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(out))
+	}
+	return out, nil
+}
+
+func pct(sorted []time.Duration, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(float64(len(sorted)-1) * p)
+	return ms(sorted[i])
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// verifyAnswers checks every certificate: its key is the request's and it
+// chains to the root for server authentication under its DNS name.
+func verifyAnswers(answers []answer, keys []crypto.PublicKey, roots, inters *x509.CertPool) (ok, failed int) {
+	for _, a := range answers {
+		var r struct {
+			Certificate string `json:"certificate"`
+		}
+		if err := json.Unmarshal(a.body, &r); err != nil {
+			failed++
+			continue
+		}
+		b, _ := pem.Decode([]byte(r.Certificate))
+		if b == nil {
+			failed++
+			continue
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			failed++
+			continue
+		}
+		pk, isEC := c.PublicKey.(*ecdsa.PublicKey)
+		if !isEC || !pk.Equal(keys[a.idx]) {
+			failed++
+			continue
+		}
+		if _, err := c.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inters,
+			DNSName: c.Subject.CommonName, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
+			failed++
+			continue
+		}
+		ok++
+	}
+	return ok, failed
+}
