@@ -8,13 +8,33 @@
 // 0600, optionally sealed with a store passphrase, and a lock file serialises
 // processes that share one store.
 //
-// CONTRACT (stubs to be implemented by the package owner; apply, verify and
-// proxy use these signatures).
+// # Layout
+//
+//	DIR/index.json        the index: every entry and the assignments (the commit point)
+//	DIR/store.lock        flock(2) lock file
+//	DIR/certs/T.cer       DER certificates, named by SHA-1 thumbprint
+//	DIR/requests/T.csr    DER PKCS#10 requests, named by SHA-1 of the request
+//	DIR/keys/H.key        PKCS#8 PEM private keys (sealed when a passphrase is set),
+//	                      mode 0600, named by the SHA-256 of the public key
+//
+// # Atomicity
+//
+// A change writes its new files first (temp file, fsync, rename, fsync of
+// the directory), then replaces index.json in the same way (the single
+// commit point), then removes the files the new index no longer references.
+// Opening a store removes files that no index entry references (left by a
+// change that was killed before its commit). After a crash the store is
+// therefore exactly as before or exactly as after the change.
+//
+// # Concurrency
+//
+// Readers take a shared flock on store.lock and writers an exclusive one; a
+// process that cannot get the lock within Options.LockTimeout gets an error
+// wrapping ErrLocked. The parsed index is cached per Store and reloaded only
+// when index.json changes, so List does not re-read certificate files.
 package store
 
 import (
-	"crypto"
-	"crypto/x509"
 	"errors"
 	"io"
 	"time"
@@ -51,6 +71,8 @@ type Options struct {
 	Passphrase []byte // seals private keys when set
 	Now        func() time.Time
 	Rand       io.Reader
+	// LockTimeout bounds the wait for another process's lock (default 10s).
+	LockTimeout time.Duration
 }
 
 // Entry is what Windows shows for a certificate (or a pending request).
@@ -74,23 +96,6 @@ type Entry struct {
 	Template     string    `json:"template,omitempty"`
 }
 
-// Store is one server's store.
-type Store struct{ dir string }
-
-// Open opens (creating when missing) the store in dir.
-func Open(dir string, opts Options) (*Store, error) { return nil, errors.New("store: not implemented") }
-
-// Dir returns the store directory.
-func (s *Store) Dir() string { return s.dir }
-
-// List returns the entries of loc ("" = every location), sorted by location then subject.
-func (s *Store) List(loc Location) ([]Entry, error) { return nil, errors.New("store: not implemented") }
-
-// Certificate returns the entry and certificate with this SHA-1 thumbprint (any location).
-func (s *Store) Certificate(thumbprint string) (*Entry, *x509.Certificate, error) {
-	return nil, nil, errors.New("store: not implemented")
-}
-
 // RequestSpec is a request to make in the request location.
 type RequestSpec struct {
 	Request      csr.Request
@@ -105,14 +110,6 @@ type Pending struct {
 	DER []byte // the PKCS#10 request
 }
 
-// NewRequest makes a key and a request in the request location.
-func (s *Store) NewRequest(spec RequestSpec) (*Pending, error) {
-	return nil, errors.New("store: not implemented")
-}
-
-// Pending returns the pending requests.
-func (s *Store) Pending() ([]Pending, error) { return nil, errors.New("store: not implemented") }
-
 // ImportOptions control Import.
 type ImportOptions struct {
 	Password     string // for .pfx
@@ -126,14 +123,6 @@ type ImportResult struct {
 	Skipped []Entry `json:"skipped"` // already present
 }
 
-// Import detects the format of data (certificate, PKCS#7 chain, PFX) and
-// files its content: self-signed CA certificates to root, other CA
-// certificates to ca, an end-entity certificate matching a pending request to
-// my with that request's key, a PFX to my with its chain to root/ca.
-func (s *Store) Import(data []byte, opts ImportOptions) (*ImportResult, error) {
-	return nil, errors.New("store: not implemented")
-}
-
 // ExportOptions control Export.
 type ExportOptions struct {
 	Format     string // "cer", "pem", "p7b", "pfx"
@@ -142,31 +131,6 @@ type ExportOptions struct {
 	AllowEmpty bool // pfx with an empty password (insecure, explicit)
 	DeleteKey  bool // remove the key after a successful export
 }
-
-// Export returns the certificate with this thumbprint in the given format;
-// p7b and pfx include the whole chain found in ca/root. A pfx of a
-// non-exportable key wraps ErrNotExportable.
-func (s *Store) Export(thumbprint string, opts ExportOptions) ([]byte, error) {
-	return nil, errors.New("store: not implemented")
-}
-
-// ExportChain returns the store's CA certificates (root and ca) as a DER .p7b.
-func (s *Store) ExportChain() ([]byte, error) { return nil, errors.New("store: not implemented") }
-
-// Chain builds the chain of cert from the ca and root locations, leaf first,
-// ending with a certificate in root; wraps ErrChain when it cannot.
-func (s *Store) Chain(cert *x509.Certificate) ([]*x509.Certificate, error) {
-	return nil, errors.New("store: not implemented")
-}
-
-// PrivateKey returns the key of a certificate in my, for use on this server
-// (for example to configure a local TLS listener). It does not export.
-func (s *Store) PrivateKey(thumbprint string) (crypto.Signer, error) {
-	return nil, errors.New("store: not implemented")
-}
-
-// Delete removes an entry (and its key).
-func (s *Store) Delete(thumbprint string) error { return errors.New("store: not implemented") }
 
 // Assignment binds a usage to a certificate in my. For
 // AudioVideoAuthentication and OAuthTokenIssuer a staged certificate takes
@@ -179,16 +143,13 @@ type Assignment struct {
 	Effective  time.Time `json:"effective,omitempty"`
 }
 
-// Assign binds usage to the certificate, refusing one whose key is not in
-// the store (ErrNoKey), whose chain does not reach root (ErrChain) or that
-// has expired (ErrExpired).
-func (s *Store) Assign(usage, thumbprint string) error { return errors.New("store: not implemented") }
-
-// Stage schedules thumbprint to take over usage at effective (R80–R82).
-func (s *Store) Stage(usage, thumbprint string, effective time.Time) error {
-	return errors.New("store: not implemented")
+// Usages that Assign accepts: the -Type values of the Lync certificate
+// cmdlets (topology.md).
+var Usages = []string{
+	"Internal", "AccessEdgeExternal", "DataEdgeExternal",
+	"AudioVideoAuthentication", "XMPPServer", "WebServicesExternal",
+	"Default", "WebServicesInternal", "OAuthTokenIssuer",
 }
 
-// Assignments returns the assignments, sorted by usage; staged certificates
-// whose effective date has passed are reported as current.
-func (s *Store) Assignments() ([]Assignment, error) { return nil, errors.New("store: not implemented") }
+// stageable are the usages that may be staged with an effective date (R80).
+var stageable = map[string]bool{"AudioVideoAuthentication": true, "OAuthTokenIssuer": true}

@@ -1,0 +1,107 @@
+package store
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Check verifies the store against its index: every entry has its files,
+// every file holds what the index says (certificate by thumbprint, request
+// by hash, key matching the certificate), friendly names are unique in my,
+// assignments name certificates of my, and no file is left unreferenced. It
+// returns every problem found, joined.
+func (s *Store) Check() error {
+	var problems []error
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Errorf(format, args...)) }
+	err := s.read(func(idx *index) error {
+		names := map[string]string{}
+		for i := range idx.Entries {
+			r := &idx.Entries[i]
+			if !validLocation(r.Location) {
+				bad("entry %s: unknown location %q", r.Thumbprint, r.Location)
+				continue
+			}
+			if err := s.checkFiles(r); err != nil {
+				bad("entry %s: %v", r.Thumbprint, err)
+			}
+			if r.Location == My && r.FriendlyName != "" {
+				key := strings.ToLower(r.FriendlyName)
+				if other, dup := names[key]; dup {
+					bad("friendly name %q used by %s and %s", r.FriendlyName, other, r.Thumbprint)
+				}
+				names[key] = r.Thumbprint
+			}
+		}
+		for _, a := range idx.Assignments {
+			for _, tp := range []string{a.Thumbprint, a.Staged} {
+				if tp == "" {
+					continue
+				}
+				if r, err := idx.find(tp); err != nil || r.Location != My {
+					bad("assignment %s names %s, which is not a certificate of my", a.Usage, tp)
+				}
+			}
+		}
+		want := idx.files()
+		for _, d := range []string{certDir, reqDir, keyDir} {
+			ents, err := os.ReadDir(filepath.Join(s.dir, d))
+			if err != nil {
+				return err
+			}
+			for _, e := range ents {
+				if rel := d + "/" + e.Name(); !want[rel] {
+					bad("file %s is not referenced by the index", rel)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return errors.Join(problems...)
+}
+
+// checkFiles checks the certificate (or request) file and key file of r.
+func (s *Store) checkFiles(r *record) error {
+	der, err := os.ReadFile(filepath.Join(s.dir, filepath.FromSlash(r.certFile())))
+	if err != nil {
+		return err
+	}
+	if sha1Hex(der) != r.Thumbprint {
+		return fmt.Errorf("%s does not hold the entry's content", r.certFile())
+	}
+	var pub any
+	if r.Location == Request {
+		req, err := x509.ParseCertificateRequest(der)
+		if err != nil {
+			return fmt.Errorf("%s: %v", r.certFile(), err)
+		}
+		pub = req.PublicKey
+	} else {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return fmt.Errorf("%s: %v", r.certFile(), err)
+		}
+		pub = c.PublicKey
+	}
+	if kh, err := keyHashOf(pub); err != nil || kh != r.KeyHash {
+		return fmt.Errorf("the index's key hash does not match %s", r.certFile())
+	}
+	if !r.HasKey {
+		return nil
+	}
+	fi, err := os.Stat(filepath.Join(s.dir, filepath.FromSlash(r.keyFile())))
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Perm() != 0o600 {
+		return fmt.Errorf("%s has mode %v, want 0600", r.keyFile(), fi.Mode().Perm())
+	}
+	_, err = s.loadKeyLocked(r)
+	return err
+}

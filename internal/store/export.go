@@ -1,0 +1,162 @@
+package store
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+
+	"edgecert/internal/certfmt"
+)
+
+// notExportableHint is what the seeds tell an administrator whose key cannot
+// be exported (R10).
+const notExportableHint = `the key was not marked exportable when the certificate was requested, so "Yes, export the private key" is unavailable: request the certificate again with an exportable key (request new --exportable) (R10)`
+
+// Export returns the certificate with this thumbprint in the given format;
+// p7b and pfx include the whole chain found in ca/root. A pfx of a
+// non-exportable key wraps ErrNotExportable.
+//
+// With DeleteKey the key is removed once the file is made; callers that
+// write the result to disk should rather call DeleteKey themselves after the
+// write succeeded.
+func (s *Store) Export(thumbprint string, opts ExportOptions) ([]byte, error) {
+	var out []byte
+	err := s.read(func(idx *index) error {
+		var err error
+		out, err = s.exportLocked(idx, thumbprint, opts)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if opts.DeleteKey {
+		if err := s.DeleteKey(thumbprint); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) exportLocked(idx *index, thumbprint string, opts ExportOptions) ([]byte, error) {
+	r, err := idx.find(thumbprint)
+	if err != nil {
+		return nil, err
+	}
+	if r.Location == Request {
+		return nil, fmt.Errorf("%s is a pending request, not a certificate: %w", r.Thumbprint, ErrInvalidInput)
+	}
+	cert, err := s.loadCertLocked(r.Thumbprint)
+	if err != nil {
+		return nil, err
+	}
+	switch opts.Format {
+	case "cer", "der", "":
+		return cert.Raw, nil
+	case "pem":
+		return certfmt.EncodeCertificatePEM(cert), nil
+	case "p7b":
+		chain, err := s.chainLocked(idx, cert)
+		if err != nil && !errors.Is(err, ErrChain) {
+			return nil, err
+		}
+		return certfmt.EncodePKCS7(chain) // "include all certificates in the certification path if possible"
+	case "pfx":
+		return s.exportPFXLocked(idx, r, cert, opts)
+	}
+	return nil, fmt.Errorf("unknown export format %q (use cer, pem, p7b or pfx): %w", opts.Format, ErrInvalidInput)
+}
+
+func (s *Store) exportPFXLocked(idx *index, r *record, cert *x509.Certificate, opts ExportOptions) ([]byte, error) {
+	if r.Location != My || !r.HasKey {
+		return nil, fmt.Errorf("cannot export %s (%s) with its private key: %w in the store", r.Thumbprint, r.Subject, ErrNoKey)
+	}
+	if !r.Exportable {
+		return nil, fmt.Errorf("cannot export %s (%s) with its private key: %w; %s", r.Thumbprint, r.Subject, ErrNotExportable, notExportableHint)
+	}
+	if opts.Password == "" && !opts.AllowEmpty {
+		return nil, fmt.Errorf("a PFX that holds a private key must be password-protected (M9): give a password, or explicitly allow an insecure empty one: %w", ErrInvalidInput)
+	}
+	key, err := s.loadKeyLocked(r)
+	if err != nil {
+		return nil, err
+	}
+	chain, err := s.chainLocked(idx, cert)
+	if err != nil && !errors.Is(err, ErrChain) {
+		return nil, err
+	}
+	p := &certfmt.PFX{Key: key, Leaf: cert, CA: chain[1:], FriendlyName: r.FriendlyName}
+	out, err := certfmt.EncodePFX(s.opts.Rand, p, opts.Password, opts.Profile, opts.AllowEmpty)
+	if err != nil {
+		return nil, fmt.Errorf("store: writing PFX: %w", err)
+	}
+	return out, nil
+}
+
+// ExportChain returns the store's CA certificates (root and ca) as a DER .p7b.
+func (s *Store) ExportChain() ([]byte, error) {
+	var certs []*x509.Certificate
+	err := s.read(func(idx *index) error {
+		// Intermediates first, then roots: the order of a certification path.
+		for _, loc := range []Location{CA, Root} {
+			for i := range idx.Entries {
+				if idx.Entries[i].Location != loc {
+					continue
+				}
+				c, err := s.loadCertLocked(idx.Entries[i].Thumbprint)
+				if err != nil {
+					return err
+				}
+				certs = append(certs, c)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(certs) == 0 {
+		return nil, fmt.Errorf("the store holds no CA certificate (root or ca): %w", ErrNotFound)
+	}
+	return certfmt.EncodePKCS7(certs)
+}
+
+// DeleteKey removes the private key of a certificate in my (the Windows
+// export wizard's "Delete the private key if the export is successful").
+// The certificate stays, without its key.
+func (s *Store) DeleteKey(thumbprint string) error {
+	return s.update(func(t *txn) error {
+		r, err := t.idx.find(thumbprint)
+		if err != nil {
+			return err
+		}
+		if r.Location != My || !r.HasKey {
+			return fmt.Errorf("%s (%s): %w to delete", r.Thumbprint, r.Subject, ErrNoKey)
+		}
+		r.HasKey, r.Exportable = false, false
+		t.dirty = true
+		return nil
+	})
+}
+
+// Delete removes an entry (and its key, unless another entry shares it). A
+// certificate that is assigned (current or staged) is refused.
+func (s *Store) Delete(thumbprint string) error {
+	return s.update(func(t *txn) error {
+		r, err := t.idx.find(thumbprint)
+		if err != nil {
+			return err
+		}
+		tp := r.Thumbprint
+		for i := range t.idx.Assignments {
+			a := &t.idx.Assignments[i]
+			if a.Thumbprint == tp || a.Staged == tp {
+				return fmt.Errorf("%s is assigned to %s: assign another certificate first: %w", tp, a.Usage, ErrInvalidInput)
+			}
+			if a.Previous == tp {
+				a.Previous = ""
+			}
+		}
+		t.remove(tp)
+		return nil
+	})
+}

@@ -1,0 +1,228 @@
+package store
+
+import (
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"strings"
+
+	"edgecert/internal/certfmt"
+)
+
+// content is what an input file holds, decoded before the store is touched.
+type content struct {
+	certs    []*x509.Certificate // certificates without a key in the file
+	key      crypto.Signer       // PFX: the private key
+	leaf     *x509.Certificate   // PFX: the certificate of key
+	friendly string              // PFX: the friendly name
+}
+
+// decodeInput detects the format of data and decodes it. Every error wraps
+// ErrInvalidInput and says what the file is.
+func decodeInput(data []byte, password string) (*content, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf(format+": %w", append(args, ErrInvalidInput)...)
+	}
+	switch f := certfmt.Detect(data); f {
+	case certfmt.FormatPKCS12:
+		p, err := certfmt.DecodePFX(data, password)
+		switch {
+		case errors.Is(err, certfmt.ErrWrongPassword):
+			if password == "" {
+				return nil, bad("the PFX file is password-protected: give its password (--password-file)")
+			}
+			return nil, bad("wrong password for the PFX file")
+		case err != nil:
+			return nil, bad("cannot read the PFX file: %v", err)
+		case p.Key == nil || p.Leaf == nil:
+			return nil, bad("the PFX file holds no private key with its certificate")
+		}
+		return &content{certs: p.CA, key: p.Key, leaf: p.Leaf, friendly: p.FriendlyName}, nil
+	case certfmt.FormatPKCS7:
+		certs, err := certfmt.DecodePKCS7(data)
+		if err != nil {
+			return nil, bad("cannot read the PKCS#7 file: %v", err)
+		}
+		return &content{certs: certs}, nil
+	case certfmt.FormatCertificate:
+		certs, err := certfmt.ParseCertificates(data)
+		if err != nil {
+			return nil, bad("cannot read the certificate file: %v", err)
+		}
+		return &content{certs: certs}, nil
+	case certfmt.FormatCSR:
+		return nil, bad("this is a certificate request, not a certificate: submit it to a CA (edgecert request submit) and import the certificate it returns")
+	case certfmt.FormatPrivateKey:
+		return nil, bad("a private key alone cannot be imported: import a .pfx that holds the certificate with its key")
+	case certfmt.FormatCRL:
+		return nil, bad("a CRL cannot be imported into the certificate store")
+	default:
+		return nil, bad("not a certificate (.cer/.crt), a PKCS#7 chain (.p7b) or a PFX (.pfx/.p12) file")
+	}
+}
+
+// Import detects the format of data (certificate, PKCS#7 chain, PFX) and
+// files its content: self-signed CA certificates to root, other CA
+// certificates to ca, an end-entity certificate matching a pending request to
+// my with that request's key, a PFX to my with its chain to root/ca.
+//
+// Nothing is changed unless every certificate of the file can be filed.
+func (s *Store) Import(data []byte, opts ImportOptions) (*ImportResult, error) {
+	c, err := decodeInput(data, opts.Password)
+	if err != nil {
+		return nil, err
+	}
+	var keyPEM []byte
+	if c.key != nil {
+		if keyPEM, err = s.encodeKey(c.key); err != nil {
+			return nil, err
+		}
+	}
+	res := &ImportResult{Added: []Entry{}, Skipped: []Entry{}}
+	err = s.update(func(t *txn) error {
+		if c.leaf != nil {
+			name := c.friendly
+			if opts.FriendlyName != "" {
+				name = opts.FriendlyName
+			}
+			if err := t.fileWithKey(res, c.leaf, keyPEM, opts.Exportable, name); err != nil {
+				return err
+			}
+		}
+		for _, cert := range c.certs {
+			if err := t.fileCert(res, cert, opts.FriendlyName); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// fileWithKey files a PFX leaf with its key in my.
+func (t *txn) fileWithKey(res *ImportResult, leaf *x509.Certificate, keyPEM []byte, exportable bool, name string) error {
+	rec, err := recordForCert(leaf, My)
+	if err != nil {
+		return err
+	}
+	name = strings.TrimSpace(name)
+	if old, err := t.idx.find(rec.Thumbprint); err == nil {
+		if old.Location == My && old.HasKey {
+			res.Skipped = append(res.Skipped, old.Entry)
+			return nil
+		}
+		// The certificate is there without its key (or in another location):
+		// the PFX brings the key.
+		if old.Location == My && name == "" {
+			name = old.FriendlyName
+		}
+		t.remove(old.Thumbprint)
+	}
+	if err := t.nameFree(name, rec.Thumbprint); err != nil {
+		return err
+	}
+	if req := t.keyOwner(rec.KeyHash); req != nil && req.Location == Request {
+		t.remove(req.Thumbprint) // the PFX fulfils a request made here
+	}
+	rec.HasKey, rec.Exportable, rec.FriendlyName = true, exportable, name
+	t.add(rec)
+	t.put(rec.certFile(), leaf.Raw, 0o644)
+	t.put(rec.keyFile(), keyPEM, 0o600)
+	res.Added = append(res.Added, rec.Entry)
+	return nil
+}
+
+// fileCert files a certificate without a key of its own: a CA certificate
+// to root or ca, an end-entity certificate to my with the key of the
+// pending request (or certificate) that has its public key.
+func (t *txn) fileCert(res *ImportResult, cert *x509.Certificate, name string) error {
+	if old, err := t.idx.find(sha1Hex(cert.Raw)); err == nil {
+		res.Skipped = append(res.Skipped, old.Entry)
+		return nil
+	}
+	if isCA(cert) {
+		rec, err := recordForCert(cert, caLocation(cert))
+		if err != nil {
+			return err
+		}
+		t.add(rec)
+		t.put(rec.certFile(), cert.Raw, 0o644)
+		res.Added = append(res.Added, rec.Entry)
+		return nil
+	}
+	rec, err := recordForCert(cert, My)
+	if err != nil {
+		return err
+	}
+	owner := t.keyOwner(rec.KeyHash)
+	if owner == nil {
+		return fmt.Errorf("certificate %q (thumbprint %s) is not a CA certificate and no pending request or certificate in the store has its key; import the .pfx that holds its private key: %w", rec.Subject, rec.Thumbprint, ErrNoKey)
+	}
+	rec.HasKey, rec.Exportable, rec.FriendlyName = true, owner.Exportable, owner.FriendlyName
+	if owner.Location == My {
+		rec.FriendlyName = "" // names are unique; the older certificate keeps its own
+	}
+	if rec.Template == "" && owner.Location == Request {
+		rec.Template = owner.Template
+	}
+	if name != "" {
+		rec.FriendlyName = strings.TrimSpace(name)
+	}
+	except := ""
+	if owner.Location == Request {
+		except = owner.Thumbprint
+		t.remove(owner.Thumbprint) // the request is fulfilled
+	}
+	if err := t.nameFree(rec.FriendlyName, except); err != nil {
+		return err
+	}
+	t.add(rec)
+	t.put(rec.certFile(), cert.Raw, 0o644)
+	res.Added = append(res.Added, rec.Entry)
+	return nil
+}
+
+// keyOwner returns the pending request, else the entry of my, that holds the
+// private key with this hash, or nil.
+func (t *txn) keyOwner(keyHash string) *record {
+	var mine *record
+	for i := range t.idx.Entries {
+		r := &t.idx.Entries[i]
+		if !r.HasKey || r.KeyHash != keyHash {
+			continue
+		}
+		if r.Location == Request {
+			cp := *r
+			return &cp
+		}
+		if r.Location == My && mine == nil {
+			cp := *r
+			mine = &cp
+		}
+	}
+	return mine
+}
+
+// add appends a record to the transaction's index.
+func (t *txn) add(r record) {
+	t.idx.Entries = append(t.idx.Entries, r)
+	t.idx.byThumb = nil
+	t.dirty = true
+}
+
+// remove drops the record with thumbprint tp from the transaction's index.
+func (t *txn) remove(tp string) {
+	out := t.idx.Entries[:0]
+	for _, r := range t.idx.Entries {
+		if r.Thumbprint != tp {
+			out = append(out, r)
+		}
+	}
+	t.idx.Entries = out
+	t.idx.byThumb = nil
+	t.dirty = true
+}

@@ -1,0 +1,290 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+const indexVersion = 1
+
+// index is the content of index.json: the whole logical state of the store.
+type index struct {
+	Version     int          `json:"version"`
+	Generation  uint64       `json:"generation"`
+	Entries     []record     `json:"entries"`
+	Assignments []Assignment `json:"assignments,omitempty"`
+
+	byThumb map[string]int // built lazily; not serialised
+}
+
+// record is an index entry: what Windows shows plus where the files are.
+type record struct {
+	Entry
+	// KeyHash is the upper-case hex SHA-256 of the PKIX public key. The key
+	// file, when HasKey, is keys/KeyHash.key.
+	KeyHash string `json:"key_hash"`
+}
+
+func (r *record) certFile() string {
+	if r.Location == Request {
+		return reqDir + "/" + r.Thumbprint + ".csr"
+	}
+	return certDir + "/" + r.Thumbprint + ".cer"
+}
+
+func (r *record) keyFile() string { return keyDir + "/" + r.KeyHash + ".key" }
+
+// files returns the set of files (relative, slash-separated) idx references.
+func (x *index) files() map[string]bool {
+	m := make(map[string]bool, 2*len(x.Entries))
+	for i := range x.Entries {
+		r := &x.Entries[i]
+		m[r.certFile()] = true
+		if r.HasKey {
+			m[r.keyFile()] = true
+		}
+	}
+	return m
+}
+
+// find returns the record with thumbprint t (normalised), or ErrNotFound.
+func (x *index) find(t string) (*record, error) {
+	n := NormalizeThumbprint(t)
+	if len(n) != 40 {
+		return nil, fmt.Errorf("thumbprint %q is not 40 hexadecimal digits: %w", t, ErrInvalidInput)
+	}
+	if x.byThumb == nil {
+		x.byThumb = make(map[string]int, len(x.Entries))
+		for i := range x.Entries {
+			x.byThumb[x.Entries[i].Thumbprint] = i
+		}
+	}
+	i, ok := x.byThumb[n]
+	if !ok {
+		return nil, fmt.Errorf("no certificate or request with thumbprint %s in the store: %w", n, ErrNotFound)
+	}
+	return &x.Entries[i], nil
+}
+
+// clone returns a deep enough copy to be modified by a transaction.
+func (x *index) clone() *index {
+	c := &index{Version: x.Version, Generation: x.Generation}
+	c.Entries = append([]record(nil), x.Entries...)
+	c.Assignments = append([]Assignment(nil), x.Assignments...)
+	return c
+}
+
+// fileTag identifies one version of index.json; every commit replaces the
+// file by rename, so a new inode, size or time means a new index.
+type fileTag struct {
+	ino   uint64
+	size  int64
+	mtime int64
+}
+
+func tagOf(fi os.FileInfo) fileTag {
+	t := fileTag{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		t.ino = st.Ino
+	}
+	return t
+}
+
+// loadLocked returns the current index, from the cache when index.json has
+// not changed. The caller holds the lock (shared or exclusive) and s.mu.
+func (s *Store) loadLocked() (*index, error) {
+	path := filepath.Join(s.dir, indexName)
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	tag := tagOf(fi)
+	if s.cache != nil && s.cacheTag == tag {
+		return s.cache, nil
+	}
+	data := make([]byte, fi.Size())
+	if _, err := readFull(f, data); err != nil {
+		return nil, fmt.Errorf("store: reading %s: %w", path, err)
+	}
+	var idx index
+	if err := json.Unmarshal(data, &idx); err != nil {
+		return nil, fmt.Errorf("store: %s is damaged: %v", path, err)
+	}
+	if idx.Version != indexVersion {
+		return nil, fmt.Errorf("store: %s has version %d, this edgecert reads version %d", path, idx.Version, indexVersion)
+	}
+	s.cache, s.cacheTag = &idx, tag
+	return &idx, nil
+}
+
+func readFull(f *os.File, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := f.Read(b[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// writeIndexLocked atomically replaces index.json: the commit point.
+func (s *Store) writeIndexLocked(idx *index) error {
+	data, err := json.Marshal(idx)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if err := writeAtomic(s.dir, indexName, data, 0o600); err != nil {
+		return err
+	}
+	if err := syncDir(s.dir); err != nil {
+		return err
+	}
+	if fi, err := os.Stat(filepath.Join(s.dir, indexName)); err == nil {
+		s.cache, s.cacheTag = idx, tagOf(fi)
+	} else {
+		s.cache = nil
+	}
+	return nil
+}
+
+// writeAtomic writes data to dir/name through a temporary file that is
+// fsynced and renamed over the target. The directory is not synced.
+func writeAtomic(dir, name string, data []byte, mode os.FileMode) error {
+	target := filepath.Join(dir, name)
+	f, err := os.CreateTemp(filepath.Dir(target), tmpPrefix+"*")
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	tmp := f.Name()
+	fail := func(err error) error {
+		_ = f.Close()
+		_ = os.Remove(tmp)
+		return fmt.Errorf("store: writing %s: %w", name, err)
+	}
+	if err := f.Chmod(mode); err != nil {
+		return fail(err)
+	}
+	if _, err := f.Write(data); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("store: writing %s: %w", name, err)
+	}
+	if err := os.Rename(tmp, target); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("store: writing %s: %w", name, err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("store: sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// txn is one change of the store: a new index and the files it adds.
+type txn struct {
+	s     *Store
+	old   *index
+	idx   *index
+	files map[string]newFile // relative path → content
+	dirty bool               // the index changed
+}
+
+type newFile struct {
+	data []byte
+	mode os.FileMode
+}
+
+// put schedules a file to be written before the commit.
+func (t *txn) put(rel string, data []byte, mode os.FileMode) {
+	t.files[rel] = newFile{data: data, mode: mode}
+	t.dirty = true
+}
+
+// update runs fn on a copy of the index under the exclusive lock and, when
+// fn succeeds, commits: new files, then the index, then removal of the
+// files no longer referenced. fn must not touch the disk.
+func (s *Store) update(fn func(t *txn) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	unlock, err := s.lock(true)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	old, err := s.loadLocked()
+	if err != nil {
+		return err
+	}
+	t := &txn{s: s, old: old, idx: old.clone(), files: map[string]newFile{}}
+	if err := fn(t); err != nil {
+		return err
+	}
+	if !t.dirty {
+		return nil
+	}
+	return s.commitLocked(t)
+}
+
+func (s *Store) commitLocked(t *txn) error {
+	referenced := t.old.files()
+	dirs := map[string]bool{}
+	for rel, f := range t.files {
+		if referenced[rel] {
+			continue // content-addressed and already committed
+		}
+		d, name := filepath.Split(filepath.FromSlash(rel))
+		if err := writeAtomic(filepath.Join(s.dir, d), name, f.data, f.mode); err != nil {
+			return err
+		}
+		dirs[filepath.Join(s.dir, d)] = true
+	}
+	for d := range dirs {
+		if err := syncDir(d); err != nil {
+			return err
+		}
+	}
+	sortRecords(t.idx.Entries)
+	t.idx.byThumb = nil
+	t.idx.Generation = t.old.Generation + 1
+	crashPoint("before-index")
+	if err := s.writeIndexLocked(t.idx); err != nil {
+		return err
+	}
+	crashPoint("after-index")
+	// The change is committed; what follows only tidies up.
+	want := t.idx.files()
+	for rel := range referenced {
+		if !want[rel] {
+			_ = os.Remove(filepath.Join(s.dir, filepath.FromSlash(rel)))
+		}
+	}
+	return nil
+}

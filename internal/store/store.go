@@ -1,0 +1,269 @@
+package store
+
+import (
+	"crypto/rand"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Store is one server's store.
+type Store struct {
+	dir  string
+	opts Options
+
+	mu        sync.Mutex // serialises this process's goroutines; flock serialises processes
+	cache     *index
+	cacheTag  fileTag
+	certCache map[string]*x509.Certificate // by thumbprint; files are content-addressed
+}
+
+const (
+	indexName = "index.json"
+	lockName  = "store.lock"
+	certDir   = "certs"
+	reqDir    = "requests"
+	keyDir    = "keys"
+	tmpPrefix = ".tmp-"
+
+	defaultLockTimeout = 10 * time.Second
+)
+
+// Open opens (creating when missing) the store in dir. It removes files left
+// behind by a change that did not reach its commit point.
+func Open(dir string, opts Options) (*Store, error) {
+	if dir == "" {
+		return nil, fmt.Errorf("store: no directory given: %w", ErrInvalidInput)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.Reader
+	}
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = defaultLockTimeout
+	}
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		return nil, fmt.Errorf("store %s: not a directory: %w", dir, ErrInvalidInput)
+	}
+	for _, d := range []string{dir, filepath.Join(dir, certDir), filepath.Join(dir, reqDir), filepath.Join(dir, keyDir)} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+	}
+	s := &Store{dir: dir, opts: opts, certCache: map[string]*x509.Certificate{}}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	unlock, err := s.lock(true)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	idx, err := s.loadLocked()
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := s.checkEmptyLocked(); err != nil {
+			return nil, err
+		}
+		idx = &index{Version: indexVersion}
+		if err := s.writeIndexLocked(idx); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, err
+	}
+	if err := s.gcLocked(idx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Dir returns the store directory.
+func (s *Store) Dir() string { return s.dir }
+
+// List returns the entries of loc ("" = every location), sorted by location then subject.
+func (s *Store) List(loc Location) ([]Entry, error) {
+	if loc != "" && !validLocation(loc) {
+		return nil, fmt.Errorf("unknown store location %q (use root, ca, my or request): %w", loc, ErrInvalidInput)
+	}
+	idx, err := s.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Entry, 0, len(idx.Entries))
+	for i := range idx.Entries {
+		if loc == "" || idx.Entries[i].Location == loc {
+			out = append(out, idx.Entries[i].Entry)
+		}
+	}
+	return out, nil
+}
+
+// Certificate returns the entry and certificate with this SHA-1 thumbprint
+// (any location). For a pending request the certificate is nil.
+func (s *Store) Certificate(thumbprint string) (*Entry, *x509.Certificate, error) {
+	var (
+		rec  record
+		cert *x509.Certificate
+	)
+	err := s.read(func(idx *index) error {
+		r, err := idx.find(thumbprint)
+		if err != nil {
+			return err
+		}
+		rec = *r
+		if rec.Location != Request {
+			cert, err = s.loadCertLocked(rec.Thumbprint)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	e := rec.Entry
+	return &e, cert, nil
+}
+
+// NormalizeThumbprint returns t in the store's form: upper-case hex with
+// the spaces, colons and invisible marks that copies from Windows carry removed.
+func NormalizeThumbprint(t string) string {
+	var b strings.Builder
+	for _, r := range strings.ToUpper(t) {
+		if (r >= '0' && r <= '9') || (r >= 'A' && r <= 'F') {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func validLocation(l Location) bool {
+	switch l {
+	case Root, CA, My, Request:
+		return true
+	}
+	return false
+}
+
+// snapshot returns the current index under a shared lock.
+func (s *Store) snapshot() (*index, error) {
+	var idx *index
+	err := s.read(func(i *index) error { idx = i; return nil })
+	return idx, err
+}
+
+// read runs fn with the current index under a shared lock. fn must not
+// modify the index.
+func (s *Store) read(fn func(*index) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	unlock, err := s.lock(false)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	idx, err := s.loadLocked()
+	if err != nil {
+		return err
+	}
+	return fn(idx)
+}
+
+// lock takes the store's flock, shared or exclusive, waiting at most
+// LockTimeout.
+func (s *Store) lock(exclusive bool) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(s.dir, lockName), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	how := syscall.LOCK_SH
+	if exclusive {
+		how = syscall.LOCK_EX
+	}
+	deadline := time.Now().Add(s.opts.LockTimeout)
+	wait := time.Millisecond
+	for {
+		err = syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
+		if err == nil {
+			return func() {
+				_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+				_ = f.Close()
+			}, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			_ = f.Close()
+			return nil, fmt.Errorf("store %s: lock: %w", s.dir, err)
+		}
+		if time.Now().After(deadline) {
+			_ = f.Close()
+			return nil, fmt.Errorf("store %s: waited %s: %w", s.dir, s.opts.LockTimeout, ErrLocked)
+		}
+		time.Sleep(wait)
+		if wait < 50*time.Millisecond {
+			wait *= 2
+		}
+	}
+}
+
+// checkEmptyLocked refuses to start a new index over a directory that holds
+// certificates or keys: the index was lost, and garbage collection would
+// delete them.
+func (s *Store) checkEmptyLocked() error {
+	for _, d := range []string{certDir, reqDir, keyDir} {
+		ents, err := os.ReadDir(filepath.Join(s.dir, d))
+		if err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		for _, e := range ents {
+			if !strings.HasPrefix(e.Name(), tmpPrefix) {
+				return fmt.Errorf("store %s: %s is missing but %s/%s exists; restore the index or move the files away", s.dir, indexName, d, e.Name())
+			}
+		}
+	}
+	return nil
+}
+
+// gcLocked removes temporary files and files that idx does not reference.
+// The caller holds the exclusive lock.
+func (s *Store) gcLocked(idx *index) error {
+	want := idx.files()
+	for _, d := range []string{certDir, reqDir, keyDir, "."} {
+		ents, err := os.ReadDir(filepath.Join(s.dir, d))
+		if err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		for _, e := range ents {
+			name := e.Name()
+			rel := filepath.ToSlash(filepath.Join(d, name))
+			orphan := strings.HasPrefix(name, tmpPrefix) || (d != "." && !want[rel])
+			if orphan && !e.IsDir() {
+				if err := os.Remove(filepath.Join(s.dir, d, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return fmt.Errorf("store: removing %s: %w", rel, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// sortRecords orders records by location, subject, then thumbprint.
+func sortRecords(rs []record) {
+	order := map[Location]int{Root: 0, CA: 1, My: 2, Request: 3}
+	sort.Slice(rs, func(i, j int) bool {
+		a, b := &rs[i], &rs[j]
+		if a.Location != b.Location {
+			return order[a.Location] < order[b.Location]
+		}
+		if a.Subject != b.Subject {
+			return a.Subject < b.Subject
+		}
+		return a.Thumbprint < b.Thumbprint
+	})
+}
