@@ -1,0 +1,127 @@
+package enroll
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"edgecert/internal/ca"
+)
+
+// handlerFunc is a handler that returns its error; one adapter per kind of
+// route (JSON or HTML) renders it.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// httpError is an error decided at the edge (not from the engine): a status,
+// a stable code and a message safe to show.
+type httpError struct {
+	status  int
+	code    string
+	message string
+}
+
+func (e *httpError) Error() string { return e.message }
+
+func errStatus(status int, code, msg string) error {
+	return &httpError{status: status, code: code, message: msg}
+}
+
+func badRequest(msg string) error { return errStatus(http.StatusBadRequest, "bad_request", msg) }
+
+// classify chooses the status, stable code and message for err. Messages of
+// the engine's error kinds are one-line and safe to show; anything else is
+// an internal error whose detail stays in the log.
+func classify(err error) (status int, code, msg string) {
+	var he *httpError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &he):
+		return he.status, he.code, he.message
+	case errors.As(err, &mbe):
+		return http.StatusRequestEntityTooLarge, "too_large", "request body is larger than the limit of " + strconv.FormatInt(mbe.Limit, 10) + " bytes"
+	case errors.Is(err, ca.ErrBadRequest):
+		return http.StatusBadRequest, "bad_request", err.Error()
+	case errors.Is(err, ca.ErrUnauthenticated):
+		return http.StatusUnauthorized, "unauthenticated", err.Error()
+	case errors.Is(err, ca.ErrForbidden):
+		return http.StatusForbidden, "forbidden", err.Error()
+	case errors.Is(err, ca.ErrNotFound):
+		return http.StatusNotFound, "not_found", err.Error()
+	case errors.Is(err, ca.ErrConflict):
+		return http.StatusConflict, "conflict", err.Error()
+	case errors.Is(err, ca.ErrUnavailable):
+		return http.StatusServiceUnavailable, "unavailable", "the CA database is unavailable; try again later"
+	}
+	return http.StatusInternalServerError, "internal", "internal error"
+}
+
+// apiError is the JSON error body.
+type apiError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// api adapts a JSON handler: errors become {"code","message"} with the
+// status chosen by classify.
+func (s *Server) api(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		err := h(w, r)
+		if err == nil {
+			return
+		}
+		status, code, msg := classify(err)
+		s.logError(r, status, err)
+		if status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="edgecert"`)
+		}
+		writeJSON(w, status, apiError{Code: code, Message: msg})
+	}
+}
+
+// page adapts an HTML handler: errors become an error page.
+func (s *Server) page(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		err := h(w, r)
+		if err == nil {
+			return
+		}
+		status, _, msg := classify(err)
+		s.logError(r, status, err)
+		s.renderStatus(w, r, status, "errorpage", pageData{Title: http.StatusText(status), Error: msg})
+	}
+}
+
+// plainErr adapts a publication handler: errors become short text.
+func (s *Server) plainErr(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		err := h(w, r)
+		if err == nil {
+			return
+		}
+		status, _, msg := classify(err)
+		s.logError(r, status, err)
+		http.Error(w, msg, status)
+	}
+}
+
+func (s *Server) logError(r *http.Request, status int, err error) {
+	if status >= 500 {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+		return
+	}
+	s.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}

@@ -1,0 +1,225 @@
+package enroll
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"edgecert/internal/ca"
+)
+
+// revocationReasons are the RFC 5280 reason names the revoke form offers.
+var revocationReasons = []string{"unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded", "cessationOfOperation", "certificateHold", "privilegeWithdrawn"}
+
+func (s *Server) pageRequest(w http.ResponseWriter, r *http.Request) error {
+	sess := s.requireSession(w, r)
+	if sess == nil {
+		return nil
+	}
+	ts, err := s.eng.Templates(r.Context(), sess.principal)
+	if err != nil {
+		return err
+	}
+	return s.render(w, r, "request", pageData{Title: "Advanced certificate request", Templates: ts})
+}
+
+// postRequest submits a pasted or uploaded request. A refused request
+// re-renders the form with the reason, keeping what was pasted.
+func (s *Server) postRequest(w http.ResponseWriter, r *http.Request) error {
+	sess, err := s.postForm(w, r)
+	if err != nil {
+		return err
+	}
+	csr := []byte(strings.TrimSpace(r.PostFormValue("csr")))
+	if up, err := readUpload(r, "file"); err != nil {
+		return err
+	} else if len(up) > 0 {
+		csr = up
+	}
+	tmpl := r.PostFormValue("template")
+	refuse := func(status int, msg string) error {
+		ts, err := s.eng.Templates(r.Context(), sess.principal)
+		if err != nil {
+			return err
+		}
+		s.renderStatus(w, r, status, "request", pageData{
+			Title: "Advanced certificate request", Templates: ts, Error: msg,
+			Pasted: r.PostFormValue("csr"), Chosen: tmpl,
+		})
+		return nil
+	}
+	if len(csr) == 0 {
+		return refuse(http.StatusBadRequest, "Paste a Base64-encoded certificate request or choose a request file.")
+	}
+	if tmpl == "" {
+		return refuse(http.StatusBadRequest, "Choose a certificate template.")
+	}
+	start := time.Now()
+	res, err := s.eng.Submit(r.Context(), sess.principal, csr, tmpl)
+	s.met.observeIssue(time.Since(start))
+	switch {
+	case errors.Is(err, ca.ErrBadRequest):
+		return refuse(http.StatusBadRequest, "The request was refused: "+err.Error())
+	case errors.Is(err, ca.ErrForbidden):
+		return refuse(http.StatusForbidden, fmt.Sprintf("You may not enroll in the template %q: %v", tmpl, err))
+	case errors.Is(err, ca.ErrNotFound):
+		return refuse(http.StatusBadRequest, fmt.Sprintf("There is no template %q.", tmpl))
+	case err != nil:
+		return err
+	}
+	http.Redirect(w, r, fmt.Sprintf("/certsrv/requests/%d", res.RequestID), http.StatusSeeOther)
+	return nil
+}
+
+// sessionRequest loads the request in the path as the signed-in user sees it.
+func (s *Server) sessionRequest(w http.ResponseWriter, r *http.Request) (*session, *ca.Result, error) {
+	sess := s.requireSession(w, r)
+	if sess == nil {
+		return nil, nil, nil
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := s.eng.Request(r.Context(), sess.principal, id)
+	return sess, res, err
+}
+
+func (s *Server) pageRequestStatus(w http.ResponseWriter, r *http.Request) error {
+	sess, res, err := s.sessionRequest(w, r)
+	if sess == nil || err != nil {
+		return err
+	}
+	d := pageData{Title: fmt.Sprintf("Request %d", res.RequestID), Result: res, Reasons: revocationReasons}
+	switch res.Status {
+	case ca.StatusIssued:
+		d.Notice = "The certificate you requested was issued to you."
+	case ca.StatusPending:
+		d.Notice = fmt.Sprintf("Your certificate request is pending: an administrator must approve it. Your request id is %d.", res.RequestID)
+	}
+	return s.render(w, r, "status", d)
+}
+
+// issued returns the issued certificate of the request in the path.
+func (s *Server) issued(w http.ResponseWriter, r *http.Request) (*ca.Result, bool, error) {
+	sess, res, err := s.sessionRequest(w, r)
+	if sess == nil || err != nil {
+		return nil, false, err
+	}
+	if res.Certificate == nil {
+		return nil, false, errStatus(http.StatusConflict, "conflict", fmt.Sprintf("Request %d has no certificate (it is %s).", res.RequestID, res.Status))
+	}
+	b64, err := encoding(r)
+	return res, b64, err
+}
+
+func (s *Server) fileIssuedCert(w http.ResponseWriter, r *http.Request) error {
+	res, b64, err := s.issued(w, r)
+	if res == nil || err != nil {
+		return err
+	}
+	sendFile(w, r, b64, ctCert, "certnew.cer", "CERTIFICATE", res.Certificate.Raw)
+	return nil
+}
+
+func (s *Server) fileIssuedChain(w http.ResponseWriter, r *http.Request) error {
+	res, b64, err := s.issued(w, r)
+	if res == nil || err != nil {
+		return err
+	}
+	chain := res.Chain
+	if len(chain) == 0 {
+		chain = s.pub.chain
+	}
+	p7, err := encodeP7B(append([]*x509.Certificate{res.Certificate}, chain...))
+	if err != nil {
+		return err
+	}
+	sendFile(w, r, b64, ctP7, "certnew.p7b", "PKCS7", p7)
+	return nil
+}
+
+func (s *Server) pagePending(w http.ResponseWriter, r *http.Request) error {
+	sess := s.requireSession(w, r)
+	if sess == nil {
+		return nil
+	}
+	filter := r.URL.Query().Get("status")
+	st, err := parseStatus(filter)
+	if err != nil {
+		return err
+	}
+	rs, err := s.eng.Requests(r.Context(), sess.principal, st)
+	if err != nil {
+		return err
+	}
+	title := "Your certificate requests"
+	if sess.principal.Admin {
+		title = "Certificate requests"
+	}
+	return s.render(w, r, "pending", pageData{Title: title, Requests: rs, Filter: filter, Reasons: revocationReasons, Notice: s.sess.takeFlash(sess)})
+}
+
+// backToPending redirects after an administrator's action, with a notice
+// kept in the session for the next page.
+func (s *Server) backToPending(w http.ResponseWriter, r *http.Request, sess *session, notice string) {
+	s.sess.setFlash(sess, notice)
+	http.Redirect(w, r, "/certsrv/pending", http.StatusSeeOther)
+}
+
+func (s *Server) postApprove(w http.ResponseWriter, r *http.Request) error {
+	sess, err := s.postForm(w, r)
+	if err != nil {
+		return err
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	res, err := s.eng.Approve(r.Context(), sess.principal, id)
+	if err != nil {
+		return err
+	}
+	s.backToPending(w, r, sess, fmt.Sprintf("Request %d approved: certificate %s issued.", id, res.Serial))
+	return nil
+}
+
+func (s *Server) postDeny(w http.ResponseWriter, r *http.Request) error {
+	sess, err := s.postForm(w, r)
+	if err != nil {
+		return err
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if err := s.eng.Deny(r.Context(), sess.principal, id, strings.TrimSpace(r.PostFormValue("reason"))); err != nil {
+		return err
+	}
+	s.backToPending(w, r, sess, fmt.Sprintf("Request %d denied.", id))
+	return nil
+}
+
+func (s *Server) postRevoke(w http.ResponseWriter, r *http.Request) error {
+	sess, err := s.postForm(w, r)
+	if err != nil {
+		return err
+	}
+	serial, err := parseSerial(r.PostFormValue("serial"))
+	if err != nil {
+		return err
+	}
+	reason := r.PostFormValue("reason")
+	if reason == "" {
+		reason = "unspecified"
+	}
+	if err := s.eng.Revoke(r.Context(), sess.principal, serial, reason); err != nil {
+		return err
+	}
+	s.pub.invalidate()
+	s.backToPending(w, r, sess, fmt.Sprintf("Certificate %s revoked (%s).", strings.ToUpper(serial.Text(16)), reason))
+	return nil
+}

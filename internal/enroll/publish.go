@@ -1,0 +1,274 @@
+package enroll
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/smallstep/pkcs7"
+)
+
+// crlCacheTTL bounds how stale a served CRL may be next to the engine's own
+// (the engine regenerates when due; revocations through this server drop the
+// cache at once). It keeps CRL serving off the database under load.
+const crlCacheTTL = time.Second
+
+// publications holds the CA's public objects, encoded once: the chain as
+// DER, PEM and PKCS#7, and the CRLs with a short cache.
+type publications struct {
+	eng      Engine
+	now      func() time.Time
+	name     string
+	chain    []*x509.Certificate
+	chainPEM [][]byte // issuing CA first, up to the root
+	chainStr []string // the same, as strings for JSON answers
+	caDER    []byte   // issuing CA certificate
+	caPEM    []byte
+	p7b      []byte // issuing CA up to the root, DER
+	p7bPEM   []byte
+
+	mu   sync.Mutex
+	crls [2]crlEntry // full, delta
+}
+
+type crlEntry struct {
+	der      []byte
+	pem      []byte
+	fetched  time.Time
+	this     time.Time
+	next     time.Time
+	inflight chan struct{}
+}
+
+func newPublications(eng Engine, now func() time.Time) *publications {
+	chain := eng.Chain()
+	p := &publications{eng: eng, now: now, name: eng.FileName(), chain: chain}
+	for _, c := range chain {
+		b := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+		p.chainPEM = append(p.chainPEM, b)
+		p.chainStr = append(p.chainStr, string(b))
+	}
+	p.caDER = chain[0].Raw
+	p.caPEM = p.chainPEM[0]
+	p.p7b = mustP7B(chain)
+	p.p7bPEM = pem.EncodeToMemory(&pem.Block{Type: "PKCS7", Bytes: p.p7b})
+	return p
+}
+
+// encodeP7B writes a certificates-only PKCS#7 (degenerate SignedData) in the
+// order given.
+func encodeP7B(certs []*x509.Certificate) ([]byte, error) {
+	var raw []byte
+	for _, c := range certs {
+		raw = append(raw, c.Raw...)
+	}
+	return pkcs7.DegenerateCertificate(raw)
+}
+
+func mustP7B(certs []*x509.Certificate) []byte {
+	b, err := encodeP7B(certs)
+	if err != nil {
+		panic(fmt.Sprintf("enroll: PKCS#7 of the CA chain: %v", err)) // parsed certificates always encode
+	}
+	return b
+}
+
+// crl returns the current full or delta CRL, from the cache when it is
+// younger than crlCacheTTL; one caller refreshes while the others wait.
+func (p *publications) crl(ctx context.Context, delta bool) (crlEntry, error) {
+	i := 0
+	if delta {
+		i = 1
+	}
+	for {
+		p.mu.Lock()
+		e := p.crls[i]
+		if e.der != nil && p.now().Sub(e.fetched) < crlCacheTTL {
+			p.mu.Unlock()
+			return e, nil
+		}
+		if e.inflight != nil {
+			ch := e.inflight
+			p.mu.Unlock()
+			select {
+			case <-ch:
+				continue
+			case <-ctx.Done():
+				return crlEntry{}, ctx.Err()
+			}
+		}
+		ch := make(chan struct{})
+		p.crls[i].inflight = ch
+		p.mu.Unlock()
+
+		fresh, err := p.fetchCRL(ctx, delta)
+		p.mu.Lock()
+		if err == nil {
+			p.crls[i] = fresh
+		}
+		p.crls[i].inflight = nil
+		close(ch)
+		p.mu.Unlock()
+		return fresh, err
+	}
+}
+
+func (p *publications) fetchCRL(ctx context.Context, delta bool) (crlEntry, error) {
+	der, err := p.eng.CRL(ctx, delta)
+	if err != nil {
+		return crlEntry{}, err
+	}
+	e := crlEntry{der: der, fetched: p.now()}
+	e.pem = pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})
+	if rl, err := x509.ParseRevocationList(der); err == nil {
+		e.this, e.next = rl.ThisUpdate, rl.NextUpdate
+	}
+	return e, nil
+}
+
+// invalidate drops the cached CRLs after a revocation.
+func (p *publications) invalidate() {
+	p.mu.Lock()
+	for i := range p.crls {
+		p.crls[i].fetched = time.Time{}
+	}
+	p.mu.Unlock()
+}
+
+// Content types of the objects served.
+const (
+	ctCert = "application/pkix-cert"
+	ctCRL  = "application/pkix-crl"
+	ctP7   = "application/pkcs7-mime"
+	ctPEM  = "application/x-pem-file"
+	ctOCSP = "application/ocsp-response"
+)
+
+// writeObject sends a public object with caching headers.
+func writeObject(w http.ResponseWriter, r *http.Request, ctype, filename string, body []byte, maxAge time.Duration) {
+	h := w.Header()
+	h.Set("Content-Type", ctype)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	if filename != "" {
+		h.Set("Content-Disposition", `attachment; filename="`+filename+`"`)
+	}
+	if maxAge > 0 {
+		h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(maxAge/time.Second)))
+	} else {
+		h.Set("Cache-Control", "no-cache")
+	}
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(body)
+	}
+}
+
+// crlMaxAge lets caches keep a CRL until shortly before its next update.
+func crlMaxAge(e crlEntry, now time.Time) time.Duration {
+	if e.next.IsZero() {
+		return 0
+	}
+	d := e.next.Sub(now) / 2
+	if d > time.Hour {
+		d = time.Hour
+	}
+	if d < 0 {
+		return 0
+	}
+	return d
+}
+
+// handleCRLFile serves /crl/<name>.crl and /crl/<name>+.crl.
+func (s *Server) handleCRLFile(w http.ResponseWriter, r *http.Request) error {
+	var delta bool
+	switch r.PathValue("file") {
+	case s.pub.name + ".crl":
+	case s.pub.name + "+.crl":
+		delta = true
+	default:
+		return errStatus(http.StatusNotFound, "not_found", "no such CRL")
+	}
+	e, err := s.pub.crl(r.Context(), delta)
+	if err != nil {
+		return err
+	}
+	writeObject(w, r, ctCRL, "", e.der, crlMaxAge(e, s.now()))
+	return nil
+}
+
+// handleAIAFile serves /aia/<name>.crt, the issuing CA certificate (DER).
+func (s *Server) handleAIAFile(w http.ResponseWriter, r *http.Request) error {
+	if r.PathValue("file") != s.pub.name+".crt" {
+		return errStatus(http.StatusNotFound, "not_found", "no such certificate")
+	}
+	writeObject(w, r, ctCert, "", s.pub.caDER, time.Hour)
+	return nil
+}
+
+// maxOCSPRequest bounds an OCSP request body: real ones are a few hundred bytes.
+const maxOCSPRequest = 16 << 10
+
+// handleOCSPPost answers an RFC 6960 POST (application/ocsp-request body).
+func (s *Server) handleOCSPPost(w http.ResponseWriter, r *http.Request) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxOCSPRequest))
+	if err != nil {
+		return err
+	}
+	return s.answerOCSP(w, r, body, false)
+}
+
+// handleOCSPGet answers an RFC 6960 GET: /ocsp/<base64 DER request>.
+func (s *Server) handleOCSPGet(w http.ResponseWriter, r *http.Request) error {
+	enc := r.PathValue("req")
+	if len(enc) > maxOCSPRequest {
+		return errStatus(http.StatusRequestEntityTooLarge, "too_large", "OCSP request too large")
+	}
+	der, err := base64.StdEncoding.DecodeString(enc)
+	if err != nil {
+		if der, err = base64.RawURLEncoding.DecodeString(enc); err != nil {
+			return badRequest("OCSP GET request is not base64")
+		}
+	}
+	return s.answerOCSP(w, r, der, true)
+}
+
+func (s *Server) answerOCSP(w http.ResponseWriter, r *http.Request, req []byte, cacheable bool) error {
+	if len(req) == 0 {
+		return badRequest("empty OCSP request")
+	}
+	resp, err := s.eng.OCSP(r.Context(), req)
+	if err != nil && resp == nil {
+		return err
+	}
+	var maxAge time.Duration
+	if cacheable {
+		maxAge = time.Minute
+	}
+	writeObject(w, r, ctOCSP, "", resp, maxAge)
+	return nil
+}
+
+// errNotPlain is what the plain-HTTP listener answers for anything but the
+// publications.
+var errNotPlain = errors.New("only CRL, AIA and OCSP are served over plain HTTP")
+
+// plainRoutes is the plain-HTTP side: nothing but the publications.
+func (s *Server) plainRoutes() http.Handler {
+	mux := http.NewServeMux()
+	s.handle(mux, "GET /crl/{file}", "crl", s.plainErr(s.handleCRLFile))
+	s.handle(mux, "GET /aia/{file}", "aia", s.plainErr(s.handleAIAFile))
+	s.handle(mux, "GET /ocsp/{req...}", "ocsp", s.plainErr(s.handleOCSPGet))
+	s.handle(mux, "POST /ocsp", "ocsp", s.plainErr(s.handleOCSPPost))
+	s.handle(mux, "/", "other", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, errNotPlain.Error(), http.StatusNotFound)
+	})
+	return s.withHeaders(mux, false)
+}

@@ -1,0 +1,110 @@
+package enroll
+
+import (
+	"context"
+	"embed"
+	"io/fs"
+	"net/http"
+	"time"
+)
+
+//go:embed static
+var staticFS embed.FS
+
+// routes is the HTTPS side.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	h := func(pattern, route string, f http.HandlerFunc) { s.handle(mux, pattern, route, f) }
+
+	// Health and metrics.
+	h("GET /healthz", "healthz", s.handleHealth)
+	h("GET /metrics", "metrics", s.plainErr(s.handleMetrics))
+
+	// JSON API.
+	h("POST /api/v1/certificates", "api_submit", s.api(s.apiSubmit))
+	h("GET /api/v1/requests", "api_requests", s.api(s.apiRequests))
+	h("GET /api/v1/requests/{id}", "api_request", s.api(s.apiRequest))
+	h("POST /api/v1/requests/{id}/approve", "api_approve", s.api(s.apiApprove))
+	h("POST /api/v1/requests/{id}/deny", "api_deny", s.api(s.apiDeny))
+	h("POST /api/v1/revocations", "api_revoke", s.api(s.apiRevoke))
+	h("GET /api/v1/templates", "api_templates", s.api(s.apiTemplates))
+	h("GET /api/v1/ca/certificate", "api_ca_cert", s.api(s.apiCACert))
+	h("GET /api/v1/ca/chain", "api_ca_chain", s.api(s.apiCAChain))
+	h("GET /api/v1/crl", "api_crl", s.api(s.apiCRL(false)))
+	h("GET /api/v1/crl/delta", "api_crl_delta", s.api(s.apiCRL(true)))
+	h("/api/", "api_unknown", s.api(func(w http.ResponseWriter, r *http.Request) error {
+		return errStatus(http.StatusNotFound, "not_found", "no such API endpoint: "+r.Method+" "+r.URL.Path)
+	}))
+
+	// Publications, also over HTTPS.
+	h("GET /crl/{file}", "crl", s.plainErr(s.handleCRLFile))
+	h("GET /aia/{file}", "aia", s.plainErr(s.handleAIAFile))
+	h("GET /ocsp/{req...}", "ocsp", s.plainErr(s.handleOCSPGet))
+	h("POST /ocsp", "ocsp", s.plainErr(s.handleOCSPPost))
+
+	// Pages.
+	h("GET /{$}", "home", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/certsrv/", http.StatusSeeOther)
+	})
+	h("GET /certsrv/{$}", "home", s.page(s.pageHome))
+	h("GET /certsrv/signin", "signin", s.page(s.pageSignin))
+	h("POST /certsrv/signin", "signin", s.page(s.postSignin))
+	h("POST /certsrv/signout", "signout", s.page(s.postSignout))
+	h("GET /certsrv/download", "download", s.page(s.pageDownload))
+	h("GET /certsrv/certnew.cer", "download_file", s.page(s.fileCACert))
+	h("GET /certsrv/certnew.p7b", "download_file", s.page(s.fileChain))
+	h("GET /certsrv/certcrl.crl", "download_file", s.page(s.fileCRL))
+	h("GET /certsrv/request", "request", s.page(s.pageRequest))
+	h("POST /certsrv/request", "request", s.page(s.postRequest))
+	h("GET /certsrv/requests/{id}", "request_status", s.page(s.pageRequestStatus))
+	h("GET /certsrv/requests/{id}/certnew.cer", "issued_file", s.page(s.fileIssuedCert))
+	h("GET /certsrv/requests/{id}/certnew.p7b", "issued_file", s.page(s.fileIssuedChain))
+	h("GET /certsrv/pending", "pending", s.page(s.pagePending))
+	h("POST /certsrv/requests/{id}/approve", "approve", s.page(s.postApprove))
+	h("POST /certsrv/requests/{id}/deny", "deny", s.page(s.postDeny))
+	h("POST /certsrv/revoke", "revoke", s.page(s.postRevoke))
+	h("/certsrv/", "unknown", s.page(func(w http.ResponseWriter, r *http.Request) error {
+		return errStatus(http.StatusNotFound, "not_found", "There is no such page.")
+	}))
+
+	static, _ := fs.Sub(staticFS, "static")
+	fileServer := http.StripPrefix("/static/", http.FileServerFS(static))
+	h("GET /static/", "static", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		fileServer.ServeHTTP(w, r)
+	})
+	h("/", "unknown", s.page(func(w http.ResponseWriter, r *http.Request) error {
+		return errStatus(http.StatusNotFound, "not_found", "There is no such page.")
+	}))
+	return s.withHeaders(mux, true)
+}
+
+// withHeaders sets the security headers every answer carries.
+func (s *Server) withHeaders(next http.Handler, tls bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		if tls {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// handleHealth answers 200 when the CA's database answers, 503 otherwise.
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if _, err := s.pendingCount(ctx); err != nil {
+		s.log.Warn("health check failed", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte("unavailable\n"))
+		return
+	}
+	w.Write([]byte("ok\n"))
+}
