@@ -4,15 +4,15 @@
 // attribute) and the key usage / extended key usage extensions with the
 // criticality the reverse proxy procedure asks for (R56/R57).
 //
-// CONTRACT (stubs to be implemented by the package owner).
+// Files: key.go (key types), create.go (building and signing a request),
+// parse.go (decoding and checking one), describe.go (what a request asks
+// for, including the Microsoft template name), oids.go (identifiers).
 package csr
 
 import (
-	"crypto"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
-	"io"
 	"net"
 )
 
@@ -31,19 +31,6 @@ const (
 	P384    KeySpec = "p384"
 )
 
-// ParseKeySpec parses a key type name; also accepts ("RSA", 2048) style via KeySpecFor.
-func ParseKeySpec(s string) (KeySpec, error) { return "", errors.New("csr: not implemented") }
-
-// KeySpecFor maps a plan key (algorithm "RSA"/"ECDSA", bits) to a KeySpec.
-func KeySpecFor(algorithm string, bits int) (KeySpec, error) {
-	return "", errors.New("csr: not implemented")
-}
-
-// NewKey generates a key of the given type.
-func NewKey(rand io.Reader, spec KeySpec) (crypto.Signer, error) {
-	return nil, errors.New("csr: not implemented")
-}
-
 // Request is what goes into a certificate request.
 type Request struct {
 	Subject     pkix.Name
@@ -58,25 +45,6 @@ type Request struct {
 	ExtKeyUsage         []x509.ExtKeyUsage
 	ExtKeyUsageCritical bool
 }
-
-// Create signs a PKCS#10 request for r with key and returns its DER.
-func Create(rand io.Reader, key crypto.Signer, r Request) ([]byte, error) {
-	return nil, errors.New("csr: not implemented")
-}
-
-// EncodePEM returns the PEM ("CERTIFICATE REQUEST") form of a DER request.
-func EncodePEM(der []byte) []byte { return nil }
-
-// Parse decodes a request: PEM with "CERTIFICATE REQUEST" or "NEW
-// CERTIFICATE REQUEST" headers, bare Base64 (as certreq writes), or DER; and
-// checks its signature.
-func Parse(data []byte) (*x509.CertificateRequest, error) {
-	return nil, errors.New("csr: not implemented")
-}
-
-// TemplateName returns the template requested in req (extension or
-// attribute), or "".
-func TemplateName(req *x509.CertificateRequest) string { return "" }
 
 // Info is a readable description of a request ("View the CSR").
 type Info struct {
@@ -93,6 +61,3 @@ type Info struct {
 	ExtKeyUsage      []string `json:"ext_key_usage,omitempty"`
 	EKUCritical      bool     `json:"ext_key_usage_critical"`
 }
-
-// Describe returns what a request asks for.
-func Describe(req *x509.CertificateRequest) Info { return Info{} }
