@@ -58,6 +58,8 @@ type Site struct {
 	ReverseProxies []ReverseProxy `json:"reverse_proxies,omitempty"`
 	// WAC lists Office Web Apps server FQDNs found in a Topology Builder document.
 	WAC []string `json:"wac,omitempty"`
+	// Pos is where the site is defined.
+	Pos Pos `json:"-"`
 }
 
 // Pool is a Front End pool, a Standard Edition server (one server whose FQDN

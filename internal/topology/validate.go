@@ -1,0 +1,228 @@
+package topology
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// validator checks a merged raw topology against every rule of
+// docs/topology.md and reports each violation with its position.
+type validator struct {
+	c *collector
+	r *rawTopo
+	// pools maps every Front End pool and Director FQDN to its pool.
+	pools map[string]*rawPool
+	// poolNames holds every pool, Director and edge pool FQDN (R84).
+	poolNames []string
+}
+
+func validate(r *rawTopo, c *collector) {
+	v := &validator{c: c, r: r, pools: map[string]*rawPool{}}
+	for _, s := range r.Sites {
+		for _, p := range slices.Concat(s.Pools, s.Directors) {
+			if p.FQDN.Set {
+				if _, dup := v.pools[p.FQDN.V]; !dup {
+					v.pools[p.FQDN.V] = p
+				}
+				v.poolNames = append(v.poolNames, p.FQDN.V)
+			}
+		}
+		for _, e := range s.Edges {
+			if e.FQDN.Set {
+				v.poolNames = append(v.poolNames, e.FQDN.V)
+			}
+		}
+	}
+	v.header()
+	v.sipDomains()
+	v.simpleURLs()
+	v.sites()
+	v.uniqueness()
+}
+
+func (v *validator) add(p Pos, rule, fix, format string, args ...any) {
+	v.c.addf(p, rule, fix, format, args...)
+}
+
+// at returns p, or the document start when p is unknown.
+func (v *validator) at(p Pos) Pos {
+	if p.Line == 0 {
+		return v.r.P
+	}
+	return p
+}
+
+func (v *validator) header() {
+	r := v.r
+	switch {
+	case !r.Version.Set:
+		v.add(r.P, "version", "add 'version: 1' at the top of the file", "the topology has no version")
+	case r.Version.V != 1:
+		v.add(r.Version.P, "version", "set 'version: 1' (the only version this edgecert reads)", "unsupported topology version %d", r.Version.V)
+	}
+	if c := r.Org.Country; c.Set && !isCountry(c.V) {
+		v.add(c.P, "country", "use the two-letter ISO 3166 code, e.g. US", "organization.country %q is not a two-letter country code", c.V)
+	}
+	for _, x := range r.XMPP.Items {
+		v.dnsName(x, "xmpp_domains entry")
+	}
+	if r.OWA.Set {
+		v.dnsName(r.OWA, "office_web_apps")
+	}
+	v.key()
+}
+
+func isCountry(s string) bool {
+	if len(s) != 2 {
+		return false
+	}
+	for i := 0; i < 2; i++ {
+		if c := s[i] | 0x20; c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
+func (v *validator) key() {
+	alg, bits := strings.ToUpper(v.r.KeyAlg.V), v.r.KeyBits
+	if v.r.KeyAlg.Set && alg != "RSA" && alg != "ECDSA" {
+		v.add(v.r.KeyAlg.P, "key", "use RSA or ECDSA", "key.algorithm %q is not supported", v.r.KeyAlg.V)
+		return
+	}
+	if !bits.Set {
+		return
+	}
+	if alg == "ECDSA" {
+		if bits.V != 256 && bits.V != 384 {
+			v.add(bits.P, "key", "use 256 or 384 for ECDSA", "key.bits %d is not an ECDSA curve size", bits.V)
+		}
+		return
+	}
+	if bits.V != 2048 && bits.V != 3072 && bits.V != 4096 {
+		v.add(bits.P, "key", "use 2048, 3072 or 4096 for RSA (R3)", "key.bits %d is not a supported RSA key size", bits.V)
+	}
+}
+
+// dnsName reports s when it is not a valid DNS name.
+func (v *validator) dnsName(s sval, what string) {
+	if p := dnsNameProblem(s.V); p != "" {
+		v.add(s.P, "dns-name", "write a fully qualified DNS name such as host.contoso.com", "%s %q %s", what, s.V, p)
+	}
+}
+
+// subjectName checks an FQDN that becomes a certificate subject name: it
+// must be given, must not be a wildcard (R7) and must be a DNS name.
+func (v *validator) subjectName(s sval, at Pos, what string) {
+	switch {
+	case !s.Set || s.V == "":
+		v.add(v.at(at), "required", "add "+what, "%s is missing", what)
+	case strings.Contains(s.V, "*"):
+		v.add(s.P, "R7", "name the host explicitly; a wildcard may only be a SAN", "%s %q is a wildcard, but it becomes a certificate subject name", what, s.V)
+	default:
+		v.dnsName(s, what)
+	}
+}
+
+// optionalSubject is subjectName for a field that may be left out.
+func (v *validator) optionalSubject(s sval, what string) {
+	if s.Set {
+		v.subjectName(s, s.P, what)
+	}
+}
+
+func (v *validator) servers(l slist, at Pos, what string) {
+	if len(l.Items) == 0 {
+		v.add(v.at(at), "required", "list at least one server FQDN under servers", "%s has no servers", what)
+	}
+	for _, s := range l.Items {
+		v.dnsName(s, "server")
+	}
+}
+
+func (v *validator) enum(s sval, what string, allowed ...string) {
+	if s.Set && !slices.Contains(allowed, strings.ToLower(s.V)) {
+		v.add(s.P, "enum", "use one of: "+strings.Join(allowed, ", "), "%s %q is not one of %s", what, s.V, strings.Join(allowed, ", "))
+	}
+}
+
+func (v *validator) sipDomains() {
+	r := v.r
+	if len(r.SIPDomains.Items) == 0 {
+		v.add(v.at(r.SIPDomains.P), "required", "list the SIP domains, the default first: sip_domains: [contoso.com]", "the topology has no SIP domain")
+	}
+	seen := map[string]Pos{}
+	for _, d := range r.SIPDomains.Items {
+		v.dnsName(d, "SIP domain")
+		if p, dup := seen[d.V]; dup {
+			v.add(d.P, "duplicate-fqdn", "list each SIP domain once", "SIP domain %s is already listed on line %d", d.V, p.Line)
+			continue
+		}
+		seen[d.V] = d.P
+	}
+}
+
+func (v *validator) simpleURLs() {
+	r := v.r
+	meetAt := v.at(r.MeetP)
+	if r.MeetP.Line == 0 {
+		meetAt = v.at(r.SimpleP)
+	}
+	domains := r.SIPDomains.values()
+	have := map[string]bool{}
+	for _, m := range r.Meet {
+		have[m.Domain.V] = true
+		if !slices.Contains(domains, m.Domain.V) {
+			v.add(m.Domain.P, "R83", "key meet URLs by a SIP domain of sip_domains ("+strings.Join(domains, ", ")+")", "meet URL for %s, which is not a SIP domain", m.Domain.V)
+		}
+	}
+	for _, d := range r.SIPDomains.Items {
+		if !have[d.V] {
+			v.add(meetAt, "R83", fmt.Sprintf("add a meet URL for it, e.g. simple_urls.meet.%s: https://meet.%s", d.V, d.V), "SIP domain %s has no meet simple URL (one is required per SIP domain)", d.V)
+		}
+	}
+	if !r.Dialin.Set {
+		v.add(v.at(r.SimpleP), "R83", "add simple_urls.dialin, e.g. https://dialin.contoso.com", "the dial-in simple URL is missing")
+	}
+	var urls []sval
+	for _, m := range r.Meet {
+		urls = append(urls, m.URL)
+	}
+	urls = append(urls, r.Dialin, r.Admin)
+	v.checkURLs(urls)
+}
+
+// checkURLs applies R84 to every simple URL and across them.
+func (v *validator) checkURLs(urls []sval) {
+	var good []sval
+	for _, u := range urls {
+		if !u.Set {
+			continue
+		}
+		_, reason, rule := simpleURLProblem(u.V)
+		if reason != "" {
+			v.add(u.P, rule, "write it as https://name.domain (letters, digits and dots only, no port)", "simple URL %q %s", u.V, reason)
+			continue
+		}
+		lower := strings.ToLower(u.V)
+		for _, pool := range v.poolNames {
+			if containsName(lower, pool) {
+				v.add(u.P, "R84", "use a name of its own, such as meet.contoso.com", "simple URL %q contains the pool FQDN %s", u.V, pool)
+				break
+			}
+		}
+		good = append(good, u)
+	}
+	for i, a := range good {
+		for j, b := range good {
+			la, lb := strings.ToLower(strings.TrimSuffix(a.V, "/")), strings.ToLower(strings.TrimSuffix(b.V, "/"))
+			switch {
+			case i < j && la == lb:
+				v.add(b.P, "R84", "give each simple URL its own value", "simple URL %q is the same as the one on line %d", b.V, a.P.Line)
+			case i != j && la != lb && strings.HasPrefix(lb, la):
+				v.add(b.P, "R84", "choose URLs that do not start with one another", "simple URL %q starts with the simple URL %q (line %d)", b.V, a.V, a.P.Line)
+			}
+		}
+	}
+}
