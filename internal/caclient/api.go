@@ -3,15 +3,20 @@
 // through the SHA-256 fingerprint of the CA's root certificate, given or
 // pinned on first use.
 //
-// CONTRACT (stubs to be implemented by the package owner; apply and cli use
-// these signatures).
+// The CA server sends its root in the TLS handshake, so the client finds the
+// root by its fingerprint among the certificates the server presents and
+// verifies the server's chain (and host name) against that root alone.
 package caclient
 
 import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
+	"sync"
 )
 
 // Sentinel errors.
@@ -19,9 +24,15 @@ var (
 	ErrPending      = errors.New("request is pending approval")
 	ErrFingerprint  = errors.New("CA root fingerprint mismatch")
 	ErrUnauthorized = errors.New("not authorized")
+	// ErrDenied: the request was denied (Retrieve returns its Response too).
+	ErrDenied = errors.New("request was denied")
+	// ErrRevoked: the request's certificate was revoked (Retrieve returns
+	// its Response, with the certificate, too).
+	ErrRevoked = errors.New("certificate was revoked")
 )
 
-// APIError is an error answer of the server.
+// APIError is an error answer of the server. errors.Is(err,
+// ErrUnauthorized) holds for 401 and 403 answers.
 type APIError struct {
 	Status  int    `json:"-"`
 	Code    string `json:"code"`
@@ -30,14 +41,20 @@ type APIError struct {
 
 func (e *APIError) Error() string { return e.Code + ": " + e.Message }
 
+// Is matches ErrUnauthorized for 401 and 403 answers.
+func (e *APIError) Is(target error) bool {
+	return target == ErrUnauthorized && (e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden)
+}
+
 // Options configure a client.
 type Options struct {
 	Token string // bearer token
 	// Fingerprint is the expected SHA-256 (hex, any case, colons allowed) of
 	// the CA root. Empty: use the pin in PinFile, or pin on first use.
 	Fingerprint string
-	PinFile     string
-	HTTPClient  *http.Client // optional; its transport is wrapped
+	// PinFile holds pinned fingerprints per CA URL. Empty: DefaultPinFile().
+	PinFile    string
+	HTTPClient *http.Client // optional; its transport is wrapped
 }
 
 // Response is the answer to a submission or retrieval.
@@ -50,24 +67,91 @@ type Response struct {
 }
 
 // Client talks to one CA.
-type Client struct{}
+type Client struct {
+	base  *url.URL
+	token string
+	hc    *http.Client
+	trust *trust
+}
 
 // New returns a client for the CA at baseURL (https://host:port).
 func New(baseURL string, opts Options) (*Client, error) {
-	return nil, errors.New("caclient: not implemented")
+	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("caclient: CA URL %q is not a URL like https://ca.example.com:8443", baseURL)
+	}
+	if u.Scheme != "https" {
+		return nil, fmt.Errorf("caclient: CA URL %q must use https", baseURL)
+	}
+	t, err := newTrust(u, opts)
+	if err != nil {
+		return nil, err
+	}
+	hc, err := wrapClient(opts.HTTPClient, t)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{base: u, token: opts.Token, hc: hc, trust: t}, nil
 }
 
-// Submit sends a PEM or DER request for template.
+// Root returns the CA root the client trusts (after the first request).
+func (c *Client) Root() *x509.Certificate {
+	c.trust.mu.Lock()
+	defer c.trust.mu.Unlock()
+	return c.trust.root
+}
+
+// Submit sends a PEM or DER request for template. When the request awaits
+// approval it returns the Response (Status "pending", with its RequestID)
+// and an error wrapping ErrPending.
 func (c *Client) Submit(ctx context.Context, csr []byte, template string) (*Response, error) {
-	return nil, errors.New("caclient: not implemented")
+	body := map[string]string{"csr": string(toPEM(csr)), "template": template}
+	var v wireResult
+	status, err := c.do(ctx, http.MethodPost, "/api/v1/certificates", body, &v)
+	if err != nil {
+		return nil, err
+	}
+	if status == http.StatusAccepted && v.Status == "" {
+		v.Status = "pending"
+	}
+	return v.response()
 }
 
-// Retrieve returns the state of request id.
+// Retrieve returns the state of request id. Pending, denied and revoked
+// requests return the Response with an error wrapping ErrPending,
+// ErrDenied or ErrRevoked.
 func (c *Client) Retrieve(ctx context.Context, id int64) (*Response, error) {
-	return nil, errors.New("caclient: not implemented")
+	var v wireResult
+	if _, err := c.do(ctx, http.MethodGet, fmt.Sprintf("/api/v1/requests/%d", id), nil, &v); err != nil {
+		return nil, err
+	}
+	return v.response()
 }
 
-// Chain downloads the CA chain as a DER .p7b and its certificates.
+// Chain downloads the CA chain as a DER .p7b and its certificates. The
+// chain's root must be the trusted root.
 func (c *Client) Chain(ctx context.Context) ([]byte, []*x509.Certificate, error) {
-	return nil, nil, errors.New("caclient: not implemented")
+	der, err := c.get(ctx, "/api/v1/ca/chain")
+	if err != nil {
+		return nil, nil, err
+	}
+	certs, err := parseP7B(der)
+	if err != nil {
+		return nil, nil, fmt.Errorf("caclient: the CA's chain: %w", err)
+	}
+	if root := c.Root(); root != nil && !certs[len(certs)-1].Equal(root) {
+		return nil, nil, fmt.Errorf("caclient: the chain's root is not the trusted root: %w", ErrFingerprint)
+	}
+	return der, certs, nil
+}
+
+// trust is the pinning state shared by the client's connections.
+type trust struct {
+	mu      sync.Mutex
+	origin  string // https://host:port, the pin file key
+	host    string
+	want    []byte // expected root fingerprint; nil: pin on first use
+	given   bool   // want came from Options.Fingerprint
+	pinFile string
+	root    *x509.Certificate
 }
