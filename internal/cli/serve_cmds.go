@@ -1,7 +1,246 @@
 package cli
 
-import "github.com/spf13/cobra"
+import (
+	"bytes"
+	"context"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"edgecert/internal/ca"
+	"edgecert/internal/caclient"
+	"edgecert/internal/enroll"
+)
 
 // caServeCommands returns the web-facing children of `edgecert ca`
-// (serve, fetch-chain). (Placeholder: replaced by the owner of this file.)
-func caServeCommands(env *Env) []*cobra.Command { return nil }
+// (serve, fetch-chain).
+func caServeCommands(env *Env) []*cobra.Command {
+	return []*cobra.Command{newCAServeCmd(env), newCAFetchChainCmd(env)}
+}
+
+type caServeOptions struct {
+	dir, listen, httpListen, dsn string
+	passphraseFile               string
+	tlsCert, tlsKey              string
+	names                        []string
+	maxBody                      int64
+	shutdown                     time.Duration
+	verbose                      bool
+}
+
+func newCAServeCmd(env *Env) *cobra.Command {
+	o := &caServeOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve --dir DIR --listen ADDR [--http-listen ADDR] [--db DSN]",
+		Short: "Serve web enrollment, the JSON API, and the CRL, AIA and OCSP publications",
+		Long: `Serve the CA over HTTPS: the certsrv-like enrollment pages (/certsrv/), the
+JSON API (/api/v1), health (/healthz) and Prometheus metrics (/metrics).
+With --http-listen, the CRLs (/crl/<name>.crl, /crl/<name>+.crl), the AIA
+certificate (/aia/<name>.crt) and the OCSP responder (/ocsp) are also served
+over plain HTTP, and nothing else.
+
+Unless --tls-cert and --tls-key are given, the CA issues the server its own
+TLS certificate at start. The server stops on SIGTERM or SIGINT after
+finishing the requests in flight.`,
+		Example: `  # HTTPS on 8443, publications over plain HTTP on 8080
+  edgecert ca serve --dir /srv/ca --listen :8443 --http-listen :8080 \
+      --passphrase-file /etc/edgecert/ca.pass
+
+  # with PostgreSQL and a certificate of your own
+  edgecert ca serve --dir /srv/ca --listen :443 --db postgres://ca@db/ca \
+      --tls-cert web.pem --tls-key web.key`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runCAServe(cmd.Context(), env, o) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.dir, "dir", "", "CA directory (required)")
+	f.StringVar(&o.listen, "listen", "", "HTTPS address, e.g. :8443 (required)")
+	f.StringVar(&o.httpListen, "http-listen", "", "plain-HTTP address for CRL, AIA and OCSP only")
+	f.StringVar(&o.dsn, "db", "", "database DSN (default: the CA directory's database)")
+	f.StringVar(&o.passphraseFile, "passphrase-file", "", "file holding the CA key passphrase (else $EDGECERT_CA_PASSPHRASE_FILE, else a prompt)")
+	f.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate (with chain) for HTTPS instead of one issued by the CA")
+	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key for --tls-cert")
+	f.StringSliceVar(&o.names, "server-name", nil, "extra DNS name or IP for the self-issued TLS certificate (repeatable)")
+	f.Int64Var(&o.maxBody, "max-body", 1<<20, "largest request body in bytes (larger gets 413)")
+	f.DurationVar(&o.shutdown, "shutdown-timeout", 30*time.Second, "how long requests in flight may take at shutdown")
+	f.BoolVarP(&o.verbose, "verbose", "v", false, "log every refused request")
+	cmd.MarkFlagRequired("dir")
+	cmd.MarkFlagRequired("listen")
+	cmd.MarkFlagsRequiredTogether("tls-cert", "tls-key")
+	return cmd
+}
+
+func runCAServe(ctx context.Context, env *Env, o *caServeOptions) error {
+	if ctx == nil {
+		ctx = env.Ctx
+	}
+	if o.maxBody <= 0 {
+		return invalidInput(fmt.Errorf("--max-body must be positive, not %d", o.maxBody))
+	}
+	if _, err := os.Stat(filepath.Join(o.dir)); err != nil {
+		return invalidInput(fmt.Errorf("--dir %s: %w", o.dir, err))
+	}
+	pass, err := serveReadPassphrase(env, o.passphraseFile)
+	if err != nil {
+		return err
+	}
+	eng, err := ca.Open(ctx, o.dir, ca.OpenOptions{Passphrase: pass, DSN: o.dsn, Now: env.Now, Rand: env.Rand})
+	if err != nil {
+		if errors.Is(err, ca.ErrUnauthenticated) || errors.Is(err, ca.ErrBadRequest) {
+			return invalidInput(err)
+		}
+		return err
+	}
+	defer eng.Close()
+
+	level := slog.LevelInfo
+	if o.verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(env.Err, &slog.HandlerOptions{Level: level}))
+	srv, err := enroll.New(eng, enroll.Config{
+		Listen: o.listen, HTTPListen: o.httpListen,
+		TLSCertFile: o.tlsCert, TLSKeyFile: o.tlsKey, ServerNames: o.names,
+		MaxBodyBytes: o.maxBody, ShutdownTimeout: o.shutdown, Rand: env.Rand,
+	}, log, env.Now)
+	if err != nil {
+		return err
+	}
+	if err := srv.Listen(ctx); err != nil {
+		return err
+	}
+	chain := eng.Chain()
+	root := chain[len(chain)-1]
+	fmt.Fprintf(env.Out, "HTTPS:  %s/certsrv/  (API %s/api/v1)\n", srv.URL(), srv.URL())
+	if u := srv.HTTPURL(); u != "" {
+		fmt.Fprintf(env.Out, "HTTP:   %s/crl/%s.crl  %s/aia/%s.crt  %s/ocsp\n", u, eng.FileName(), u, eng.FileName(), u)
+	}
+	fmt.Fprintf(env.Out, "CA root: %s\nCA root SHA-256 fingerprint: %s\n", root.Subject.CommonName, caclient.Fingerprint(root))
+	log.Info("serving", "https", srv.URL(), "http", srv.HTTPURL(), "root_sha256", caclient.Fingerprint(root))
+	err = srv.Serve(ctx)
+	log.Info("stopped", "err", err)
+	return err
+}
+
+// serveReadPassphrase reads the CA key passphrase: --passphrase-file, else
+// $EDGECERT_CA_PASSPHRASE_FILE, else a prompt on a terminal.
+func serveReadPassphrase(env *Env, file string) ([]byte, error) {
+	if file == "" {
+		file = os.Getenv("EDGECERT_CA_PASSPHRASE_FILE")
+	}
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, invalidInput(fmt.Errorf("passphrase file: %w", err))
+		}
+		b = bytes.TrimRight(b, "\r\n")
+		if len(b) == 0 {
+			return nil, invalidInput(fmt.Errorf("passphrase file %s is empty", file))
+		}
+		return b, nil
+	}
+	if !env.InTTY {
+		return nil, invalidInput(errors.New("the CA key passphrase is needed: give --passphrase-file or set EDGECERT_CA_PASSPHRASE_FILE"))
+	}
+	fmt.Fprint(env.Err, "CA key passphrase: ")
+	b, err := term.ReadPassword(int(os.Stdin.Fd()))
+	fmt.Fprintln(env.Err)
+	if err != nil {
+		return nil, fmt.Errorf("read passphrase: %w", err)
+	}
+	return b, nil
+}
+
+type fetchChainOptions struct {
+	caURL, fingerprint, out, pinFile string
+	timeout                          time.Duration
+}
+
+func newCAFetchChainCmd(env *Env) *cobra.Command {
+	o := &fetchChainOptions{}
+	cmd := &cobra.Command{
+		Use:   "fetch-chain --ca URL [--ca-fingerprint SHA256] --out FILE.p7b",
+		Short: "Download the CA certificate chain (.p7b) from a CA server",
+		Long: `Download the CA chain (issuing CA up to the root) as a PKCS #7 file from the
+CA server's API. The server is trusted through its root's SHA-256
+fingerprint: given with --ca-fingerprint, or pinned on first use in the pin
+file and checked on every later connection.`,
+		Example: `  # trust on first use (the fingerprint is pinned and printed)
+  edgecert ca fetch-chain --ca https://ca.contoso.com:8443 --out chain.p7b
+
+  # check the root against the fingerprint 'ca serve' printed
+  edgecert ca fetch-chain --ca https://ca.contoso.com:8443 \
+      --ca-fingerprint 3F:A1:...:09 --out chain.p7b`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runFetchChain(cmd.Context(), env, o) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.caURL, "ca", "", "CA server URL, https://host:port (required)")
+	f.StringVar(&o.fingerprint, "ca-fingerprint", "", "SHA-256 fingerprint of the CA root (hex, colons allowed)")
+	f.StringVar(&o.out, "out", "", "output file, .p7b (DER) or .pem (PEM PKCS #7) (required)")
+	f.StringVar(&o.pinFile, "pin-file", "", "pinned fingerprints (default: edgecert/ca-pins.json in the user's config directory)")
+	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "give up after this long")
+	cmd.MarkFlagRequired("ca")
+	cmd.MarkFlagRequired("out")
+	return cmd
+}
+
+func runFetchChain(ctx context.Context, env *Env, o *fetchChainOptions) error {
+	if ctx == nil {
+		ctx = env.Ctx
+	}
+	c, err := caclient.New(o.caURL, caclient.Options{Fingerprint: o.fingerprint, PinFile: o.pinFile})
+	if err != nil {
+		return invalidInput(err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	der, certs, err := c.Chain(ctx)
+	if err != nil {
+		return err
+	}
+	data := der
+	if strings.EqualFold(filepath.Ext(o.out), ".pem") {
+		data = pem.EncodeToMemory(&pem.Block{Type: "PKCS7", Bytes: der})
+	}
+	if err := serveWriteAtomic(o.out, data, 0o644); err != nil {
+		return err
+	}
+	root := certs[len(certs)-1]
+	fmt.Fprintf(env.Out, "wrote %s: %d certificates, root %q, SHA-256 fingerprint %s\n", o.out, len(certs), root.Subject.CommonName, caclient.Fingerprint(root))
+	return nil
+}
+
+// serveWriteAtomic writes data to path through a temporary file, fsync and rename.
+func serveWriteAtomic(path string, data []byte, mode os.FileMode) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+	if err != nil {
+		return invalidInput(fmt.Errorf("--out %s: %w", path, err))
+	}
+	defer os.Remove(f.Name())
+	if _, err = f.Write(data); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), mode)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
