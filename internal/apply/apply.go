@@ -1,0 +1,291 @@
+// Package apply carries out a certificate plan on a workspace of server
+// stores, in the order of the Lync Server 2013 procedures (R39, R43–R48,
+// R57–R60): import the CA chain on every server, create each request on its
+// plan's request_on server, have it issued (internal CA) or handed to a
+// public CA through an outbox, copy the certificate with its key to the
+// other members of the pool or farm as a password-protected PFX, assign the
+// usages on every server, and verify.
+//
+// Every step first looks at the stores, which are the source of truth, so a
+// run does only what is missing and never makes a second key for a
+// certificate that already has one; a run interrupted at any point (even by
+// kill -9) is finished by the next. A small journal (state.json) remembers
+// what the stores cannot. The package also reports the status of a
+// workspace ([Status]) and renews expiring certificates ([Renew]).
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"edgecert/internal/plan"
+	"edgecert/internal/verify"
+)
+
+// ErrInvalidInput is wrapped by errors caused by the caller's input.
+var ErrInvalidInput = errors.New("invalid input")
+
+// Step names a step of the procedure.
+type Step string
+
+// Steps, in order.
+const (
+	StepChain    Step = "chain"
+	StepRequest  Step = "request"
+	StepIssue    Step = "issue"
+	StepImport   Step = "import"
+	StepTransfer Step = "transfer"
+	StepAssign   Step = "assign"
+	StepVerify   Step = "verify"
+)
+
+// Event statuses.
+const (
+	EventDone     = "done"
+	EventSkipped  = "skipped" // already done by an earlier run
+	EventWaiting  = "waiting"
+	EventFailed   = "failed"
+	EventPlanned  = "planned" // dry run
+	EventPassword = "password"
+)
+
+// Event is one line of progress.
+type Event struct {
+	Time        time.Time `json:"time"`
+	Step        Step      `json:"step"`
+	Certificate string    `json:"certificate,omitempty"`
+	Server      string    `json:"server,omitempty"`
+	Status      string    `json:"status"`
+	Message     string    `json:"message,omitempty"`
+}
+
+// Options configure a run.
+type Options struct {
+	Now  func() time.Time
+	Rand io.Reader
+	// Issuer is the internal CA; nil skips the chain step and leaves
+	// internal-issuer certificates waiting.
+	Issuer Issuer
+	DryRun bool
+	// Progress receives every event (serialised); nil: none.
+	Progress func(Event)
+	// Concurrency bounds the certificates handled at once (default: CPUs + 1).
+	Concurrency int
+	// TransferPassword protects the PFX files written to the exchange
+	// folder in server mode; empty: one is generated and reported in an
+	// event with status "password".
+	TransferPassword string
+	// Certificates restricts the run to these plan ids (empty: all).
+	Certificates []string
+	// Verify configures the final verification; SkipVerify turns it off.
+	Verify     verify.Options
+	SkipVerify bool
+}
+
+// Result summarises a run.
+type Result struct {
+	Done    []string          `json:"done"`
+	Waiting map[string]string `json:"waiting"` // id -> why
+	Failed  map[string]string `json:"failed"`  // id -> error
+	Report  *verify.Report    `json:"report,omitempty"`
+}
+
+// Complete reports whether every certificate is done and verified.
+func (r *Result) Complete() bool {
+	return len(r.Waiting) == 0 && len(r.Failed) == 0 && (r.Report == nil || !r.Report.Failed())
+}
+
+type runner struct {
+	p    *plan.Plan
+	w    *Workspace
+	o    Options
+	j    *journal
+	evMu sync.Mutex
+}
+
+func newRunner(p *plan.Plan, w *Workspace, o Options) (*runner, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = runtime.NumCPU() + 1
+	}
+	j, err := openJournal(w.path("state.json"), o.Now)
+	if err != nil {
+		return nil, err
+	}
+	return &runner{p: p, w: w, o: o, j: j}, nil
+}
+
+func (r *runner) event(step Step, id, server, status, format string, args ...any) {
+	if r.o.Progress == nil {
+		return
+	}
+	r.evMu.Lock()
+	defer r.evMu.Unlock()
+	r.o.Progress(Event{Time: r.o.Now().UTC(), Step: step, Certificate: id, Server: server, Status: status, Message: fmt.Sprintf(format, args...)})
+}
+
+func (r *runner) selected() []*plan.Certificate {
+	var out []*plan.Certificate
+	for i := range r.p.Certificates {
+		c := &r.p.Certificates[i]
+		if len(r.o.Certificates) > 0 && !contains(r.o.Certificates, c.ID) {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if strings.EqualFold(x, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// Run carries out the plan on the workspace.
+func Run(ctx context.Context, p *plan.Plan, w *Workspace, opts Options) (*Result, error) {
+	r, err := newRunner(p, w, opts)
+	if err != nil {
+		return nil, err
+	}
+	return r.run(ctx)
+}
+
+func (r *runner) run(ctx context.Context) (*Result, error) {
+	certs := r.selected()
+	if r.o.DryRun {
+		return r.dryRun(ctx, certs)
+	}
+	if err := r.importChain(ctx, certs); err != nil {
+		return nil, err
+	}
+	res := &Result{Waiting: map[string]string{}, Failed: map[string]string{}}
+	type outcome struct {
+		waiting string
+		err     error
+	}
+	outs := make([]outcome, len(certs))
+	parallel(r.o.Concurrency, len(certs), func(i int) {
+		if ctx.Err() != nil {
+			outs[i].err = ctx.Err()
+			return
+		}
+		outs[i].waiting, outs[i].err = r.certificate(ctx, certs[i])
+	})
+	var errs []error
+	for i, c := range certs {
+		switch {
+		case outs[i].err != nil:
+			res.Failed[c.ID] = outs[i].err.Error()
+			errs = append(errs, fmt.Errorf("%s: %w", c.ID, outs[i].err))
+			r.event(StepVerify, c.ID, "", EventFailed, "%v", outs[i].err)
+		case outs[i].waiting != "":
+			res.Waiting[c.ID] = outs[i].waiting
+		default:
+			res.Done = append(res.Done, c.ID)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return res, fmt.Errorf("apply: %w", err)
+	}
+	if len(res.Done) > 0 && !r.o.SkipVerify {
+		rep, err := r.verify(ctx, res.Done)
+		if err != nil {
+			return res, err
+		}
+		res.Report = rep
+	}
+	return res, errors.Join(errs...)
+}
+
+// parallel calls f(0..n-1) with at most limit calls at a time.
+func parallel(limit, n int, f func(i int)) {
+	if limit < 1 {
+		limit = 1
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, limit)
+	for i := 0; i < n; i++ {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			f(i)
+		}()
+	}
+	wg.Wait()
+}
+
+// certificate runs steps 2–5 for one certificate. It returns a reason
+// when the certificate has to wait (public CA, approval, another machine).
+func (r *runner) certificate(ctx context.Context, c *plan.Certificate) (string, error) {
+	cs := r.j.cert(c.ID, c.FriendlyName)
+	var thumb, waiting string
+	var err error
+	if r.w.Local(c.RequestOn) {
+		thumb, waiting, err = r.obtain(ctx, c, cs)
+	} else if r.w.ServerMode() && contains(c.Servers, r.w.only) {
+		thumb, waiting, err = r.fromExchange(c)
+	} else {
+		return "", nil // nothing of this certificate lives here
+	}
+	if err != nil || waiting != "" {
+		if waiting != "" {
+			if jerr := r.j.update(c.ID, c.FriendlyName, func(s *CertState) { s.Waiting = waiting }); jerr != nil {
+				return "", jerr
+			}
+		}
+		return waiting, err
+	}
+	if err := r.distribute(c, cs.FriendlyName, thumb); err != nil {
+		return "", err
+	}
+	if err := r.assign(c, thumb); err != nil {
+		return "", err
+	}
+	return "", r.j.update(c.ID, c.FriendlyName, func(s *CertState) {
+		s.Thumbprint, s.Waiting, s.Renewing = thumb, "", false
+	})
+}
+
+// verify runs the verification of the certificates done and records them.
+func (r *runner) verify(ctx context.Context, ids []string) (*verify.Report, error) {
+	vo := r.o.Verify
+	vo.Now = r.o.Now
+	vo.Certificates = ids
+	rep, err := verify.Offline(ctx, r.p, r.w.Store, vo)
+	if err != nil {
+		return nil, err
+	}
+	failed := map[string]string{}
+	for _, f := range rep.Findings {
+		if f.Severity == verify.SeverityError && failed[f.Certificate] == "" {
+			failed[f.Certificate] = fmt.Sprintf("%s on %s: %s", f.Rule, f.Server, f.Message)
+		}
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		if msg := failed[id]; msg != "" {
+			r.event(StepVerify, id, "", EventFailed, "%s", msg)
+			continue
+		}
+		cs := r.j.cert(id, "")
+		if err := r.j.update(id, cs.FriendlyName, func(s *CertState) { s.Verified = s.Thumbprint }); err != nil {
+			return nil, err
+		}
+		r.event(StepVerify, id, "", EventDone, "verified on every server")
+	}
+	return rep, nil
+}

@@ -1,0 +1,88 @@
+package apply
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"edgecert/internal/plan"
+)
+
+// Renew re-requests every certificate of the plan whose current certificate
+// expires within the window, with exactly the plan's names (no name is ever
+// typed again), and rolls it out like [Run]: new key and request on
+// request_on, issue, PFX to the members, assign. A/V Authentication and
+// OAuth token issuer usages are staged with an effective date instead
+// (R80–R82), so that the current and previous certificates are both kept.
+// A renewal interrupted at any point is resumed by the next Renew or Run
+// without making another key.
+func Renew(ctx context.Context, p *plan.Plan, w *Workspace, within time.Duration, opts Options) (*Result, error) {
+	r, err := newRunner(p, w, opts)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, c := range r.selected() {
+		due, err := r.renewDue(c, within)
+		if err != nil {
+			return nil, err
+		}
+		if due {
+			ids = append(ids, c.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return &Result{Waiting: map[string]string{}, Failed: map[string]string{}}, nil
+	}
+	r.o.Certificates = ids
+	return r.run(ctx)
+}
+
+// renewDue decides whether c is renewed, and starts its renewal in the
+// journal (new generation and friendly name) before any key is made.
+func (r *runner) renewDue(c *plan.Certificate, within time.Duration) (bool, error) {
+	if !r.w.Local(c.RequestOn) {
+		return false, nil
+	}
+	cs := r.j.cert(c.ID, c.FriendlyName)
+	if cs.Renewing {
+		r.event(StepRequest, c.ID, c.RequestOn, EventSkipped, "renewal (generation %d) already started: resuming", cs.Generation)
+		return true, nil
+	}
+	st, ok, err := r.w.ExistingStore(c.RequestOn)
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		r.event(StepRequest, c.ID, c.RequestOn, EventSkipped, "not deployed yet: run edgecert apply first")
+		return false, nil
+	}
+	e, err := findMy(st, cs.FriendlyName)
+	if err != nil {
+		return false, err
+	}
+	if e == nil {
+		r.event(StepRequest, c.ID, c.RequestOn, EventSkipped, "not deployed yet: run edgecert apply first")
+		return false, nil
+	}
+	left := e.NotAfter.Sub(r.o.Now())
+	if left > within {
+		r.event(StepRequest, c.ID, c.RequestOn, EventSkipped, "valid until %s: not due", e.NotAfter.UTC().Format("2006-01-02"))
+		return false, nil
+	}
+	if r.o.DryRun {
+		r.event(StepRequest, c.ID, c.RequestOn, EventPlanned, "expires %s: renew with the plan's %d names", e.NotAfter.UTC().Format("2006-01-02"), len(c.SANs))
+		return true, nil
+	}
+	gen := cs.Generation + 1
+	err = r.j.update(c.ID, c.FriendlyName, func(s *CertState) {
+		s.Previous, s.Generation, s.Renewing = e.Thumbprint, gen, true
+		s.FriendlyName = fmt.Sprintf("%s (renewal %d)", c.FriendlyName, gen)
+		s.Thumbprint, s.Verified, s.CARequestID, s.RequestKey, s.Waiting = "", "", 0, "", ""
+	})
+	if err != nil {
+		return false, err
+	}
+	r.event(StepRequest, c.ID, c.RequestOn, EventDone, "expires %s: renewing as generation %d", e.NotAfter.UTC().Format("2006-01-02"), gen)
+	return true, nil
+}

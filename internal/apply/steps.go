@@ -1,0 +1,346 @@
+package apply
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"edgecert/internal/certfmt"
+	"edgecert/internal/csr"
+	"edgecert/internal/plan"
+	"edgecert/internal/store"
+)
+
+// allServers returns every server of certs, sorted.
+func allServers(certs []*plan.Certificate) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, c := range certs {
+		for _, s := range c.Servers {
+			s = strings.ToLower(s)
+			if !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// importChain is step 1: the CA chain (.p7b) into every server's root and
+// ca locations (R39, R41, R43, R51).
+func (r *runner) importChain(ctx context.Context, certs []*plan.Certificate) error {
+	p7b, err := r.chainFile(ctx)
+	if err != nil || p7b == nil {
+		return err
+	}
+	sum := sha256.Sum256(p7b)
+	hexSum := hex.EncodeToString(sum[:])
+	var servers []string
+	for _, s := range allServers(certs) {
+		if r.w.Local(s) {
+			servers = append(servers, s)
+		}
+	}
+	errs := make([]error, len(servers))
+	parallel(r.o.Concurrency, len(servers), func(i int) {
+		srv := servers[i]
+		if r.j.chainOn(srv) == hexSum {
+			r.event(StepChain, "", srv, EventSkipped, "CA chain already imported")
+			return
+		}
+		st, _, err := r.w.Store(srv)
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		unlock := r.w.lock(srv)
+		res, err := st.Import(p7b, store.ImportOptions{})
+		unlock()
+		if err != nil {
+			errs[i] = fmt.Errorf("apply: import the CA chain on %s: %w", srv, err)
+			r.event(StepChain, "", srv, EventFailed, "%v", err)
+			return
+		}
+		r.event(StepChain, "", srv, EventDone, "CA chain imported (%d added to root/ca)", len(res.Added))
+	})
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return r.j.chainDone(hexSum, servers)
+}
+
+// chainFile returns the CA chain as a DER .p7b, from the issuer (and saves
+// it in the workspace and the exchange folder) or, without an issuer, from
+// the exchange folder. nil: no chain available.
+func (r *runner) chainFile(ctx context.Context) ([]byte, error) {
+	if r.o.Issuer == nil {
+		if r.w.Exchange != "" {
+			b, err := os.ReadFile(filepath.Join(r.w.Exchange, "ca-chain.p7b"))
+			if err == nil {
+				return b, nil
+			}
+		}
+		r.event(StepChain, "", "", EventSkipped, "no CA given (--ca or --ca-dir): chain not imported")
+		return nil, nil
+	}
+	chain, err := r.o.Issuer.Chain(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p7b, err := certfmt.EncodePKCS7(chain)
+	if err != nil {
+		return nil, fmt.Errorf("apply: CA chain: %w", err)
+	}
+	if err := writeFileAtomic(r.w.path("ca-chain.p7b"), p7b, 0o644); err != nil {
+		return nil, fmt.Errorf("apply: save the CA chain: %w", err)
+	}
+	if r.w.Exchange != "" {
+		if err := writeFileAtomic(filepath.Join(r.w.Exchange, "ca-chain.p7b"), p7b, 0o644); err != nil {
+			return nil, fmt.Errorf("apply: save the CA chain: %w", err)
+		}
+	}
+	return p7b, nil
+}
+
+// findMy returns the certificate with friendly name fn and its key in my.
+func findMy(st *store.Store, fn string) (*store.Entry, error) {
+	es, err := st.List(store.My)
+	if err != nil {
+		return nil, err
+	}
+	for i := range es {
+		if es[i].FriendlyName == fn && es[i].HasKey {
+			return &es[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// hasMy reports whether my holds thumbprint with its key.
+func hasMy(st *store.Store, thumb string) (bool, error) {
+	es, err := st.List(store.My)
+	if err != nil {
+		return false, err
+	}
+	for _, e := range es {
+		if strings.EqualFold(e.Thumbprint, thumb) && e.HasKey {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// findPending returns the pending request with friendly name fn.
+func findPending(st *store.Store, fn string) (*store.Pending, error) {
+	ps, err := st.Pending()
+	if err != nil {
+		return nil, err
+	}
+	for i := range ps {
+		if ps[i].FriendlyName == fn {
+			return &ps[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// obtain is steps 2 and 3: the request on request_on and the issued
+// certificate imported there. It returns the certificate's thumbprint, or
+// why it waits.
+func (r *runner) obtain(ctx context.Context, c *plan.Certificate, cs CertState) (string, string, error) {
+	st, _, err := r.w.Store(c.RequestOn)
+	if err != nil {
+		return "", "", err
+	}
+	unlock := r.w.lock(c.RequestOn)
+	defer unlock()
+	if e, err := findMy(st, cs.FriendlyName); err != nil {
+		return "", "", err
+	} else if e != nil {
+		r.event(StepImport, c.ID, c.RequestOn, EventSkipped, "certificate %s already in my", e.Thumbprint)
+		return e.Thumbprint, "", nil
+	}
+	pend, err := findPending(st, cs.FriendlyName)
+	if err != nil {
+		return "", "", err
+	}
+	if pend == nil {
+		spec, err := requestSpec(c, cs.FriendlyName)
+		if err != nil {
+			return "", "", err
+		}
+		if pend, err = st.NewRequest(spec); err != nil {
+			return "", "", fmt.Errorf("apply: request on %s: %w", c.RequestOn, err)
+		}
+		r.event(StepRequest, c.ID, c.RequestOn, EventDone, "%s key and request created (%d names)", spec.Key, len(c.SANs))
+	} else {
+		r.event(StepRequest, c.ID, c.RequestOn, EventSkipped, "request already pending; its key is kept")
+	}
+	req, err := x509.ParseCertificateRequest(pend.DER)
+	if err != nil {
+		return "", "", fmt.Errorf("apply: pending request on %s: %w", c.RequestOn, err)
+	}
+	if err := r.j.update(c.ID, c.FriendlyName, func(s *CertState) { s.RequestKey = keyID(req.PublicKey) }); err != nil {
+		return "", "", err
+	}
+	if c.Issuer == issuerPublic {
+		return "", waitingPublic, r.writeOutbox(c, pend)
+	}
+	issued, err := r.issue(ctx, c, cs, pend, req)
+	if err != nil || issued == nil {
+		if err == nil {
+			return "", waitingApproval, nil
+		}
+		return "", "", err
+	}
+	thumb, err := importIssued(st, c, cs.FriendlyName, issued.Leaf, issued.Chain)
+	if err != nil {
+		return "", "", err
+	}
+	r.event(StepImport, c.ID, c.RequestOn, EventDone, "certificate %s imported with the pending key", thumb)
+	return thumb, "", nil
+}
+
+// issuerPublic is the plan's issuer value of a public CA.
+const issuerPublic = "public"
+
+// Reasons to wait.
+const (
+	waitingPublic   = "waiting for the public CA: send outbox request, then apply --import-response FILE"
+	waitingApproval = "waiting for approval at the CA: run apply again once approved"
+)
+
+func keyID(pub any) string {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(der)
+	return hex.EncodeToString(sum[:])
+}
+
+// importIssued files the chain and the leaf in st; the leaf joins its
+// pending key in my.
+func importIssued(st *store.Store, c *plan.Certificate, fn string, leaf *x509.Certificate, chain []*x509.Certificate) (string, error) {
+	if len(chain) > 0 {
+		p7b, err := certfmt.EncodePKCS7(chain)
+		if err != nil {
+			return "", fmt.Errorf("apply: chain of %s: %w", c.ID, err)
+		}
+		if _, err := st.Import(p7b, store.ImportOptions{}); err != nil {
+			return "", fmt.Errorf("apply: import the chain of %s on %s: %w", c.ID, c.RequestOn, err)
+		}
+	}
+	if _, err := st.Import(leaf.Raw, store.ImportOptions{FriendlyName: fn, Exportable: c.Key.Exportable}); err != nil {
+		return "", fmt.Errorf("apply: import %s on %s: %w", c.ID, c.RequestOn, err)
+	}
+	return certfmt.ThumbprintSHA1(leaf), nil
+}
+
+// issue gets the certificate of the pending request from the internal CA:
+// from the copy saved by an earlier run, by retrieving a request that was
+// pending, or by submitting. nil, nil: pending approval.
+func (r *runner) issue(ctx context.Context, c *plan.Certificate, cs CertState, pend *store.Pending, req *x509.CertificateRequest) (*Issued, error) {
+	saved := r.w.path("issued", fmt.Sprintf("%s-g%d.pem", safeName(c.ID), cs.Generation))
+	if b, err := os.ReadFile(saved); err == nil {
+		if certs, err := certfmt.ParseCertificates(b); err == nil && len(certs) > 0 && certfmt.PublicKeysEqual(certs[0].PublicKey, req.PublicKey) {
+			r.event(StepIssue, c.ID, c.RequestOn, EventSkipped, "issued by an earlier run")
+			return &Issued{Leaf: certs[0], Chain: certs[1:]}, nil
+		}
+	}
+	if r.o.Issuer == nil {
+		return nil, fmt.Errorf("apply: %w: %s needs the internal CA: give --ca URL or --ca-dir DIR", ErrInvalidInput, c.ID)
+	}
+	var is *Issued
+	var err error
+	if cs.CARequestID != 0 {
+		is, err = r.o.Issuer.Retrieve(ctx, cs.CARequestID)
+	} else {
+		is, err = r.o.Issuer.Submit(ctx, pend.DER, c.Template)
+	}
+	if err != nil {
+		r.event(StepIssue, c.ID, c.RequestOn, EventFailed, "%v", err)
+		return nil, err
+	}
+	if is.Pending {
+		r.event(StepIssue, c.ID, c.RequestOn, EventWaiting, "request %d is pending approval at the CA", is.RequestID)
+		return nil, r.j.update(c.ID, c.FriendlyName, func(s *CertState) { s.CARequestID = is.RequestID })
+	}
+	if !certfmt.PublicKeysEqual(is.Leaf.PublicKey, req.PublicKey) {
+		return nil, fmt.Errorf("apply: the CA returned a certificate for another key (request %d)", is.RequestID)
+	}
+	if err := writeFileAtomic(saved, certfmt.EncodeCertificatePEM(append([]*x509.Certificate{is.Leaf}, is.Chain...)...), 0o644); err != nil {
+		return nil, fmt.Errorf("apply: save the issued certificate: %w", err)
+	}
+	r.event(StepIssue, c.ID, c.RequestOn, EventDone, "issued by the internal CA (serial %X)", is.Leaf.SerialNumber)
+	return is, nil
+}
+
+// requestSpec turns a plan entry into a store request with every field of the plan.
+func requestSpec(c *plan.Certificate, fn string) (store.RequestSpec, error) {
+	ks, err := csr.KeySpecFor(c.Key.Algorithm, c.Key.Bits)
+	if err != nil {
+		return store.RequestSpec{}, fmt.Errorf("apply: %s: %w", c.ID, err)
+	}
+	subj := pkix.Name{CommonName: c.Subject.CommonName}
+	add := func(dst *[]string, v string) {
+		if v != "" {
+			*dst = []string{v}
+		}
+	}
+	add(&subj.Organization, c.Subject.Organization)
+	add(&subj.OrganizationalUnit, c.Subject.OrganizationalUnit)
+	add(&subj.Locality, c.Subject.Locality)
+	add(&subj.Province, c.Subject.State)
+	add(&subj.Country, c.Subject.Country)
+	var ku x509.KeyUsage
+	for _, k := range c.KeyUsage {
+		switch k {
+		case "digitalSignature":
+			ku |= x509.KeyUsageDigitalSignature
+		case "keyEncipherment":
+			ku |= x509.KeyUsageKeyEncipherment
+		case "keyAgreement":
+			ku |= x509.KeyUsageKeyAgreement
+		}
+	}
+	var eku []x509.ExtKeyUsage
+	for _, e := range c.EKU {
+		switch e {
+		case "serverAuth":
+			eku = append(eku, x509.ExtKeyUsageServerAuth)
+		case "clientAuth":
+			eku = append(eku, x509.ExtKeyUsageClientAuth)
+		}
+	}
+	return store.RequestSpec{
+		Request: csr.Request{Subject: subj, DNSNames: c.SANs, Template: c.Template, KeyUsage: ku,
+			KeyUsageCritical: c.KeyUsageCritical, ExtKeyUsage: eku, ExtKeyUsageCritical: c.EKUCritical},
+		Key: ks, Exportable: c.Key.Exportable, FriendlyName: fn,
+	}, nil
+}
+
+// writeOutbox writes the request for the public CA and its instruction.
+func (r *runner) writeOutbox(c *plan.Certificate, pend *store.Pending) error {
+	base := r.w.path("outbox", safeName(c.ID))
+	if err := writeFileAtomic(base+".csr", csr.EncodePEM(pend.DER), 0o644); err != nil {
+		return fmt.Errorf("apply: outbox: %w", err)
+	}
+	note := fmt.Sprintf("Submit %s.csr to your public CA (server type Microsoft IIS, usage Web Server, response PKCS#7, R31); "+
+		"then run: edgecert apply -t TOPOLOGY --workspace %s --import-response RESPONSE.p7b\n", safeName(c.ID), r.w.Dir)
+	if err := writeFileAtomic(base+".txt", []byte(note), 0o644); err != nil {
+		return fmt.Errorf("apply: outbox: %w", err)
+	}
+	r.event(StepIssue, c.ID, c.RequestOn, EventWaiting, "request written to %s.csr: waiting for the public CA", base)
+	return nil
+}

@@ -1,0 +1,272 @@
+package apply
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"edgecert/internal/plan"
+	"edgecert/internal/store"
+)
+
+// distribute is step 4: export a PFX (key and whole chain) from request_on
+// and import it on every other member (R38, R47, R58). The transfer
+// password is random and only held in memory; in server mode the PFX goes
+// to the exchange folder and its password is handed over out of band.
+func (r *runner) distribute(c *plan.Certificate, fn, thumb string) error {
+	var pfx []byte
+	var password string
+	export := func() error {
+		if pfx != nil {
+			return nil
+		}
+		pw, err := newTransferPassword(r.o.Rand)
+		if err != nil {
+			return err
+		}
+		st, _, err := r.w.Store(c.RequestOn)
+		if err != nil {
+			return err
+		}
+		unlock := r.w.lock(c.RequestOn)
+		defer unlock()
+		b, err := st.Export(thumb, store.ExportOptions{Format: "pfx", Password: pw})
+		if err != nil {
+			return fmt.Errorf("apply: export %s from %s: %w", c.ID, c.RequestOn, err)
+		}
+		pfx, password = b, pw
+		return nil
+	}
+	remote := false
+	for _, srv := range c.Servers {
+		if strings.EqualFold(srv, c.RequestOn) {
+			continue
+		}
+		if !r.w.Local(srv) {
+			remote = true
+			continue
+		}
+		st, _, err := r.w.Store(srv)
+		if err != nil {
+			return err
+		}
+		if err := r.importMember(c, srv, st, thumb, fn, export, &pfx, &password); err != nil {
+			return err
+		}
+	}
+	if remote {
+		return r.toExchange(c, thumb)
+	}
+	return nil
+}
+
+func (r *runner) importMember(c *plan.Certificate, srv string, st *store.Store, thumb, fn string, export func() error, pfx *[]byte, password *string) error {
+	unlock := r.w.lock(srv)
+	ok, err := hasMy(st, thumb)
+	unlock()
+	if err != nil {
+		return err
+	}
+	if ok {
+		r.event(StepTransfer, c.ID, srv, EventSkipped, "already imported")
+		return nil
+	}
+	if err := export(); err != nil {
+		r.event(StepTransfer, c.ID, srv, EventFailed, "%v", err)
+		return err
+	}
+	unlock = r.w.lock(srv)
+	_, err = st.Import(*pfx, store.ImportOptions{Password: *password, FriendlyName: fn, Exportable: c.Key.Exportable})
+	unlock()
+	if err != nil {
+		r.event(StepTransfer, c.ID, srv, EventFailed, "%v", err)
+		return fmt.Errorf("apply: import %s on %s: %w", c.ID, srv, err)
+	}
+	r.event(StepTransfer, c.ID, srv, EventDone, "imported from %s as .pfx with its key and chain", c.RequestOn)
+	return nil
+}
+
+// exchangeBase is the path, without extension, of a certificate's PFX in the exchange folder.
+func (r *runner) exchangeBase(c *plan.Certificate) string {
+	return filepath.Join(r.w.Exchange, "pfx", safeName(c.ID))
+}
+
+// toExchange writes the PFX of thumb to the exchange folder for members on
+// other machines (server mode), with the thumbprint next to it (not the password).
+func (r *runner) toExchange(c *plan.Certificate, thumb string) error {
+	base := r.exchangeBase(c)
+	if b, err := os.ReadFile(base + ".thumbprint"); err == nil && strings.TrimSpace(string(b)) == thumb {
+		if _, err := os.Stat(base + ".pfx"); err == nil {
+			r.event(StepTransfer, c.ID, "", EventSkipped, "PFX already in the exchange folder")
+			return nil
+		}
+	}
+	pw := r.o.TransferPassword
+	if pw == "" {
+		var err error
+		if pw, err = newTransferPassword(r.o.Rand); err != nil {
+			return err
+		}
+		r.event(StepTransfer, c.ID, "", EventPassword, "transfer password for %s.pfx (give it to the other members with --transfer-password-file): %s", base, pw)
+	}
+	st, _, err := r.w.Store(c.RequestOn)
+	if err != nil {
+		return err
+	}
+	unlock := r.w.lock(c.RequestOn)
+	pfx, err := st.Export(thumb, store.ExportOptions{Format: "pfx", Password: pw})
+	unlock()
+	if err != nil {
+		return fmt.Errorf("apply: export %s: %w", c.ID, err)
+	}
+	if err := writeFileAtomic(base+".pfx", pfx, 0o600); err != nil {
+		return fmt.Errorf("apply: exchange: %w", err)
+	}
+	if err := writeFileAtomic(base+".thumbprint", []byte(thumb+"\n"), 0o644); err != nil {
+		return fmt.Errorf("apply: exchange: %w", err)
+	}
+	r.event(StepTransfer, c.ID, "", EventDone, "PFX written to %s.pfx for the other members", base)
+	return nil
+}
+
+// fromExchange is the member side of server mode: import the PFX that
+// request_on left in the exchange folder.
+func (r *runner) fromExchange(c *plan.Certificate) (string, string, error) {
+	srv := r.w.only
+	base := r.exchangeBase(c)
+	b, err := os.ReadFile(base + ".thumbprint")
+	if errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Sprintf("waiting for %s to export the certificate to the exchange folder", c.RequestOn), nil
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("apply: exchange: %w", err)
+	}
+	thumb := strings.TrimSpace(string(b))
+	st, _, err := r.w.Store(srv)
+	if err != nil {
+		return "", "", err
+	}
+	if ok, err := hasMy(st, thumb); err != nil {
+		return "", "", err
+	} else if ok {
+		r.event(StepTransfer, c.ID, srv, EventSkipped, "already imported")
+		return thumb, "", nil
+	}
+	if r.o.TransferPassword == "" {
+		return "", "", fmt.Errorf("apply: %w: importing %s.pfx needs the transfer password: give --transfer-password-file", ErrInvalidInput, base)
+	}
+	pfx, err := os.ReadFile(base + ".pfx")
+	if err != nil {
+		return "", "", fmt.Errorf("apply: exchange: %w", err)
+	}
+	if _, err := st.Import(pfx, store.ImportOptions{Password: r.o.TransferPassword, Exportable: c.Key.Exportable}); err != nil {
+		return "", "", fmt.Errorf("apply: import %s.pfx: %w", base, err)
+	}
+	r.event(StepTransfer, c.ID, srv, EventDone, "imported %s.pfx from the exchange folder", base)
+	return thumb, "", nil
+}
+
+// assign is step 5: bind every usage on every server (R32, R48). A/V
+// Authentication and OAuth certificates that replace a valid one are staged
+// with an effective date instead (R80–R82).
+func (r *runner) assign(c *plan.Certificate, thumb string) error {
+	for _, srv := range c.Servers {
+		if !r.w.Local(srv) {
+			continue
+		}
+		st, _, err := r.w.Store(srv)
+		if err != nil {
+			return err
+		}
+		if err := r.assignOn(c, srv, st, thumb); err != nil {
+			r.event(StepAssign, c.ID, srv, EventFailed, "%v", err)
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *runner) assignOn(c *plan.Certificate, srv string, st *store.Store, thumb string) error {
+	unlock := r.w.lock(srv)
+	defer unlock()
+	as, err := st.Assignments()
+	if err != nil {
+		return fmt.Errorf("apply: assignments of %s: %w", srv, err)
+	}
+	cur := map[string]store.Assignment{}
+	for _, a := range as {
+		cur[a.Usage] = a
+	}
+	var assigned, staged []string
+	var eff time.Time
+	for _, u := range c.Usages {
+		a := cur[u]
+		if strings.EqualFold(a.Thumbprint, thumb) || strings.EqualFold(a.Staged, thumb) {
+			continue
+		}
+		if e, ok := r.stageDate(st, c, u, a.Thumbprint); ok {
+			if err := st.Stage(u, thumb, e); err != nil {
+				return fmt.Errorf("apply: stage %s on %s: %w", u, srv, err)
+			}
+			staged, eff = append(staged, u), e
+			continue
+		}
+		if err := st.Assign(u, thumb); err != nil {
+			return fmt.Errorf("apply: assign %s on %s: %w", u, srv, err)
+		}
+		assigned = append(assigned, u)
+	}
+	switch {
+	case len(assigned) == 0 && len(staged) == 0:
+		r.event(StepAssign, c.ID, srv, EventSkipped, "%s already assigned", strings.Join(c.Usages, ", "))
+	case len(staged) > 0:
+		r.event(StepAssign, c.ID, srv, EventDone, "assigned %s; staged %s effective %s (R81)",
+			strings.Join(assigned, ", "), strings.Join(staged, ", "), eff.UTC().Format(time.RFC3339))
+	default:
+		r.event(StepAssign, c.ID, srv, EventDone, "assigned %s", strings.Join(assigned, ", "))
+	}
+	return nil
+}
+
+// Lead times of a roll (R81).
+const (
+	avLead    = 8 * time.Hour
+	oauthLead = 24 * time.Hour
+)
+
+// stageDate returns the effective date of a staged replacement of current
+// for usage u, when staging applies: u is A/V Authentication or OAuth token
+// issuer and current is still valid past the effective date.
+func (r *runner) stageDate(st *store.Store, c *plan.Certificate, u, current string) (time.Time, bool) {
+	if current == "" || (u != plan.UsageAudioVideoAuthentication && u != plan.UsageOAuthTokenIssuer) {
+		return time.Time{}, false
+	}
+	_, old, err := st.Certificate(current)
+	if err != nil {
+		return time.Time{}, false
+	}
+	eff := old.NotAfter.Add(-LeadTime(c.Usages))
+	if !eff.After(r.o.Now()) {
+		return time.Time{}, false
+	}
+	return eff, true
+}
+
+// LeadTime returns how long before the old certificate's expiry a staged
+// replacement takes effect (R81): 8 h for A/V Authentication, 24 h for
+// OAuth, the longer when both are staged together.
+func LeadTime(usages []string) time.Duration {
+	lead := time.Duration(0)
+	for _, u := range usages {
+		switch u {
+		case plan.UsageAudioVideoAuthentication:
+			lead = max(lead, avLead)
+		case plan.UsageOAuthTokenIssuer:
+			lead = max(lead, oauthLead)
+		}
+	}
+	return lead
+}

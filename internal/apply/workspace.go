@@ -1,0 +1,182 @@
+package apply
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"edgecert/internal/store"
+)
+
+// Workspace is where apply works: one store per server under
+// DIR/servers/<fqdn>/, the journal DIR/state.json, the public-CA outbox
+// DIR/outbox/ and the issued certificates DIR/issued/.
+//
+// In server mode ([OpenServer]) only one server's store is local; the others
+// live on other machines and PFX files travel through an exchange folder.
+type Workspace struct {
+	Dir string
+	// Exchange is the shared folder of server mode ("" otherwise).
+	Exchange string
+	// only is the single local server in server mode.
+	only, onlyDir string
+	opts          store.Options
+
+	mu     sync.Mutex
+	stores map[string]*store.Store
+	locks  map[string]*sync.Mutex
+}
+
+// OpenWorkspace opens (creating when missing) the workspace in dir.
+func OpenWorkspace(dir string, opts store.Options) (*Workspace, error) {
+	if dir == "" {
+		return nil, fmt.Errorf("apply: %w: the workspace directory is empty", ErrInvalidInput)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "servers"), 0o755); err != nil {
+		return nil, fmt.Errorf("apply: workspace: %w", err)
+	}
+	return &Workspace{Dir: dir, opts: opts, stores: map[string]*store.Store{}, locks: map[string]*sync.Mutex{}}, nil
+}
+
+// OpenServer opens the workspace of one server that is a separate machine:
+// its store is storeDir, its journal and the PFX files it exchanges with
+// the other servers are in exchange.
+func OpenServer(fqdn, storeDir, exchange string, opts store.Options) (*Workspace, error) {
+	fqdn = strings.ToLower(fqdn)
+	if fqdn == "" || storeDir == "" || exchange == "" {
+		return nil, fmt.Errorf("apply: %w: --server, --store and --exchange are all required", ErrInvalidInput)
+	}
+	dir := filepath.Join(exchange, "state", fqdn)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("apply: exchange folder: %w", err)
+	}
+	return &Workspace{Dir: dir, Exchange: exchange, only: fqdn, onlyDir: storeDir, opts: opts,
+		stores: map[string]*store.Store{}, locks: map[string]*sync.Mutex{}}, nil
+}
+
+// ServerMode reports whether only one server is local.
+func (w *Workspace) ServerMode() bool { return w.only != "" }
+
+// Local reports whether server's store is on this machine.
+func (w *Workspace) Local(server string) bool {
+	return w.only == "" || strings.EqualFold(server, w.only)
+}
+
+// StoreDir returns the directory of server's store.
+func (w *Workspace) StoreDir(server string) string {
+	if w.only != "" {
+		return w.onlyDir
+	}
+	return filepath.Join(w.Dir, "servers", strings.ToLower(server))
+}
+
+// Store returns server's store, opening it once; ok is false for a server
+// that is not local.
+func (w *Workspace) Store(server string) (*store.Store, bool, error) {
+	if !w.Local(server) {
+		return nil, false, nil
+	}
+	server = strings.ToLower(server)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if s := w.stores[server]; s != nil {
+		return s, true, nil
+	}
+	s, err := store.Open(w.StoreDir(server), w.opts)
+	if err != nil {
+		return nil, true, fmt.Errorf("apply: store of %s: %w", server, err)
+	}
+	w.stores[server] = s
+	return s, true, nil
+}
+
+// ExistingStore is like Store but does not create a missing store: a
+// server whose store directory does not exist yet reports ok false.
+func (w *Workspace) ExistingStore(server string) (*store.Store, bool, error) {
+	if !w.Local(server) {
+		return nil, false, nil
+	}
+	if _, err := os.Stat(w.StoreDir(server)); errors.Is(err, os.ErrNotExist) {
+		return nil, false, nil
+	}
+	return w.Store(server)
+}
+
+// lock serialises the operations on one server's store inside this process.
+func (w *Workspace) lock(server string) func() {
+	server = strings.ToLower(server)
+	w.mu.Lock()
+	l := w.locks[server]
+	if l == nil {
+		l = &sync.Mutex{}
+		w.locks[server] = l
+	}
+	w.mu.Unlock()
+	l.Lock()
+	return l.Unlock
+}
+
+func (w *Workspace) path(elem ...string) string {
+	return filepath.Join(append([]string{w.Dir}, elem...)...)
+}
+
+// safeName turns a plan id into a file name.
+func safeName(id string) string {
+	return strings.NewReplacer("/", "_", "\\", "_", ":", "_", "+", "_", " ", "_", "*", "star").Replace(id)
+}
+
+// writeFileAtomic writes data to path through a temporary file, fsync and rename.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// newTransferPassword returns a random password for one PFX transfer.
+func newTransferPassword(r interface{ Read([]byte) (int, error) }) (string, error) {
+	if r == nil {
+		r = rand.Reader
+	}
+	const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
+	b := make([]byte, 24)
+	if _, err := r.Read(b); err != nil {
+		return "", fmt.Errorf("apply: transfer password: %w", err)
+	}
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b), nil
+}

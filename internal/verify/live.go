@@ -1,0 +1,186 @@
+package verify
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"edgecert/internal/plan"
+)
+
+// ErrUnknownEndpoint is wrapped when an endpoint override names nothing in the plan.
+var ErrUnknownEndpoint = errors.New("endpoint override matches no certificate, endpoint or name of the plan")
+
+// Target is one TLS endpoint to probe.
+type Target struct {
+	Certificate string         // plan id
+	Endpoint    string         // the planned host:port (or the override's name)
+	Addr        string         // where to connect
+	Names       []string       // SNI names to try: every planned name except wildcards
+	Roots       *x509.CertPool // trust anchors for the served chain
+}
+
+// RootsFunc returns the trust anchors for the certificate with plan id.
+type RootsFunc func(certID string) (*x509.CertPool, error)
+
+// Targets builds the probe list from the plan's endpoints and overrides
+// (NAME=ADDR, NAME being a certificate id, an endpoint host[:port] or a
+// planned name). Certificates with neither endpoints nor an override are
+// not probed.
+func Targets(p *plan.Plan, overrides map[string]string, roots RootsFunc) ([]Target, error) {
+	used := map[string]bool{}
+	var out []Target
+	for i := range p.Certificates {
+		c := &p.Certificates[i]
+		pool, err := roots(c.ID)
+		if err != nil {
+			return nil, err
+		}
+		names := sniNames(c)
+		add := func(endpoint, addr string) {
+			out = append(out, Target{Certificate: c.ID, Endpoint: endpoint, Addr: addr, Names: names, Roots: pool})
+		}
+		if addr, ok := overrides[c.ID]; ok {
+			used[c.ID] = true
+			add(c.ID, addr)
+			continue
+		}
+		covered := false
+		for _, ep := range c.Endpoints {
+			host := ep
+			if h, _, err := net.SplitHostPort(ep); err == nil {
+				host = h
+			}
+			addr := ep
+			for _, k := range []string{ep, host} {
+				if a, ok := overrides[k]; ok {
+					addr, used[k], covered = a, true, true
+					break
+				}
+			}
+			add(ep, addr)
+		}
+		if covered {
+			continue
+		}
+		for _, n := range c.SANs {
+			if a, ok := overrides[strings.ToLower(n)]; ok && !used[strings.ToLower(n)] {
+				used[strings.ToLower(n)] = true
+				add(n, a)
+				break
+			}
+		}
+	}
+	for k := range overrides {
+		if !used[k] {
+			return nil, fmt.Errorf("verify: --endpoint %s: %w", k, ErrUnknownEndpoint)
+		}
+	}
+	return out, nil
+}
+
+func sniNames(c *plan.Certificate) []string {
+	var names []string
+	for _, n := range c.SANs {
+		if !strings.HasPrefix(n, "*.") {
+			names = append(names, strings.ToLower(n))
+		}
+	}
+	return names
+}
+
+// Live connects to every target with SNI for each of its names and checks
+// the served chain, names and expiry.
+func Live(ctx context.Context, p *plan.Plan, targets []Target, opts Options) *Report {
+	opts.defaults()
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 64
+	}
+	byID := map[string]*plan.Certificate{}
+	for i := range p.Certificates {
+		byID[p.Certificates[i].ID] = &p.Certificates[i]
+	}
+	var jobs []func() []Finding
+	for _, t := range targets {
+		c := byID[t.Certificate]
+		if c == nil || !opts.selected(c.ID) {
+			continue
+		}
+		var once sync.Once
+		for _, name := range t.Names {
+			jobs = append(jobs, func() []Finding {
+				return probe(ctx, c, t, name, &once, &opts)
+			})
+		}
+	}
+	results := runBounded(jobs, opts.Concurrency)
+	r := &Report{Checked: len(jobs)}
+	for _, fs := range results {
+		r.Findings = append(r.Findings, fs...)
+	}
+	r.sort()
+	return r
+}
+
+// probe does one handshake with SNI name; names and expiry of the served
+// leaf are checked once per target.
+func probe(ctx context.Context, c *plan.Certificate, t Target, name string, once *sync.Once, opts *Options) []Finding {
+	f := Finding{Certificate: c.ID, Server: t.Endpoint, Endpoint: t.Addr, Usage: strings.Join(c.Usages, ",")}
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	d := tls.Dialer{Config: &tls.Config{ServerName: name, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}}
+	conn, err := d.DialContext(dctx, "tcp", t.Addr)
+	if err != nil {
+		return []Finding{f.fail(CheckLiveConnect, "R61", fmt.Sprintf("TLS connection with SNI %s failed: %v", name, err),
+			"check that the listener is up and bound to the planned certificate")}
+	}
+	state := conn.(*tls.Conn).ConnectionState()
+	conn.Close()
+	if len(state.PeerCertificates) == 0 {
+		return []Finding{f.fail(CheckLiveChain, "R61", "the server sent no certificate", "bind the planned certificate to the listener")}
+	}
+	leaf := state.PeerCertificates[0]
+	var out []Finding
+	inter := x509.NewCertPool()
+	for _, ic := range state.PeerCertificates[1:] {
+		inter.AddCert(ic)
+	}
+	_, err = leaf.Verify(x509.VerifyOptions{Roots: t.Roots, Intermediates: inter, DNSName: name,
+		CurrentTime: opts.Now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+	if err != nil {
+		var he x509.HostnameError
+		if errors.As(err, &he) {
+			out = append(out, f.fail(CheckLiveNames, nameRule(c, name),
+				fmt.Sprintf("the certificate served for SNI %s does not cover that name", name),
+				"bind the planned certificate (with every planned name) to this listener"))
+		} else {
+			out = append(out, f.fail(CheckLiveChain, "R61", fmt.Sprintf("the chain served for SNI %s does not verify: %v", name, err),
+				"serve the whole chain (certificate plus intermediates) and use a certificate from the planned CA"))
+		}
+	}
+	once.Do(func() {
+		out = append(out, checkNames(c, f, leaf.Subject.CommonName, leaf.DNSNames, CheckLiveNames, CheckLiveNames+"-extra")...)
+		for i := range out {
+			if out[i].Check == CheckLiveNames+"-extra" {
+				out[i].Check = CheckExtraNames
+			}
+		}
+		out = append(out, checkValidity(f, leaf, opts.Now(), opts.WarnDays, CheckLiveExpiry, CheckLiveExpiry)...)
+	})
+	if !hasSeverity(out, SeverityError) {
+		out = append(out, f.pass(CheckLive, "R61", "serves the planned certificate for SNI "+name))
+	}
+	return out
+}
+
+// SortTargets orders targets by endpoint, for stable output.
+func SortTargets(ts []Target) {
+	sort.Slice(ts, func(i, j int) bool { return ts[i].Endpoint < ts[j].Endpoint })
+}
