@@ -1,7 +1,163 @@
 package topology
 
-func decodeXML(name string, data []byte, c *collector) *rawTopo {
-	c.files = append(c.files, name)
-	c.add(Pos{File: name, Line: 1, Col: 1}, "syntax", "Topology Builder documents are not read yet", "")
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/xml"
+	"errors"
+	"io"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// Limits that keep a hostile document from exhausting memory or the stack.
+const (
+	maxXMLDepth    = 256
+	maxXMLElements = 1 << 20
+)
+
+// xnode is one element of a Topology Builder document, with its position.
+// Names are local names: the document's namespaces (Topology.2008,
+// WritableTopology.2008, ServiceRoles.2008, …) are not needed to tell the
+// elements apart, and vary between versions.
+type xnode struct {
+	name  string
+	attrs []xml.Attr
+	kids  []*xnode
+	text  strings.Builder
+	p     Pos
+}
+
+func (n *xnode) attr(local string) string {
+	for _, a := range n.attrs {
+		if a.Name.Local == local {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+func (n *xnode) child(local string) *xnode {
+	for _, k := range n.kids {
+		if k.name == local {
+			return k
+		}
+	}
 	return nil
+}
+
+func (n *xnode) children(local string) []*xnode {
+	var out []*xnode
+	for _, k := range n.kids {
+		if k.name == local {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// find returns the first element named local in document order, n included.
+func (n *xnode) find(local string) *xnode {
+	if n.name == local {
+		return n
+	}
+	for _, k := range n.kids {
+		if f := k.find(local); f != nil {
+			return f
+		}
+	}
+	return nil
+}
+
+// parseXML reads the whole document into xnodes. It handles the UTF-8 byte
+// order mark that Topology Builder writes and UTF-16 (what PowerShell's
+// Out-File writes by default).
+func parseXML(file string, data []byte) (*xnode, *Problem) {
+	data = toUTF8(data)
+	dec := xml.NewDecoder(bytes.NewReader(data))
+	dec.CharsetReader = func(label string, r io.Reader) (io.Reader, error) {
+		switch strings.ToLower(label) {
+		case "utf-16", "utf-16le", "utf-16be", "unicode", "us-ascii", "ascii":
+			return r, nil // already converted to UTF-8 by toUTF8
+		}
+		return nil, errors.New("unsupported encoding " + label + " (save the document as UTF-8)")
+	}
+	var root *xnode
+	var stack []*xnode
+	count := 0
+	for {
+		line, col := dec.InputPos()
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, xmlProblem(file, dec, err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if count++; count > maxXMLElements || len(stack) >= maxXMLDepth {
+				return nil, &Problem{Pos: Pos{File: file, Line: line, Col: col}, Rule: "syntax", Msg: "the document is too large or nests too deeply", Fix: "give a Topology Builder document"}
+			}
+			n := &xnode{name: t.Name.Local, attrs: t.Attr, p: Pos{File: file, Line: line, Col: col}}
+			if len(stack) > 0 {
+				top := stack[len(stack)-1]
+				top.kids = append(top.kids, n)
+			} else if root == nil {
+				root = n
+			}
+			stack = append(stack, n)
+		case xml.EndElement:
+			stack = stack[:len(stack)-1]
+		case xml.CharData:
+			if len(stack) > 0 && stack[len(stack)-1].text.Len() < 4096 {
+				stack[len(stack)-1].text.Write(t)
+			}
+		}
+	}
+	if root == nil {
+		return nil, &Problem{Pos: Pos{File: file, Line: 1, Col: 1}, Rule: "syntax", Msg: "the document has no XML element", Fix: "give a Topology Builder document (.tbxml) or the output of Get-CsTopology -AsXml"}
+	}
+	return root, nil
+}
+
+func xmlProblem(file string, dec *xml.Decoder, err error) *Problem {
+	line, col := dec.InputPos()
+	var se *xml.SyntaxError
+	msg := err.Error()
+	if errors.As(err, &se) {
+		msg = se.Msg
+		if se.Line != line {
+			line, col = se.Line, 1
+		}
+	}
+	return &Problem{Pos: Pos{File: file, Line: line, Col: col}, Rule: "syntax", Msg: "XML: " + msg, Fix: "give a well-formed Topology Builder document"}
+}
+
+// toUTF8 strips a UTF-8 byte order mark and converts UTF-16 (with a byte
+// order mark) to UTF-8.
+func toUTF8(data []byte) []byte {
+	if bytes.HasPrefix(data, utf8BOM) {
+		return data[len(utf8BOM):]
+	}
+	var order binary.ByteOrder
+	switch {
+	case bytes.HasPrefix(data, []byte{0xFF, 0xFE}):
+		order = binary.LittleEndian
+	case bytes.HasPrefix(data, []byte{0xFE, 0xFF}):
+		order = binary.BigEndian
+	default:
+		return data
+	}
+	data = data[2:]
+	units := make([]uint16, len(data)/2)
+	for i := range units {
+		units[i] = order.Uint16(data[2*i:])
+	}
+	out := make([]byte, 0, len(units))
+	for _, r := range utf16.Decode(units) {
+		out = utf8.AppendRune(out, r)
+	}
+	return out
 }
