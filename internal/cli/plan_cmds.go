@@ -1,6 +1,94 @@
 package cli
 
-import "github.com/spf13/cobra"
+import (
+	"errors"
+	"fmt"
+	"io"
 
-// planCommands returns the plan command group. (Placeholder: replaced by the owner of this group.)
-func planCommands(env *Env) []*cobra.Command { return nil }
+	"github.com/spf13/cobra"
+
+	"edgecert/internal/plan"
+	"edgecert/internal/topology"
+)
+
+// planOptions are the flags of `edgecert plan`.
+type planOptions struct {
+	topology string
+	overlay  string
+	output   string
+	explain  bool
+}
+
+// planCommands returns the plan command group.
+func planCommands(env *Env) []*cobra.Command {
+	var o planOptions
+	cmd := &cobra.Command{
+		Use:   "plan -t TOPOLOGY [--overlay YAML] [-o table|json|yaml] [--explain]",
+		Short: "Print every certificate a topology needs, with the rules behind each name",
+		Long: `plan reads a topology (the YAML format, or a Topology Builder document with an
+optional YAML overlay) and prints one entry per certificate to obtain: the edge
+internal and external interfaces, the reverse proxy, and the Front End,
+Standard Edition and Director servers, with subject, SANs, key usage, EKU,
+key, issuer, template, friendly name and the servers it is installed on.
+
+Every decision follows a rule of the Lync Server 2013 certificate documents;
+--explain prints, for each name, the rule that put it there. Warnings flag
+what is legal but risky. The output is the same, byte for byte, on every run.
+
+An invalid topology prints every problem on standard error, one per line,
+and exits with status 2.`,
+		Example: `  # the certificates of the single consolidated edge example
+  edgecert plan -t examples/single-edge.yaml
+
+  # why each name is in each certificate
+  edgecert plan -t examples/reverse-proxy.yaml --explain
+
+  # a Topology Builder document and the overlay that completes it, as JSON
+  edgecert plan -t examples/contoso-sfb.tbxml --overlay examples/contoso-overlay.yaml -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return runPlan(env, &o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.topology, "topology", "t", "", "topology file: YAML, .tbxml or Get-CsTopology -AsXml output (required)")
+	f.StringVar(&o.overlay, "overlay", "", "YAML overlay adding what a Topology Builder document lacks")
+	f.BoolVar(&o.explain, "explain", false, "print, for each name of each certificate, the rule that put it there")
+	addOutputFlag(cmd, &o.output)
+	_ = cmd.MarkFlagRequired("topology")
+	return []*cobra.Command{cmd}
+}
+
+// runPlan loads the topology, plans it and prints the plan.
+func runPlan(env *Env, o *planOptions) error {
+	if err := checkFormat(o.output); err != nil {
+		return err
+	}
+	p, err := loadPlan(env.Err, o.topology, o.overlay)
+	if err != nil {
+		return err
+	}
+	return render(env.Out, o.output, p, func(w io.Writer) error {
+		return plan.WriteTable(w, p, o.explain)
+	})
+}
+
+// loadPlan loads a topology and plans it. Topology problems are printed on
+// stderr, one per line, and returned as invalid input (exit 2).
+func loadPlan(stderr io.Writer, path, overlay string) (*plan.Plan, error) {
+	t, err := topology.Load(path, overlay)
+	if err == nil {
+		var p *plan.Plan
+		if p, err = plan.Build(t); err == nil {
+			return p, nil
+		}
+	}
+	var ps topology.Problems
+	if errors.As(err, &ps) {
+		for _, pr := range ps {
+			fmt.Fprintln(stderr, pr.String())
+		}
+		return nil, invalidInput(fmt.Errorf("%w: %d problem(s) in %s: %w", topology.ErrInvalid, len(ps), path, errSilent))
+	}
+	return nil, invalidInput(err)
+}
