@@ -29,6 +29,18 @@ type fieldFn func(k, v *yaml.Node)
 
 var yamlLineRE = regexp.MustCompile(`line (\d+)`)
 
+// yamlErrMsg is a yaml.v3 error without its "yaml: line N:" prefix.
+func yamlErrMsg(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if m := yamlLineRE.FindStringIndex(msg); m != nil && m[0] == 0 {
+		msg = strings.TrimPrefix(msg[m[1]:], ": ")
+	}
+	if strings.Contains(msg, "did not find expected") {
+		msg += " (in the list or mapping that starts on this line)"
+	}
+	return msg
+}
+
 // decodeYAML reads one YAML topology (or overlay) document. It returns nil
 // when the document cannot be parsed at all.
 func decodeYAML(file string, data []byte, overlay bool, c *collector) *rawTopo {
@@ -40,7 +52,7 @@ func decodeYAML(file string, data []byte, overlay bool, c *collector) *rawTopo {
 			c.add(Pos{File: file, Line: 1, Col: 1}, "required", "the file is empty", "write a version 1 topology (see docs/topology.md)")
 			return nil
 		}
-		c.add(yamlErrPos(file, err), "syntax", strings.TrimPrefix(err.Error(), "yaml: "), "fix the YAML syntax")
+		c.add(yamlErrPos(file, err), "syntax", yamlErrMsg(err), "fix the YAML syntax")
 		return nil
 	}
 	var extra yaml.Node
@@ -68,6 +80,12 @@ func yamlErrPos(file string, err error) Pos {
 	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
 		if n, convErr := strconv.Atoi(m[1]); convErr == nil {
 			p.Line = n
+			// yaml.v3 numbers the lines of its parser errors (as opposed to
+			// its scanner errors) from 0: they name where the enclosing
+			// list or mapping starts.
+			if strings.Contains(err.Error(), "did not find expected") {
+				p.Line++
+			}
 		}
 	}
 	return p
