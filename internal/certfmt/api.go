@@ -13,7 +13,9 @@ package certfmt
 import (
 	"crypto"
 	"crypto/x509"
+	"encoding/asn1"
 	"errors"
+	"fmt"
 )
 
 // Sentinel errors; every decoding error wraps one of them.
@@ -24,6 +26,12 @@ var (
 	ErrWrongPassword = errors.New("wrong password")
 	// ErrUnsupported: a valid structure this package does not handle.
 	ErrUnsupported = errors.New("unsupported")
+	// ErrNoKey: a PFX without a private key, or whose key matches none of
+	// its certificates. It wraps ErrMalformed.
+	ErrNoKey = fmt.Errorf("%w: no private key with a matching certificate", ErrMalformed)
+	// ErrEmptyPassword: EncodePFX was asked for an empty password without
+	// allowEmpty (M9: a PFX holding a key is always password-protected).
+	ErrEmptyPassword = errors.New("refusing to write a PFX with an empty password")
 )
 
 // Format is a detected file format.
@@ -50,8 +58,22 @@ type PFX struct {
 	Leaf         *x509.Certificate   // the certificate whose public key matches Key
 	CA           []*x509.Certificate // the other certificates (chain)
 	FriendlyName string              // friendlyName of the leaf/key bags, if any
-	// LocalKeyID links the key and leaf bags.
+	// LocalKeyID links the key and leaf bags. EncodePFX uses the SHA-1 of
+	// the leaf (as OpenSSL does) when it is empty.
 	LocalKeyID []byte
+	// KeyAttributes are the other attributes of the key bag, such as the
+	// Windows CSP name and machine key set marker (`openssl pkcs12 -CSP
+	// -LMK`). DecodePFX keeps them and EncodePFX writes them back.
+	KeyAttributes []BagAttribute
+}
+
+// BagAttribute is a PKCS#12 bag attribute other than friendlyName and
+// localKeyId.
+type BagAttribute struct {
+	Type asn1.ObjectIdentifier
+	// Values is the DER content of the attribute's SET OF values (the
+	// encoded values one after the other, without the SET header).
+	Values []byte
 }
 
 // PFXProfile names the encryption profile of a written PFX.
