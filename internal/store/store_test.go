@@ -1,0 +1,458 @@
+package store
+
+import (
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"edgecert/internal/certfmt"
+	"edgecert/internal/csr"
+)
+
+func pemOf(certs ...*x509.Certificate) []byte { return certfmt.EncodeCertificatePEM(certs...) }
+
+func p7bOf(t testing.TB, certs ...*x509.Certificate) []byte {
+	t.Helper()
+	b, err := certfmt.EncodePKCS7(certs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func pfxOf(t testing.TB, p *certfmt.PFX, password string) []byte {
+	t.Helper()
+	b, err := certfmt.EncodePFX(nil, p, password, certfmt.PFXModern, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// newRequest makes a pending request for cn in s.
+func newRequest(t testing.TB, s *Store, cn, name string, exportable bool) *Pending {
+	t.Helper()
+	p, err := s.NewRequest(RequestSpec{
+		Request: csr.Request{
+			Subject:          pkix.Name{CommonName: cn, Organization: []string{"Contoso"}},
+			DNSNames:         []string{cn},
+			Template:         "WebServer",
+			KeyUsage:         x509.KeyUsageDigitalSignature,
+			KeyUsageCritical: true,
+			ExtKeyUsage:      []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		},
+		Key: csr.P256, Exportable: exportable, FriendlyName: name,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// issueFor issues a leaf from p for the public key of a pending request.
+func issueFor(t testing.TB, p *pki, pend *Pending, notAfter time.Time) *x509.Certificate {
+	t.Helper()
+	req, err := x509.ParseCertificateRequest(pend.DER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.leaf(t, req.PublicKey, req.Subject.CommonName, notAfter)
+}
+
+func locations(es []Entry) map[string]Location {
+	m := map[string]Location{}
+	for _, e := range es {
+		m[e.Thumbprint] = e.Location
+	}
+	return m
+}
+
+func TestImport(t *testing.T) {
+	p := newPKI(t, "Contoso", 0)
+	stranger := p.leaf(t, newKey(t, 0).Public(), "stranger.contoso.com", testNow.AddDate(1, 0, 0))
+	cases := []struct {
+		name    string
+		data    func(s *Store) []byte
+		want    map[string]Location // thumbprint → location added
+		wantErr error
+	}{
+		{"root DER", func(*Store) []byte { return p.root.Raw }, map[string]Location{thumb(p.root): Root}, nil},
+		{"intermediate PEM", func(*Store) []byte { return pemOf(p.inter) }, map[string]Location{thumb(p.inter): CA}, nil},
+		{"p7b chain", func(*Store) []byte { return p7bOf(t, p.inter, p.root) }, map[string]Location{thumb(p.inter): CA, thumb(p.root): Root}, nil},
+		{"PEM bundle", func(*Store) []byte { return pemOf(p.root, p.inter) }, map[string]Location{thumb(p.inter): CA, thumb(p.root): Root}, nil},
+		{"leaf without key", func(*Store) []byte { return stranger.Raw }, nil, ErrNoKey},
+		{"leaf without key in a chain", func(*Store) []byte { return pemOf(p.root, stranger) }, nil, ErrNoKey},
+		{"issued certificate joins its request", func(s *Store) []byte {
+			pend := newRequest(t, s, "edge.contoso.com", "Edge", true)
+			leaf := issueFor(t, p, pend, testNow.AddDate(1, 0, 0))
+			return pemOf(leaf, p.inter, p.root)
+		}, map[string]Location{thumb(p.inter): CA, thumb(p.root): Root}, nil},
+		{"csr is refused", func(s *Store) []byte { return newRequest(t, s, "x.contoso.com", "", false).DER }, nil, ErrInvalidInput},
+		{"garbage", func(*Store) []byte { return []byte("hello") }, nil, ErrInvalidInput},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openTest(t, t.TempDir(), "")
+			data := tc.data(s)
+			before := treeHash(t, s.Dir())
+			res, err := s.Import(data, ImportOptions{})
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tc.wantErr)
+				}
+				if after := treeHash(t, s.Dir()); after != before {
+					t.Fatalf("a failed import changed the store:\n%s\n---\n%s", before, after)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := locations(res.Added)
+			for tp, loc := range tc.want {
+				if got[tp] != loc {
+					t.Errorf("%s: location %q, want %q (added %v)", tp, got[tp], loc, got)
+				}
+			}
+			mustCheck(t, s)
+			// A second import adds nothing.
+			res2, err := s.Import(data, ImportOptions{})
+			if err != nil || len(res2.Added) != 0 || len(res2.Skipped) != len(res.Added) {
+				t.Fatalf("re-import: %+v, %v", res2, err)
+			}
+		})
+	}
+}
+
+func TestRequestJoin(t *testing.T) {
+	p := newPKI(t, "Contoso", 0)
+	s := openTest(t, t.TempDir(), "")
+	pend := newRequest(t, s, "edge.contoso.com", "Edge External", true)
+	if pend.Location != Request || !pend.HasKey || !pend.Exportable || pend.Template != "WebServer" || pend.FriendlyName != "Edge External" {
+		t.Fatalf("pending entry: %+v", pend.Entry)
+	}
+	if got, _ := s.List(Request); len(got) != 1 || got[0].Thumbprint != pend.Thumbprint {
+		t.Fatalf("list request: %+v", got)
+	}
+	if _, err := s.Import(pemOf(p.root, p.inter), ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	leaf := issueFor(t, p, pend, testNow.AddDate(1, 0, 0))
+	res, err := s.Import(leaf.Raw, ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Added) != 1 {
+		t.Fatalf("added: %+v", res.Added)
+	}
+	e := res.Added[0]
+	if e.Location != My || !e.HasKey || !e.Exportable || e.FriendlyName != "Edge External" || e.Thumbprint != thumb(leaf) {
+		t.Fatalf("joined entry: %+v", e)
+	}
+	if pending, _ := s.Pending(); len(pending) != 0 {
+		t.Fatalf("request still pending: %+v", pending)
+	}
+	key, err := s.PrivateKey(thumb(leaf))
+	if err != nil || !certfmt.PublicKeysEqual(key.Public(), leaf.PublicKey) {
+		t.Fatalf("private key: %v", err)
+	}
+	chain, err := s.Chain(leaf)
+	if err != nil || len(chain) != 3 || thumb(chain[2]) != thumb(p.root) {
+		t.Fatalf("chain: %d certificates, %v", len(chain), err)
+	}
+	mustCheck(t, s)
+}
+
+func TestFriendlyNameUnique(t *testing.T) {
+	s := openTest(t, t.TempDir(), "")
+	newRequest(t, s, "a.contoso.com", "Edge", false)
+	_, err := s.NewRequest(RequestSpec{Request: csr.Request{Subject: pkix.Name{CommonName: "b"}}, Key: csr.P256, FriendlyName: "edge"})
+	if !errors.Is(err, ErrDuplicateName) {
+		t.Fatalf("err = %v, want ErrDuplicateName", err)
+	}
+}
+
+func TestExport(t *testing.T) {
+	p := newPKI(t, "Contoso", 0)
+	s := openTest(t, t.TempDir(), "")
+	if _, err := s.Import(p7bOf(t, p.root, p.inter), ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	exp := newRequest(t, s, "edge.contoso.com", "Exportable", true)
+	expLeaf := issueFor(t, p, exp, testNow.AddDate(1, 0, 0))
+	fixed := newRequest(t, s, "fe.contoso.com", "Fixed", false)
+	fixedLeaf := issueFor(t, p, fixed, testNow.AddDate(1, 0, 0))
+	for _, c := range []*x509.Certificate{expLeaf, fixedLeaf} {
+		if _, err := s.Import(c.Raw, ImportOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct {
+		name    string
+		tp      string
+		opts    ExportOptions
+		wantErr error
+		check   func(t *testing.T, b []byte)
+	}{
+		{"cer", thumb(expLeaf), ExportOptions{Format: "cer"}, nil, func(t *testing.T, b []byte) {
+			if string(b) != string(expLeaf.Raw) {
+				t.Fatal("not the DER")
+			}
+		}},
+		{"pem", thumb(expLeaf), ExportOptions{Format: "pem"}, nil, func(t *testing.T, b []byte) {
+			if !strings.HasPrefix(string(b), "-----BEGIN CERTIFICATE-----") {
+				t.Fatalf("not PEM: %q", b)
+			}
+		}},
+		{"p7b has the whole chain", thumb(expLeaf), ExportOptions{Format: "p7b"}, nil, func(t *testing.T, b []byte) {
+			certs, err := certfmt.DecodePKCS7(b)
+			if err != nil || len(certs) != 3 {
+				t.Fatalf("p7b: %d certificates, %v", len(certs), err)
+			}
+		}},
+		{"pfx", thumb(expLeaf), ExportOptions{Format: "pfx", Password: "s3cret!"}, nil, func(t *testing.T, b []byte) {
+			pfx, err := certfmt.DecodePFX(b, "s3cret!")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if thumb(pfx.Leaf) != thumb(expLeaf) || len(pfx.CA) != 2 || pfx.FriendlyName != "Exportable" {
+				t.Fatalf("pfx: leaf %s, %d CA, name %q", thumb(pfx.Leaf), len(pfx.CA), pfx.FriendlyName)
+			}
+		}},
+		{"pfx of a non-exportable key", thumb(fixedLeaf), ExportOptions{Format: "pfx", Password: "x"}, ErrNotExportable, func(t *testing.T, b []byte) {}},
+		{"pfx without password", thumb(expLeaf), ExportOptions{Format: "pfx"}, ErrInvalidInput, nil},
+		{"pfx of a CA", thumb(p.root), ExportOptions{Format: "pfx", Password: "x"}, ErrNoKey, nil},
+		{"unknown thumbprint", strings.Repeat("AB", 20), ExportOptions{Format: "cer"}, ErrNotFound, nil},
+		{"bad thumbprint", "xyz", ExportOptions{Format: "cer"}, ErrInvalidInput, nil},
+		{"unknown format", thumb(expLeaf), ExportOptions{Format: "jks"}, ErrInvalidInput, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := s.Export(tc.tp, tc.opts)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tc.wantErr)
+				}
+				if errors.Is(err, ErrNotExportable) && !strings.Contains(err.Error(), "request the certificate again with an exportable key") {
+					t.Fatalf("message does not say what to do: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, b)
+		})
+	}
+	t.Run("delete key after export", func(t *testing.T) {
+		if _, err := s.Export(thumb(expLeaf), ExportOptions{Format: "pfx", Password: "pw", DeleteKey: true}); err != nil {
+			t.Fatal(err)
+		}
+		e, _, err := s.Certificate(thumb(expLeaf))
+		if err != nil || e.HasKey {
+			t.Fatalf("key still there: %+v %v", e, err)
+		}
+		if _, err := s.PrivateKey(thumb(expLeaf)); !errors.Is(err, ErrNoKey) {
+			t.Fatalf("PrivateKey: %v", err)
+		}
+		mustCheck(t, s)
+	})
+	t.Run("export chain", func(t *testing.T) {
+		b, err := s.ExportChain()
+		if err != nil {
+			t.Fatal(err)
+		}
+		certs, err := certfmt.DecodePKCS7(b)
+		if err != nil || len(certs) != 2 {
+			t.Fatalf("%d certificates, %v", len(certs), err)
+		}
+	})
+}
+
+func TestImportPFX(t *testing.T) {
+	p := newPKI(t, "Contoso", 0)
+	key := newKey(t, 0)
+	leaf := p.leaf(t, key.Public(), "edge.contoso.com", testNow.AddDate(1, 0, 0))
+	data := pfxOf(t, &certfmt.PFX{Key: key, Leaf: leaf, CA: []*x509.Certificate{p.inter, p.root}, FriendlyName: "Edge Pool"}, "pw")
+	for _, exportable := range []bool{false, true} {
+		s := openTest(t, t.TempDir(), "")
+		res, err := s.Import(data, ImportOptions{Password: "pw", Exportable: exportable})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := locations(res.Added)
+		if got[thumb(leaf)] != My || got[thumb(p.inter)] != CA || got[thumb(p.root)] != Root {
+			t.Fatalf("locations: %v", got)
+		}
+		e, _, _ := s.Certificate(thumb(leaf))
+		if !e.HasKey || e.Exportable != exportable || e.FriendlyName != "Edge Pool" {
+			t.Fatalf("entry: %+v", e)
+		}
+		_, err = s.Export(thumb(leaf), ExportOptions{Format: "pfx", Password: "x"})
+		if exportable != (err == nil) {
+			t.Fatalf("exportable=%v: export err %v", exportable, err)
+		}
+		mustCheck(t, s)
+	}
+	t.Run("wrong password", func(t *testing.T) {
+		s := openTest(t, t.TempDir(), "")
+		if _, err := s.Import(data, ImportOptions{Password: "nope"}); !errors.Is(err, ErrInvalidInput) || !strings.Contains(err.Error(), "wrong password") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("friendly name taken", func(t *testing.T) {
+		s := openTest(t, t.TempDir(), "")
+		newRequest(t, s, "x.contoso.com", "Edge Pool", false)
+		if _, err := s.Import(data, ImportOptions{Password: "pw"}); !errors.Is(err, ErrDuplicateName) {
+			t.Fatalf("err = %v", err)
+		}
+		if _, err := s.Import(data, ImportOptions{Password: "pw", FriendlyName: "Edge Pool 2"}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestSealedKeys(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir, "store passphrase")
+	pend := newRequest(t, s, "edge.contoso.com", "", true)
+	kf := filepath.Join(dir, keyDir)
+	ents, _ := os.ReadDir(kf)
+	if len(ents) != 1 {
+		t.Fatalf("%d key files", len(ents))
+	}
+	data, _ := os.ReadFile(filepath.Join(kf, ents[0].Name()))
+	if !certfmt.IsSealed(data) {
+		t.Fatal("key file is not sealed")
+	}
+	fi, _ := os.Stat(filepath.Join(kf, ents[0].Name()))
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key mode %v", fi.Mode())
+	}
+	p := newPKI(t, "Contoso", 0)
+	leaf := issueFor(t, p, pend, testNow.AddDate(1, 0, 0))
+	if _, err := s.Import(leaf.Raw, ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PrivateKey(thumb(leaf)); err != nil {
+		t.Fatal(err)
+	}
+	for _, pass := range []string{"", "wrong"} {
+		s2 := openTest(t, dir, pass)
+		if _, err := s2.PrivateKey(thumb(leaf)); !errors.Is(err, ErrInvalidInput) {
+			t.Fatalf("passphrase %q: err = %v", pass, err)
+		}
+	}
+}
+
+func TestAssign(t *testing.T) {
+	p := newPKI(t, "Contoso", 0)
+	other := newPKI(t, "Fabrikam", 0)
+	dir := t.TempDir()
+	s := openTest(t, dir, "")
+	if _, err := s.Import(pemOf(p.root, p.inter), ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	addPFX := func(pk *pki, cn string, notAfter time.Time) *x509.Certificate {
+		key := newKey(t, 0)
+		leaf := pk.leaf(t, key.Public(), cn, notAfter)
+		if _, err := s.Import(pfxOf(t, &certfmt.PFX{Key: key, Leaf: leaf}, "pw"), ImportOptions{Password: "pw"}); err != nil {
+			t.Fatal(err)
+		}
+		return leaf
+	}
+	good := addPFX(p, "edge.contoso.com", testNow.AddDate(1, 0, 0))
+	good2 := addPFX(p, "edge2.contoso.com", testNow.AddDate(2, 0, 0))
+	expired := addPFX(p, "old.contoso.com", testNow.AddDate(0, 0, -1))
+	untrusted := addPFX(other, "x.fabrikam.com", testNow.AddDate(1, 0, 0))
+	cases := []struct {
+		name, usage, tp string
+		wantErr         error
+	}{
+		{"ok", "Internal", thumb(good), nil},
+		{"case-insensitive usage", "accessedgeexternal", thumb(good), nil},
+		{"unknown usage", "Nope", thumb(good), ErrInvalidInput},
+		{"CA certificate", "Internal", thumb(p.root), ErrNoKey},
+		{"expired", "Internal", thumb(expired), ErrExpired},
+		{"untrusted chain", "Internal", thumb(untrusted), ErrChain},
+		{"unknown", "Internal", strings.Repeat("0", 40), ErrNotFound},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := s.Assign(tc.usage, tc.tp)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+		})
+	}
+	t.Run("stage A/V", func(t *testing.T) {
+		if err := s.Assign("AudioVideoAuthentication", thumb(good)); err != nil {
+			t.Fatal(err)
+		}
+		eff := testNow.Add(48 * time.Hour)
+		if err := s.Stage("AudioVideoAuthentication", thumb(good2), eff); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Stage("Internal", thumb(good2), eff); !errors.Is(err, ErrInvalidInput) {
+			t.Fatalf("staging Internal: %v", err)
+		}
+		as, _ := s.Assignments()
+		av := find(as, "AudioVideoAuthentication")
+		if av.Thumbprint != thumb(good) || av.Staged != thumb(good2) {
+			t.Fatalf("before the date: %+v", av)
+		}
+		later := openTest(t, dir, "")
+		later.opts.Now = func() time.Time { return eff.Add(time.Minute) }
+		as, _ = later.Assignments()
+		av = find(as, "AudioVideoAuthentication")
+		if av.Thumbprint != thumb(good2) || av.Previous != thumb(good) || av.Staged != "" {
+			t.Fatalf("after the date: %+v", av)
+		}
+	})
+	t.Run("delete assigned is refused", func(t *testing.T) {
+		if err := s.Delete(thumb(good)); !errors.Is(err, ErrInvalidInput) {
+			t.Fatalf("err = %v", err)
+		}
+		if err := s.Delete(thumb(untrusted)); err != nil {
+			t.Fatal(err)
+		}
+		mustCheck(t, s)
+	})
+}
+
+func find(as []Assignment, usage string) Assignment {
+	for _, a := range as {
+		if a.Usage == usage {
+			return a
+		}
+	}
+	return Assignment{}
+}
+
+func TestOpenRefusesLostIndex(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir, "")
+	p := newPKI(t, "Contoso", 0)
+	if _, err := s.Import(p.root.Raw, ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(dir, indexName))
+	if _, err := Open(dir, Options{}); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestOpenCollectsOrphans(t *testing.T) {
+	dir := t.TempDir()
+	openTest(t, dir, "")
+	for _, f := range []string{"certs/ABCD.cer", "keys/.tmp-123", "keys/XYZ.key", ".tmp-index"} {
+		os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600)
+	}
+	s := openTest(t, dir, "")
+	mustCheck(t, s)
+}
