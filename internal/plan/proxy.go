@@ -206,7 +206,7 @@ func (b *builder) lyncDiscoverDomains(d *draft, pools []poolRef) {
 		if inDomain(host, dom) {
 			continue
 		}
-		d.warn("R65: certificate %s: lyncdiscover.%s would point (CNAME) to %s, in another domain; mobile clients over HTTPS do not follow a CNAME to a different domain: publish lyncdiscover.%s as an A record to the reverse proxy, or give it a target in %s", d.c.ID, dom, host, dom, dom)
+		d.warn("R65: certificate %s: lyncdiscover.%s must not be a CNAME to the autodiscover target %s, which is in another domain: mobile clients over HTTPS do not follow a CNAME to a different domain; publish lyncdiscover.%s as an A record for the reverse proxy's address, or use a target in %s", d.c.ID, dom, host, dom, dom)
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 )
 
 // tableHeader is the header row of the table form.
-var tableHeader = []string{"KIND", "ID", "SUBJECT", "SANS", "USAGES", "EKU", "KEY", "ISSUER", "SERVERS"}
+var tableHeader = []string{"SITE", "KIND", "ID", "SUBJECT", "SANS", "USAGES", "EKU", "KEY", "ISSUER", "SERVERS"}
 
 // WriteTable writes p as an aligned table, one row group per certificate
 // (multi-line cells: one SAN, usage or server per line), then the warnings.
@@ -78,8 +78,12 @@ func tableCells(c *Certificate) [][]string {
 			servers[i] = s + " (request)"
 		}
 	}
+	site := c.Site
+	if site == "" {
+		site = "(global)"
+	}
 	return [][]string{
-		{c.Kind}, {c.ID}, {c.Subject.CommonName}, c.SANs, c.Usages, c.EKU,
+		{site}, {c.Kind}, {c.ID}, {c.Subject.CommonName}, c.SANs, c.Usages, c.EKU,
 		{key, exp}, {c.Issuer, c.Template}, servers,
 	}
 }

@@ -45,7 +45,7 @@ func clientAuthWarning(c *Certificate) string {
 		without = "request it without Client Authentication by turning public_im_aol off, which every other edge role allows"
 		internal = "issue it from the internal CA (external_issuer: internal), which federation partners will not trust"
 	case KindEdgeExternalAndProxy:
-		rule, why = "R23", "it serves the reverse proxy (M6) or public IM with AOL"
+		why = "it is also the reverse proxy certificate, whose request procedure adds it (R56, R60)"
 		without = "request it without Client Authentication where the roles allow it (public_im_aol off; separate reverse proxy certificate with Server Authentication only)"
 		internal = "issue it from the internal CA (external_issuer/issuer: internal), which federation partners and remote clients will not trust"
 	}
