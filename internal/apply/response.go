@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"edgecert/internal/certfmt"
@@ -122,6 +123,10 @@ func (r *runner) importResponse(f Response) (string, error) {
 			return "", err
 		}
 		r.event(StepImport, c.ID, c.RequestOn, EventDone, "public CA response %s imported (%s)", f.Name, thumb)
+		// The outbox holds only what still waits for the public CA.
+		base := r.w.path("outbox", safeName(c.ID))
+		os.Remove(base + ".csr")
+		os.Remove(base + ".txt")
 		return c.ID, r.j.update(c.ID, c.FriendlyName, func(s *CertState) { s.Waiting = "" })
 	}
 	return "", fmt.Errorf("apply: %w: %w: %s (subject %s): its public key belongs to no request waiting for the public CA in this workspace",

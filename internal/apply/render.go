@@ -1,0 +1,59 @@
+package apply
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+)
+
+// FormatEvent returns a one-line, human-readable form of a progress event.
+func FormatEvent(e Event) string {
+	sym := map[string]string{EventDone: "✓", EventSkipped: "=", EventWaiting: "…", EventFailed: "✗", EventPlanned: "→", EventPassword: "!"}[e.Status]
+	where := e.Certificate
+	if e.Server != "" {
+		if where != "" {
+			where += " on "
+		}
+		where += e.Server
+	}
+	return fmt.Sprintf("%s %-8s %s: %s", sym, e.Step, where, e.Message)
+}
+
+func markSymbol(m Mark) string {
+	switch m {
+	case MarkDone:
+		return "✓"
+	case MarkMissing:
+		return "✗"
+	}
+	return "–"
+}
+
+// WriteStatusTable writes the status per site, certificate and server with
+// a mark per step, then "Run again" with what is missing until every
+// certificate is requested, installed, assigned and verified (R49).
+func WriteStatusTable(w io.Writer, r *StatusReport) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SITE\tCERTIFICATE\tSERVER\tCHAIN\tREQUESTED\tISSUED\tIMPORTED\tON MEMBER\tASSIGNED\tVERIFIED")
+	for _, row := range r.Rows {
+		site := row.Site
+		if site == "" {
+			site = "(global)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", site, row.Certificate, row.Server,
+			markSymbol(row.Chain), markSymbol(row.Requested), markSymbol(row.Issued), markSymbol(row.Imported),
+			markSymbol(row.Transferred), markSymbol(row.Assigned), markSymbol(row.Verified))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if r.Complete {
+		_, err := fmt.Fprintln(w, "\nEvery certificate is requested, installed, assigned and verified.")
+		return err
+	}
+	fmt.Fprintln(w, "\nRun again: not every certificate is requested, installed, assigned and verified:")
+	for _, l := range r.RunAgain {
+		fmt.Fprintf(w, "  - %s\n", l)
+	}
+	return nil
+}

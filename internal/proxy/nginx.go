@@ -1,0 +1,228 @@
+package proxy
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/template"
+
+	"edgecert/internal/certfmt"
+)
+
+// ErrNoRules is returned when a listener would publish nothing.
+var ErrNoRules = errors.New("no publishing rule is covered by the reverse proxy certificate")
+
+// Listener is one TLS listener certificate with the rules it serves.
+type Listener struct {
+	Name  string              // file stem, e.g. the plan id made file-safe
+	Cert  *x509.Certificate   // the planned certificate
+	Chain []*x509.Certificate // its chain, issuer first, up to the root
+	Key   crypto.Signer
+	Rules []Rule
+}
+
+// Config is what [WriteNginx] writes.
+type Config struct {
+	// Dir receives every file; it is made absolute.
+	Dir string
+	// Listen is the TLS address (default 0.0.0.0:443); HTTPListen the plain
+	// HTTP address (default 0.0.0.0:80; "-" for none).
+	Listen, HTTPListen string
+	Listeners          []Listener
+	// UpstreamTrust are the roots the upstream web services are checked
+	// against: the internal CA's root (R51).
+	UpstreamTrust []*x509.Certificate
+}
+
+// Files lists what WriteNginx wrote.
+type Files struct {
+	Config string   `json:"config"`
+	Certs  []string `json:"certificates"`
+	Keys   []string `json:"keys"`
+	Chains []string `json:"chains"`
+	Trust  string   `json:"upstream_trust"`
+}
+
+// WriteNginx writes the certificate (leaf and intermediates), key (0600)
+// and full chain of every listener, the upstream trust file and
+// nginx.conf, each atomically. Runtime files (pid, logs, temp) go to Dir too,
+// so that `nginx -p DIR -c DIR/nginx.conf` needs nothing else.
+func WriteNginx(cfg Config) (*Files, error) {
+	dir, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = "0.0.0.0:443"
+	}
+	if cfg.HTTPListen == "" {
+		cfg.HTTPListen = "0.0.0.0:80"
+	}
+	if len(cfg.UpstreamTrust) == 0 {
+		return nil, errors.New("proxy: no upstream trust: import the internal CA chain on the reverse proxy first (R51)")
+	}
+	files := &Files{Config: filepath.Join(dir, "nginx.conf"), Trust: filepath.Join(dir, "upstream-trust.pem")}
+	data := tmplData{Dir: dir, Listen: cfg.Listen, HTTPListen: cfg.HTTPListen, Trust: files.Trust}
+	if cfg.HTTPListen == "-" {
+		data.HTTPListen = ""
+	}
+	for _, l := range cfg.Listeners {
+		if len(l.Rules) == 0 {
+			return nil, fmt.Errorf("proxy: %s: %w", l.Name, ErrNoRules)
+		}
+		crt, key, chain := filepath.Join(dir, l.Name+".crt"), filepath.Join(dir, l.Name+".key"), filepath.Join(dir, l.Name+"-chain.pem")
+		keyPEM, err := certfmt.MarshalPrivateKeyPEM(l.Key)
+		if err != nil {
+			return nil, fmt.Errorf("proxy: key of %s: %w", l.Name, err)
+		}
+		served := []*x509.Certificate{l.Cert}
+		for _, c := range l.Chain {
+			if !isSelfSigned(c) {
+				served = append(served, c) // the root is not sent (clients have it)
+			}
+		}
+		writes := []struct {
+			path string
+			data []byte
+			perm os.FileMode
+		}{
+			{key, keyPEM, 0o600},
+			{crt, certfmt.EncodeCertificatePEM(served...), 0o644},
+			{chain, certfmt.EncodeCertificatePEM(append([]*x509.Certificate{l.Cert}, l.Chain...)...), 0o644},
+		}
+		for _, w := range writes {
+			if err := writeFileAtomic(w.path, w.data, w.perm); err != nil {
+				return nil, fmt.Errorf("proxy: %w", err)
+			}
+		}
+		files.Certs, files.Keys, files.Chains = append(files.Certs, crt), append(files.Keys, key), append(files.Chains, chain)
+		data.Listeners = append(data.Listeners, tmplListener{Name: l.Name, Cert: crt, Key: key, Rules: l.Rules})
+	}
+	if err := writeFileAtomic(files.Trust, certfmt.EncodeCertificatePEM(cfg.UpstreamTrust...), 0o644); err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
+	for _, sub := range []string{"logs", "temp"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			return nil, fmt.Errorf("proxy: %w", err)
+		}
+	}
+	var buf bytes.Buffer
+	if err := nginxTemplate.Execute(&buf, data); err != nil {
+		return nil, fmt.Errorf("proxy: nginx.conf: %w", err)
+	}
+	if err := writeFileAtomic(files.Config, buf.Bytes(), 0o644); err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
+	return files, nil
+}
+
+func isSelfSigned(c *x509.Certificate) bool {
+	return bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil
+}
+
+type tmplData struct {
+	Dir, Listen, HTTPListen, Trust string
+	Listeners                      []tmplListener
+}
+
+type tmplListener struct {
+	Name, Cert, Key string
+	Rules           []Rule
+}
+
+var nginxTemplate = template.Must(template.New("nginx").Funcs(template.FuncMap{
+	"join": strings.Join,
+}).Parse(`# Reverse HTTP proxy configuration written by edgecert proxy nginx.
+# Run: nginx -p {{.Dir}} -c {{.Dir}}/nginx.conf
+# One TLS listener with the planned certificate, one server block per
+# publishing rule, forwarding to the internal web services on 4443 (HTTPS)
+# and 8080 (HTTP) and checking them against the internal CA root (R51, R61).
+# SSL offloading is not supported by Lync (R61): the upstream leg is TLS too.
+
+worker_processes 1;
+pid {{.Dir}}/logs/nginx.pid;
+error_log {{.Dir}}/logs/error.log warn;
+
+events {
+    worker_connections 1024;
+}
+
+http {
+    access_log {{.Dir}}/logs/access.log;
+    client_body_temp_path {{.Dir}}/temp/body;
+    proxy_temp_path {{.Dir}}/temp/proxy;
+    fastcgi_temp_path {{.Dir}}/temp/fastcgi;
+    uwsgi_temp_path {{.Dir}}/temp/uwsgi;
+    scgi_temp_path {{.Dir}}/temp/scgi;
+    server_names_hash_bucket_size 128;
+    client_max_body_size 0;
+    proxy_http_version 1.1;
+    proxy_read_timeout 960s;
+    proxy_buffering off;
+{{range $l := .Listeners}}{{range $r := $l.Rules}}
+    # Publishing rule: {{$r.Name}}
+    server {
+        listen {{$.Listen}} ssl;
+        server_name {{join $r.Hosts " "}};
+        ssl_certificate {{$l.Cert}};
+        ssl_certificate_key {{$l.Key}};
+        ssl_protocols TLSv1.2 TLSv1.3;
+        location / {
+            proxy_pass https://{{$r.HTTPSUpstream}};
+            proxy_ssl_trusted_certificate {{$.Trust}};
+            proxy_ssl_verify on;
+            proxy_ssl_verify_depth 4;
+            proxy_ssl_name {{$r.UpstreamName}};
+            proxy_ssl_server_name on;
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto https;
+        }
+    }
+{{- if $.HTTPListen}}
+    server {
+        listen {{$.HTTPListen}};
+        server_name {{join $r.Hosts " "}};
+        location / {
+            proxy_pass http://{{$r.HTTPUpstream}};
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        }
+    }
+{{- end}}
+{{end}}{{end}}}
+`))
+
+// writeFileAtomic writes data to path through a temporary file, fsync and rename.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

@@ -1,0 +1,53 @@
+package verify
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+)
+
+// WriteTable writes the report as an aligned table, the fix of every
+// failure under it, and a summary line.
+func WriteTable(w io.Writer, r *Report) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RESULT\tSERVER\tCERTIFICATE\tUSAGE\tRULE\tCHECK\tMESSAGE")
+	var fixes []Finding
+	for _, f := range r.Findings {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", mark(f.Severity), f.Server, f.Certificate, dash(f.Usage), f.Rule, f.Check, f.Message)
+		if f.Severity == SeverityError && f.Fix != "" {
+			fixes = append(fixes, f)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(fixes) > 0 {
+		fmt.Fprintln(w, "\nHow to fix:")
+		for i, f := range fixes {
+			fmt.Fprintf(w, "  %d. %s, %s (%s): %s\n", i+1, f.Server, f.Certificate, f.Rule, f.Fix)
+		}
+	}
+	status := "PASSED"
+	if r.Failed() {
+		status = "FAILED"
+	}
+	_, err := fmt.Fprintf(w, "\nVerification %s: %d checks, %d errors, %d warnings\n", status, r.Checked, r.Errors(), r.Warnings())
+	return err
+}
+
+func mark(s Severity) string {
+	switch s {
+	case SeverityError:
+		return "FAIL"
+	case SeverityWarning:
+		return "WARN"
+	}
+	return "ok"
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
