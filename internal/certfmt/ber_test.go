@@ -6,8 +6,9 @@ import (
 )
 
 // toIndefinite re-encodes DER as BER: every constructed value gets an
-// indefinite length, and every OCTET STRING longer than 64 bytes is split
-// into a constructed string of 64-byte segments, as Windows writes.
+// indefinite length, and every OCTET STRING (or primitive [0], the
+// implicitly tagged encryptedContent of EncryptedData) longer than 64 bytes
+// is split into a constructed string of 64-byte segments, as Windows writes.
 func toIndefinite(t testing.TB, der []byte) []byte {
 	t.Helper()
 	var out bytes.Buffer
@@ -23,8 +24,8 @@ func toIndefinite(t testing.TB, der []byte) []byte {
 			out.WriteByte(0x80)
 			out.Write(toIndefinite(t, body))
 			out.Write([]byte{0, 0})
-		case h.class == 0 && h.number == 4 && len(body) > 64:
-			out.Write([]byte{0x24, 0x80})
+		case len(body) > 64 && ((h.class == 0 && h.number == 4) || (h.class == 2 && h.number == 0)):
+			out.Write([]byte{h.tag[0] | 0x20, 0x80})
 			for len(body) > 0 {
 				n := min(64, len(body))
 				out.WriteByte(0x04)

@@ -245,4 +245,3 @@ func unmarshalAll(der []byte, v any) error {
 	}
 	return nil
 }
-
