@@ -231,7 +231,7 @@ func (d *draft) finalize() {
 	c := &d.c
 	c.SANs, c.Names = d.names.result()
 	c.Subject.CommonName = d.names.subject()
-	c.Rules = sortRules(append(d.rules, d.names.allRules()...))
+	c.Rules = sortRules(append(d.names.allRules(), d.rules...))
 	c.Servers = sortedUnique(c.Servers)
 	c.Usages = sortedUnique2(c.Usages)
 	c.EKU = sortedUnique2(c.EKU)

@@ -1,8 +1,9 @@
 package plan
 
 import (
+	"cmp"
+	"slices"
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -94,14 +95,18 @@ func (s *nameSet) result() ([]string, []NameSource) {
 	src := make([]NameSource, len(ord))
 	for i, e := range ord {
 		sans[i] = e.name
-		src[i] = NameSource{Name: e.name, Rules: sortRules(e.rules), Why: strings.Join(e.whys, "; ")}
+		src[i] = NameSource{Name: e.name, Rules: sortRules(slices.Clone(e.rules)), Why: strings.Join(e.whys, "; ")}
 	}
 	return sans, src
 }
 
 // allRules returns every rule that put a name in the set.
 func (s *nameSet) allRules() []string {
-	var rs []string
+	n := 0
+	for _, e := range s.entries {
+		n += len(e.rules)
+	}
+	rs := make([]string, 0, n)
 	for _, e := range s.entries {
 		rs = append(rs, e.rules...)
 	}
@@ -109,42 +114,37 @@ func (s *nameSet) allRules() []string {
 }
 
 // sortRules sorts and deduplicates rule ids: the R rules first, then the L
-// and M rules, each by number ("R33", "R35", "M5", "M11").
+// and M rules, each by number ("R33", "R35", "M5", "M11"). It sorts in place.
 func sortRules(rules []string) []string {
-	seen := make(map[string]bool, len(rules))
-	out := make([]string, 0, len(rules))
-	for _, r := range rules {
-		if r != "" && !seen[r] {
-			seen[r] = true
-			out = append(out, r)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return ruleLess(out[i], out[j]) })
-	return out
+	rules = slices.DeleteFunc(rules, func(r string) bool { return r == "" })
+	slices.SortFunc(rules, compareRules)
+	return slices.Clip(slices.Compact(rules))
 }
 
-func ruleLess(a, b string) bool {
+// compareRules orders rule ids by prefix (R, L, M, others), then number.
+func compareRules(a, b string) int {
 	pa, na := splitRule(a)
 	pb, nb := splitRule(b)
-	if pa != pb {
-		return prefixRank(pa) < prefixRank(pb) || (prefixRank(pa) == prefixRank(pb) && pa < pb)
+	if c := cmp.Compare(prefixRank(pa), prefixRank(pb)); c != 0 {
+		return c
 	}
-	if na != nb {
-		return na < nb
+	if c := strings.Compare(pa, pb); c != 0 {
+		return c
 	}
-	return a < b
+	// Numbers without leading zeros: shorter is smaller, then lexical.
+	if c := cmp.Compare(len(na), len(nb)); c != 0 {
+		return c
+	}
+	return strings.Compare(na, nb)
 }
 
-func splitRule(r string) (string, int) {
+// splitRule splits "R33" into "R" and "33".
+func splitRule(r string) (string, string) {
 	i := strings.IndexAny(r, "0123456789")
 	if i < 0 {
-		return r, 0
+		return r, ""
 	}
-	n, err := strconv.Atoi(r[i:])
-	if err != nil {
-		return r, 0
-	}
-	return r[:i], n
+	return r[:i], r[i:]
 }
 
 func prefixRank(p string) int {

@@ -282,8 +282,8 @@ func TestKeyFromTopology(t *testing.T) {
 }
 
 func TestRulesSortedRBeforeM(t *testing.T) {
-	got := sortRules([]string{"M11", "R38", "M5", "R33", "R35", "R38"})
-	if want := []string{"R33", "R35", "R38", "M5", "M11"}; !slices.Equal(got, want) {
+	got := sortRules([]string{"M11", "R38", "M5", "R33", "R5", "L3", "R35", "R38", ""})
+	if want := []string{"R5", "R33", "R35", "R38", "L3", "M5", "M11"}; !slices.Equal(got, want) {
 		t.Errorf("sortRules = %v, want %v", got, want)
 	}
 }
