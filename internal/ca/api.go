@@ -6,16 +6,16 @@
 // The engine knows nothing of HTTP: the web enrollment server and the CLI
 // call it, and turn its error kinds into statuses and exit codes.
 //
-// CONTRACT (stubs to be implemented by the package owner; enroll, apply and
-// cli use these signatures).
+// The CA directory holds ca.yaml (names, URLs, database), the root and
+// issuing certificates, their keys sealed with the CA passphrase (or labels
+// of keys in a PKCS#11 token), templates/*.yaml, root.crl and, by default,
+// the SQLite database ca.db.
 package ca
 
 import (
-	"context"
 	"crypto/x509"
 	"errors"
 	"io"
-	"math/big"
 	"time"
 )
 
@@ -47,6 +47,14 @@ type InitOptions struct {
 	// AdminName and AdminPassword create the first administrator.
 	AdminName     string
 	AdminPassword []byte
+
+	// IssuingRequest creates only an issuing CA key and writes its
+	// certificate request (issuing.csr) for an existing, external root;
+	// ImportIssuing completes the CA.
+	IssuingRequest bool
+	// PKCS11 keeps the CA keys in a token (pkcs11 build only); the
+	// passphrase is the token PIN.
+	PKCS11 *PKCS11Config
 }
 
 // OpenOptions configure Open.
@@ -55,6 +63,9 @@ type OpenOptions struct {
 	DSN        string // overrides the CA directory's configured database
 	Now        func() time.Time
 	Rand       io.Reader
+	// WithoutKey opens the CA for what needs no signature (users,
+	// templates, listings); signing operations then fail.
+	WithoutKey bool
 }
 
 // Principal is an authenticated caller.
@@ -97,96 +108,4 @@ type TemplateInfo struct {
 	Validity    string   `json:"validity"`
 	Approval    bool     `json:"approval"`
 	Enroll      []string `json:"enroll"`
-}
-
-// Engine is an opened CA.
-type Engine struct{}
-
-// Init creates a CA in dir.
-func Init(ctx context.Context, dir string, opts InitOptions) error {
-	return errors.New("ca: not implemented")
-}
-
-// Open opens the CA in dir.
-func Open(ctx context.Context, dir string, opts OpenOptions) (*Engine, error) {
-	return nil, errors.New("ca: not implemented")
-}
-
-// Close releases the database.
-func (e *Engine) Close() error { return nil }
-
-// Authenticate checks a user's password.
-func (e *Engine) Authenticate(ctx context.Context, user string, password []byte) (*Principal, error) {
-	return nil, errors.New("ca: not implemented")
-}
-
-// AuthenticateToken checks an API bearer token.
-func (e *Engine) AuthenticateToken(ctx context.Context, token string) (*Principal, error) {
-	return nil, errors.New("ca: not implemented")
-}
-
-// Submit takes a PKCS#10 request (PEM or DER) for template (empty: the
-// template named in the request) and either issues it or stores it as pending.
-func (e *Engine) Submit(ctx context.Context, p *Principal, csr []byte, template string) (*Result, error) {
-	return nil, errors.New("ca: not implemented")
-}
-
-// Request returns a request's state; callers see their own requests,
-// administrators every request.
-func (e *Engine) Request(ctx context.Context, p *Principal, id int64) (*Result, error) {
-	return nil, errors.New("ca: not implemented")
-}
-
-// Requests lists the requests p may see (all for an administrator), newest first.
-func (e *Engine) Requests(ctx context.Context, p *Principal, status Status) ([]Result, error) {
-	return nil, errors.New("ca: not implemented")
-}
-
-// Approve issues a pending request (administrators; not one's own unless admin).
-func (e *Engine) Approve(ctx context.Context, p *Principal, id int64) (*Result, error) {
-	return nil, errors.New("ca: not implemented")
-}
-
-// Deny refuses a pending request.
-func (e *Engine) Deny(ctx context.Context, p *Principal, id int64, reason string) error {
-	return errors.New("ca: not implemented")
-}
-
-// Revoke revokes an issued certificate (administrators) with an RFC 5280 reason name.
-func (e *Engine) Revoke(ctx context.Context, p *Principal, serial *big.Int, reason string) error {
-	return errors.New("ca: not implemented")
-}
-
-// Templates lists the templates p may enroll in.
-func (e *Engine) Templates(ctx context.Context, p *Principal) ([]TemplateInfo, error) {
-	return nil, errors.New("ca: not implemented")
-}
-
-// Chain returns the issuing CA certificate first, up to the root.
-func (e *Engine) Chain() []*x509.Certificate { return nil }
-
-// FileName is the issuing CA's file-safe name used in CRL and AIA URLs.
-func (e *Engine) FileName() string { return "" }
-
-// CRL returns the current full (or delta) CRL, DER, regenerating it when due.
-func (e *Engine) CRL(ctx context.Context, delta bool) ([]byte, error) {
-	return nil, errors.New("ca: not implemented")
-}
-
-// OCSP answers a DER OCSP request (RFC 6960).
-func (e *Engine) OCSP(ctx context.Context, req []byte) ([]byte, error) {
-	return nil, errors.New("ca: not implemented")
-}
-
-// IssueServerCertificate issues a TLS certificate for the CA's own web
-// server (names and IPs), outside templates, recorded like any other.
-func (e *Engine) IssueServerCertificate(ctx context.Context, dnsNames []string, ips []string) (certPEM, keyPEM []byte, err error) {
-	return nil, nil, errors.New("ca: not implemented")
-}
-
-// PrincipalFor looks a user up without a password, for offline commands run
-// by the CA operator (who holds the CA key passphrase): `ca issue --as USER`
-// and apply with --ca-dir.
-func (e *Engine) PrincipalFor(ctx context.Context, user string) (*Principal, error) {
-	return nil, errors.New("ca: not implemented")
 }

@@ -1,0 +1,249 @@
+package ca
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"edgecert/internal/certfmt"
+	"edgecert/internal/db"
+)
+
+// Engine is an opened CA.
+type Engine struct {
+	dir  string
+	cfg  *Config
+	db   *db.DB
+	now  func() time.Time
+	rand io.Reader
+
+	keys      keyStore
+	signer    crypto.Signer // the issuing key (nil when opened without key)
+	softKey   bool          // a Go key, whose signatures Go already checks
+	throwaway crypto.Signer // signs the linted TBS once, see throwawayKey
+	issuer    *x509.Certificate
+	root      *x509.Certificate
+	chain     []*x509.Certificate
+
+	tmplMu      sync.Mutex
+	templates   map[string]*Template
+	tmplChecked time.Time
+	tmplMod     time.Time
+
+	lint lintCache
+	crl  crlCache
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// lockedReader makes a caller-supplied randomness source safe for the
+// engine's concurrent use.
+type lockedReader struct {
+	mu sync.Mutex
+	r  io.Reader
+}
+
+func (l *lockedReader) Read(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r.Read(p)
+}
+
+func safeRand(r io.Reader) io.Reader {
+	if r == nil || r == rand.Reader {
+		return rand.Reader
+	}
+	return &lockedReader{r: r}
+}
+
+// Open opens the CA in dir. Without a passphrase (and with WithoutKey) the
+// engine can do everything that does not sign: listings, users, templates.
+func Open(ctx context.Context, dir string, opts OpenOptions) (*Engine, error) {
+	cfg, err := loadConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Pending {
+		return nil, fmt.Errorf("the issuing CA of %s waits for its certificate (run 'edgecert ca import-issuing'): %w", dir, ErrConflict)
+	}
+	e := &Engine{dir: dir, cfg: cfg, now: opts.Now, rand: safeRand(opts.Rand), stop: make(chan struct{})}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if err := e.loadCerts(); err != nil {
+		return nil, err
+	}
+	if !opts.WithoutKey {
+		if err := e.openKey(opts.Passphrase); err != nil {
+			return nil, err
+		}
+	}
+	dsn := cfg.dsn(dir)
+	if opts.DSN != "" {
+		dsn = opts.DSN
+	}
+	if e.db, err = db.Open(ctx, dsn); err != nil {
+		e.closeKeys()
+		return nil, wrapDB(err)
+	}
+	if _, err := e.loadTemplates(true); err != nil {
+		e.Close()
+		return nil, err
+	}
+	if e.signer != nil {
+		e.wg.Add(1)
+		go e.crlScheduler()
+	}
+	return e, nil
+}
+
+// loadCerts reads the root and issuing CA certificates.
+func (e *Engine) loadCerts() error {
+	read := func(name string) (*x509.Certificate, error) {
+		b, err := os.ReadFile(filepath.Join(e.dir, name))
+		if err != nil {
+			return nil, err
+		}
+		certs, err := certfmt.ParseCertificates(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		return certs[0], nil
+	}
+	var err error
+	if e.root, err = read(rootCertFile); err != nil {
+		return err
+	}
+	if e.cfg.RootOnly {
+		e.issuer = e.root
+		e.chain = []*x509.Certificate{e.root}
+		return nil
+	}
+	if e.issuer, err = read(issuingCertFile); err != nil {
+		return err
+	}
+	e.chain = []*x509.Certificate{e.issuer, e.root}
+	return nil
+}
+
+// openKey unseals (or finds in the token) the issuing key and checks that
+// it matches the issuing certificate.
+func (e *Engine) openKey(passphrase []byte) error {
+	ks, err := keysFor(e.dir, e.cfg, passphrase, e.rand)
+	if err != nil {
+		return err
+	}
+	_, label := keyLabels(e.cfg)
+	if e.cfg.RootOnly {
+		label, _ = keyLabels(e.cfg)
+	}
+	k, err := ks.open(label)
+	if err != nil {
+		ks.close()
+		return err
+	}
+	if !certfmt.PublicKeysEqual(k.Public(), e.issuer.PublicKey) {
+		ks.close()
+		return fmt.Errorf("the issuing key does not match %s: %w", issuingCertFile, ErrBadRequest)
+	}
+	if e.throwaway, err = throwawayKey(e.rand, k.Public()); err != nil {
+		ks.close()
+		return err
+	}
+	e.keys, e.signer, e.softKey = ks, k, isSoftKey(k)
+	return nil
+}
+
+// closeKeys releases the key store.
+func (e *Engine) closeKeys() {
+	if e.keys != nil {
+		e.keys.close()
+		e.keys = nil
+	}
+}
+
+// Close stops the CRL scheduler and releases the database and the key.
+func (e *Engine) Close() error {
+	select {
+	case <-e.stop:
+		return nil
+	default:
+	}
+	close(e.stop)
+	e.wg.Wait()
+	var err error
+	if e.db != nil {
+		err = e.db.Close()
+	}
+	e.closeKeys()
+	return err
+}
+
+// Chain returns the issuing CA certificate first, up to the root.
+func (e *Engine) Chain() []*x509.Certificate { return append([]*x509.Certificate{}, e.chain...) }
+
+// FileName is the issuing CA's file-safe name used in CRL and AIA URLs.
+func (e *Engine) FileName() string { return e.cfg.FileName }
+
+// RootFileName is the root CA's file-safe name: the issuing CA certificate
+// points at <crl base><root>.crl and <aia base><root>.crt.
+func (e *Engine) RootFileName() string { return e.cfg.RootName }
+
+// RootCRL returns the root CA's CRL (DER), signed at init (or by 'ca crl
+// --root'); empty for a root-only CA, whose CRL is CRL().
+func (e *Engine) RootCRL() ([]byte, error) {
+	if e.cfg.RootOnly {
+		return nil, fmt.Errorf("root-only CA: the root's CRL is the CA's CRL: %w", ErrNotFound)
+	}
+	return os.ReadFile(filepath.Join(e.dir, rootCRLFile))
+}
+
+// Dir is the CA directory.
+func (e *Engine) Dir() string { return e.dir }
+
+// DB exposes the issuance database to the CA's own tools (benchmarks, tests).
+func (e *Engine) DB() *db.DB { return e.db }
+
+// sigHash is the digest the issuing key signs with (Go's defaults).
+func sigHash(pub crypto.PublicKey) crypto.Hash {
+	if k, ok := pub.(*ecdsa.PublicKey); ok && k.Curve.Params().BitSize > 256 {
+		return crypto.SHA384
+	}
+	return crypto.SHA256
+}
+
+// isSoftKey reports whether k is a Go key (its signatures are verified by
+// the standard library against faults).
+func isSoftKey(k crypto.Signer) bool {
+	switch k.(type) {
+	case *rsa.PrivateKey, *ecdsa.PrivateKey:
+		return true
+	}
+	return false
+}
+
+// wrapDB maps database errors to engine error kinds.
+func wrapDB(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, db.ErrNotFound):
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	case errors.Is(err, db.ErrConflict), errors.Is(err, db.ErrDuplicate):
+		return fmt.Errorf("%w: %w", ErrConflict, err)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}

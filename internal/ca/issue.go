@@ -1,0 +1,325 @@
+package ca
+
+import (
+	"context"
+	"crypto"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
+	"edgecert/internal/db"
+)
+
+var (
+	oidKeyUsage    = asn1.ObjectIdentifier{2, 5, 29, 15}
+	oidOCSPNoCheck = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 5}
+)
+
+// template returns a template by name, reloading the directory when it changed.
+func (e *Engine) template(name string) (*Template, error) {
+	m, err := e.loadTemplates(false)
+	if err != nil {
+		return nil, err
+	}
+	for n, t := range m {
+		if strings.EqualFold(n, name) {
+			return t, nil
+		}
+	}
+	return nil, fmt.Errorf("no template %q on this CA: %w", name, ErrNotFound)
+}
+
+// loadTemplates returns the templates, re-reading them at most once a
+// second and only when the templates directory changed.
+func (e *Engine) loadTemplates(force bool) (map[string]*Template, error) {
+	e.tmplMu.Lock()
+	defer e.tmplMu.Unlock()
+	now := time.Now()
+	if !force && e.templates != nil && now.Sub(e.tmplChecked) < time.Second {
+		return e.templates, nil
+	}
+	e.tmplChecked = now
+	st, err := os.Stat(filepath.Join(e.dir, templatesDir))
+	if err != nil {
+		return nil, err
+	}
+	if !force && e.templates != nil && st.ModTime().Equal(e.tmplMod) {
+		return e.templates, nil
+	}
+	m, err := loadTemplates(e.dir)
+	if err != nil {
+		return nil, err
+	}
+	e.templates, e.tmplMod = m, st.ModTime()
+	return m, nil
+}
+
+// Templates lists the templates p may enroll in.
+func (e *Engine) Templates(ctx context.Context, p *Principal) ([]TemplateInfo, error) {
+	m, err := e.loadTemplates(false)
+	if err != nil {
+		return nil, err
+	}
+	ts, _ := ListTemplates(e.dir)
+	var out []TemplateInfo
+	for _, t := range ts {
+		if cur, ok := m[t.Name]; ok && cur.mayEnroll(p) {
+			out = append(out, cur.info())
+		}
+	}
+	return out, nil
+}
+
+// audit appends a decision to the audit log (best effort for refusals: the
+// refusal itself is the answer).
+func (e *Engine) audit(ctx context.Context, a db.Audit) {
+	a.At = e.now()
+	_ = e.db.AppendAudit(ctx, a)
+}
+
+// Submit takes a PKCS#10 request (PEM or DER) for template (empty: the
+// template named in the request) and either issues it or stores it as pending.
+func (e *Engine) Submit(ctx context.Context, p *Principal, csrData []byte, template string) (*Result, error) {
+	if p == nil {
+		return nil, fmt.Errorf("no caller: %w", ErrUnauthenticated)
+	}
+	req, err := parseCSR(csrData)
+	if err != nil {
+		e.audit(ctx, db.Audit{Actor: p.Name, Action: "submit", Template: template, Result: "refused", Detail: err.Error()})
+		return nil, err
+	}
+	if template == "" {
+		template = templateName(req)
+	}
+	if template == "" {
+		return nil, fmt.Errorf("the request names no certificate template and none was given: %w", ErrBadRequest)
+	}
+	subject := req.Subject.String()
+	t, err := e.template(template)
+	if err != nil {
+		e.audit(ctx, db.Audit{Actor: p.Name, Action: "submit", Template: template, Subject: subject, Result: "refused", Detail: err.Error()})
+		return nil, err
+	}
+	if !t.mayEnroll(p) {
+		err := fmt.Errorf("%s has no Enroll permission on template %s: %w", p.Name, t.Name, ErrForbidden)
+		e.audit(ctx, db.Audit{Actor: p.Name, Action: "submit", Template: t.Name, Subject: subject, Result: "forbidden", Detail: err.Error()})
+		return nil, err
+	}
+	if err := checkRequest(t, req); err != nil {
+		e.audit(ctx, db.Audit{Actor: p.Name, Action: "submit", Template: t.Name, Subject: subject, Result: "refused", Detail: err.Error()})
+		return nil, err
+	}
+	now := e.now()
+	r := db.Request{Requester: p.Name, Template: t.Name, Subject: subject, Submitted: now}
+	if t.Approval {
+		r.CSR = req.Raw
+		id, err := e.db.InsertPending(ctx, r, db.Audit{At: now, Actor: p.Name, Action: "submit", Template: t.Name, Subject: subject, Result: "pending"})
+		if err != nil {
+			return nil, wrapDB(err)
+		}
+		return &Result{RequestID: id, Status: StatusPending, Requester: p.Name, Template: t.Name, Subject: subject, Submitted: now}, nil
+	}
+	cert, err := e.issueCert(t, req.Subject, req.RawSubject, req.PublicKey, req.DNSNames, req.IPAddresses)
+	if err != nil {
+		e.audit(ctx, db.Audit{Actor: p.Name, Action: "submit", Template: t.Name, Subject: subject, Result: "refused", Detail: err.Error()})
+		return nil, err
+	}
+	serial := serialHex(cert.SerialNumber)
+	c := db.Cert{Serial: serial, Requester: p.Name, Template: t.Name, Subject: subject, NotBefore: cert.NotBefore, NotAfter: cert.NotAfter, DER: cert.Raw}
+	id, err := e.db.InsertIssued(ctx, r, c, db.Audit{At: now, Actor: p.Name, Action: "submit", Template: t.Name, Subject: subject, Serial: serial, Result: "issued"})
+	if err != nil {
+		return nil, wrapDB(err)
+	}
+	return &Result{RequestID: id, Status: StatusIssued, Requester: p.Name, Template: t.Name, Subject: subject, Submitted: now,
+		Certificate: cert, Chain: e.Chain(), Serial: serial}, nil
+}
+
+// serialHex is the canonical serial form: upper-case hex without leading zeros.
+func serialHex(n *big.Int) string { return strings.ToUpper(n.Text(16)) }
+
+// ParseSerial reads a hex serial (colons, spaces and a 0x prefix tolerated).
+func ParseSerial(s string) (*big.Int, error) {
+	clean := strings.NewReplacer(":", "", " ", "", "0x", "", "0X", "").Replace(strings.TrimSpace(s))
+	n, ok := new(big.Int).SetString(clean, 16)
+	if !ok || n.Sign() <= 0 {
+		return nil, fmt.Errorf("invalid serial number %q (hexadecimal expected): %w", s, ErrBadRequest)
+	}
+	return n, nil
+}
+
+// issueCert builds, lints and signs a certificate under template t. The
+// linted certificate is signed by a throwaway key of the CA key's type; the
+// CA key then signs that exact TBS once.
+func (e *Engine) issueCert(t *Template, subj pkix.Name, rawSubject []byte, pub crypto.PublicKey, dns []string, ips []net.IP) (*x509.Certificate, error) {
+	if e.signer == nil {
+		return nil, fmt.Errorf("the CA was opened without its key: %w", ErrBadRequest)
+	}
+	tmpl, err := e.certTemplate(t, subj, rawSubject, pub, dns, ips)
+	if err != nil {
+		return nil, err
+	}
+	parent := &x509.Certificate{RawSubject: e.issuer.RawSubject, SubjectKeyId: e.issuer.SubjectKeyId}
+	draft, err := x509.CreateCertificate(e.rand, tmpl, parent, pub, e.throwaway)
+	if err != nil {
+		return nil, fmt.Errorf("template %s: cannot build the certificate: %v: %w", t.Name, err, ErrBadRequest)
+	}
+	if err := e.lintCertificate(t, draft); err != nil {
+		return nil, err
+	}
+	der, err := e.signDraft(draft)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	if !e.softKey { // Go's own keys verify their signatures; a token's are checked here
+		if err := cert.CheckSignatureFrom(e.issuer); err != nil {
+			return nil, fmt.Errorf("the CA key produced an invalid signature: %w", err)
+		}
+	}
+	return cert, nil
+}
+
+// signDraft re-signs the TBS of a draft certificate with the CA key.
+func (e *Engine) signDraft(draft []byte) ([]byte, error) {
+	var outer, tbs, alg cryptobyte.String
+	s := cryptobyte.String(draft)
+	if !s.ReadASN1(&outer, cbasn1.SEQUENCE) || !outer.ReadASN1Element(&tbs, cbasn1.SEQUENCE) || !outer.ReadASN1Element(&alg, cbasn1.SEQUENCE) {
+		return nil, errors.New("malformed draft certificate")
+	}
+	h := sigHash(e.signer.Public())
+	d := h.New()
+	d.Write(tbs)
+	sig, err := e.signer.Sign(e.rand, d.Sum(nil), h)
+	if err != nil {
+		return nil, fmt.Errorf("signing with the CA key: %w", err)
+	}
+	b := cryptobyte.NewBuilder(make([]byte, 0, len(draft)+64))
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddBytes(tbs)
+		b.AddBytes(alg)
+		b.AddASN1BitString(sig)
+	})
+	return b.Bytes()
+}
+
+// certTemplate turns template t and the request's fields into an x509 template.
+func (e *Engine) certTemplate(t *Template, subj pkix.Name, rawSubject []byte, pub crypto.PublicKey, dns []string, ips []net.IP) (*x509.Certificate, error) {
+	serial, err := randomSerial(e.rand)
+	if err != nil {
+		return nil, err
+	}
+	ski, err := subjectKeyID(pub)
+	if err != nil {
+		return nil, fmt.Errorf("unsupported public key: %v: %w", err, ErrBadRequest)
+	}
+	now := e.now().UTC().Truncate(time.Second)
+	notBefore := now.Add(-5 * time.Minute)
+	notAfter := notBefore.Add(time.Duration(t.Validity) - time.Second)
+	if notAfter.After(e.issuer.NotAfter) {
+		notAfter = e.issuer.NotAfter
+	}
+	_, isRSA := pub.(*rsa.PublicKey)
+	tmpl := &x509.Certificate{
+		SerialNumber: serial, NotBefore: notBefore, NotAfter: notAfter, SubjectKeyId: ski,
+		BasicConstraintsValid: true, IsCA: t.CA,
+		CRLDistributionPoints: []string{e.cfg.CRLBase + e.cfg.FileName + ".crl"},
+		IssuingCertificateURL: []string{e.cfg.AIABase + e.cfg.FileName + ".crt"},
+	}
+	if e.cfg.OCSPURL != "" {
+		tmpl.OCSPServer = []string{e.cfg.OCSPURL}
+	}
+	if t.CA {
+		tmpl.MaxPathLen, tmpl.MaxPathLenZero = t.PathLen, t.PathLen == 0
+	}
+	if t.SubjectFromRequest {
+		tmpl.RawSubject = rawSubject
+	} else if len(dns) > 0 {
+		tmpl.Subject = pkix.Name{CommonName: dns[0]}
+	}
+	if t.SANsFromRequest {
+		tmpl.DNSNames, tmpl.IPAddresses = dns, ips
+	}
+	if subj.CommonName != "" && looksLikeDNS(subj.CommonName) && !t.CA && t.SANsFromRequest && !containsFold(tmpl.DNSNames, subj.CommonName) {
+		// M5: the subject name is also a SAN (RFC 6125 clients ignore the CN).
+		tmpl.DNSNames = append([]string{subj.CommonName}, tmpl.DNSNames...)
+	}
+	ku := t.keyUsage(isRSA)
+	if ku != 0 {
+		ext, err := keyUsageExtension(ku, t.KeyUsageCritical)
+		if err != nil {
+			return nil, err
+		}
+		tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, ext)
+		tmpl.KeyUsage = ku
+	}
+	if len(t.EKU) > 0 {
+		var oids []asn1.ObjectIdentifier
+		for _, u := range t.extKeyUsages() {
+			oids = append(oids, ekuOIDs[u])
+		}
+		v, err := asn1.Marshal(oids)
+		if err != nil {
+			return nil, err
+		}
+		tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, pkix.Extension{Id: oidExtKeyUsage, Critical: t.EKUCritical, Value: v})
+	}
+	if t.OCSPNoCheck {
+		tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, pkix.Extension{Id: oidOCSPNoCheck, Value: []byte{0x05, 0x00}})
+	}
+	return tmpl, nil
+}
+
+func containsFold(list []string, s string) bool {
+	for _, x := range list {
+		if strings.EqualFold(x, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// keyUsageExtension encodes key usage with the template's criticality
+// (the standard library always marks it critical).
+func keyUsageExtension(ku x509.KeyUsage, critical bool) (pkix.Extension, error) {
+	var a [2]byte
+	a[0] = reverseBits(byte(ku))
+	a[1] = reverseBits(byte(ku >> 8))
+	l := 1
+	if a[1] != 0 {
+		l = 2
+	}
+	bs := a[:l]
+	bitLen := l * 8
+	for i := 0; i < 8; i++ { // trailing zero bits are not part of the DER BIT STRING
+		if bs[l-1]&(1<<uint(i)) != 0 {
+			break
+		}
+		bitLen--
+	}
+	v, err := asn1.Marshal(asn1.BitString{Bytes: bs, BitLength: bitLen})
+	return pkix.Extension{Id: oidKeyUsage, Critical: critical, Value: v}, err
+}
+
+func reverseBits(b byte) byte {
+	var r byte
+	for i := 0; i < 8; i++ {
+		r = r<<1 | b&1
+		b >>= 1
+	}
+	return r
+}

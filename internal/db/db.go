@@ -1,0 +1,377 @@
+// Package db is the issuance database of edgecert's certification authority:
+// users and API tokens, requests, certificates, revocations, counters and an
+// append-only audit log. Two backends share one API and one test suite:
+// SQLite (pure Go, WAL, synchronous=FULL, the default, a file in the CA
+// directory) and PostgreSQL (pgx, selected by a postgres:// DSN, shareable by
+// several CA processes).
+//
+// Issuance records go through a group commit: concurrent writers queue their
+// records and one writer goroutine commits everything queued in a single
+// transaction, so that throughput grows with concurrency while every record
+// is durable before its caller returns. Serial uniqueness and request state
+// transitions are enforced by the database (primary keys, conditional
+// updates), never by process memory.
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Error kinds returned by the database.
+var (
+	ErrNotFound    = errors.New("not found")
+	ErrConflict    = errors.New("conflict")  // a state transition that is no longer possible
+	ErrDuplicate   = errors.New("duplicate") // a unique key already exists
+	ErrUnavailable = errors.New("database unavailable")
+	errClosed      = errors.New("database closed")
+)
+
+// Request statuses stored in the requests table.
+const (
+	StatusPending = "pending"
+	StatusIssued  = "issued"
+	StatusDenied  = "denied"
+)
+
+// User is a CA user.
+type User struct {
+	Name         string
+	Groups       []string
+	Admin        bool
+	PasswordHash string
+	Created      time.Time
+}
+
+// Request is one certificate request.
+type Request struct {
+	ID        int64
+	Requester string
+	Template  string
+	Subject   string
+	CSR       []byte
+	Status    string
+	Submitted time.Time
+	Serial    string // upper-case hex, once issued
+	Reason    string // why denied
+	DecidedBy string
+}
+
+// Cert is an issued certificate.
+type Cert struct {
+	Serial    string // upper-case hex without leading zeros
+	RequestID int64
+	Requester string
+	Template  string
+	Subject   string
+	NotBefore time.Time
+	NotAfter  time.Time
+	DER       []byte
+	Revoked   bool
+	RevokedAt time.Time
+	Reason    int
+}
+
+// Revocation is one revoked serial.
+type Revocation struct {
+	Serial    string
+	RevokedAt time.Time
+	Reason    int
+}
+
+// Audit is one entry of the audit log.
+type Audit struct {
+	ID        int64     `json:"id"`
+	At        time.Time `json:"at"`
+	Actor     string    `json:"actor"`
+	Action    string    `json:"action"`
+	Template  string    `json:"template,omitempty"`
+	Subject   string    `json:"subject,omitempty"`
+	Serial    string    `json:"serial,omitempty"`
+	RequestID int64     `json:"request_id,omitempty"`
+	Result    string    `json:"result"`
+	Detail    string    `json:"detail,omitempty"`
+}
+
+// Kinds of queued writes.
+const (
+	opIssue   = iota // request (issued) + certificate + audit
+	opPending        // request (pending) + audit
+	opAudit          // audit only
+)
+
+// writeOp is one queued write of the group commit.
+type writeOp struct {
+	kind  int
+	req   Request
+	cert  Cert
+	audit Audit
+	id    int64 // request id, set by commit
+	err   error
+	done  chan struct{}
+}
+
+// backend is what each database implements.
+type backend interface {
+	commit(ctx context.Context, ops []*writeOp) error // all ops in one transaction
+	writers() int                                     // concurrent group committers
+	close() error
+
+	createUser(ctx context.Context, u User) error
+	setUser(ctx context.Context, u User) error
+	user(ctx context.Context, name string) (*User, error)
+	users(ctx context.Context) ([]User, error)
+	addToken(ctx context.Context, hash, user string, at time.Time) error
+	tokenUser(ctx context.Context, hash string) (string, error)
+
+	request(ctx context.Context, id int64) (*Request, error)
+	requests(ctx context.Context, requester, status string, limit int) ([]Request, error)
+	complete(ctx context.Context, id int64, status, reason, decidedBy string, cert *Cert, a Audit) error
+
+	certificate(ctx context.Context, serial string) (*Cert, error)
+	certificates(ctx context.Context, revokedOnly bool, limit int) ([]Cert, error)
+	revoke(ctx context.Context, r Revocation, a Audit) error
+	revokedEach(ctx context.Context, since time.Time, fn func(serial string, at int64, reason int) error) error
+	revokedCount(ctx context.Context) (int64, error)
+	bulkRevoked(ctx context.Context, rs []Revocation) error
+	counter(ctx context.Context, name string) (int64, error)
+	nextCounter(ctx context.Context, name string) (int64, error)
+	audit(ctx context.Context, limit int) ([]Audit, error)
+}
+
+// DB is an open issuance database.
+type DB struct {
+	b       backend
+	ch      chan *writeOp
+	wg      sync.WaitGroup
+	mu      sync.RWMutex
+	closed  bool
+	maxOps  int
+	Backend string // "sqlite" or "postgres"
+}
+
+// Open opens (creating and migrating when needed) the database named by dsn:
+// a postgres:// or postgresql:// URL, or a SQLite file path (optionally
+// prefixed with sqlite:).
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	var (
+		b    backend
+		err  error
+		kind string
+	)
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		b, err = openPostgres(ctx, dsn)
+		kind = "postgres"
+	default:
+		b, err = openSQLite(ctx, strings.TrimPrefix(dsn, "sqlite:"))
+		kind = "sqlite"
+	}
+	if err != nil {
+		return nil, err
+	}
+	d := &DB{b: b, ch: make(chan *writeOp, 4096), maxOps: 512, Backend: kind}
+	for i := 0; i < b.writers(); i++ {
+		d.wg.Add(1)
+		go d.groupCommit()
+	}
+	return d, nil
+}
+
+// Close stops the group commit (after flushing what is queued) and closes the database.
+func (d *DB) Close() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil
+	}
+	d.closed = true
+	close(d.ch)
+	d.mu.Unlock()
+	d.wg.Wait()
+	return d.b.close()
+}
+
+// groupCommit commits everything queued in one transaction per round.
+func (d *DB) groupCommit() {
+	defer d.wg.Done()
+	for op := range d.ch {
+		batch := []*writeOp{op}
+	drain:
+		for len(batch) < d.maxOps {
+			select {
+			case next, ok := <-d.ch:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, next)
+			default:
+				break drain
+			}
+		}
+		d.flush(batch)
+	}
+}
+
+// flush commits batch; when the batch fails as a whole, each op is retried
+// alone so that one bad record (a duplicate serial) fails only its caller.
+func (d *DB) flush(batch []*writeOp) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	err := d.b.commit(ctx, batch)
+	if err != nil && len(batch) > 1 {
+		for _, op := range batch {
+			op.err = d.b.commit(ctx, []*writeOp{op})
+			close(op.done)
+		}
+		return
+	}
+	for _, op := range batch {
+		op.err = err
+		close(op.done)
+	}
+}
+
+// enqueue submits op to the group commit and waits for its transaction.
+func (d *DB) enqueue(ctx context.Context, op *writeOp) (int64, error) {
+	op.done = make(chan struct{})
+	d.mu.RLock()
+	if d.closed {
+		d.mu.RUnlock()
+		return 0, fmt.Errorf("%w: %w", ErrUnavailable, errClosed)
+	}
+	select {
+	case d.ch <- op:
+	case <-ctx.Done():
+		d.mu.RUnlock()
+		return 0, ctx.Err()
+	}
+	d.mu.RUnlock()
+	select {
+	case <-op.done:
+		return op.id, op.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// InsertIssued records an issued request, its certificate and its audit
+// entry in one transaction (group-committed), and returns the request id.
+func (d *DB) InsertIssued(ctx context.Context, r Request, c Cert, a Audit) (int64, error) {
+	r.Status = StatusIssued
+	r.Serial = c.Serial
+	return d.enqueue(ctx, &writeOp{kind: opIssue, req: r, cert: c, audit: a})
+}
+
+// InsertPending records a pending request and its audit entry, and returns the request id.
+func (d *DB) InsertPending(ctx context.Context, r Request, a Audit) (int64, error) {
+	r.Status = StatusPending
+	return d.enqueue(ctx, &writeOp{kind: opPending, req: r, audit: a})
+}
+
+// AppendAudit adds one entry to the audit log.
+func (d *DB) AppendAudit(ctx context.Context, a Audit) error {
+	_, err := d.enqueue(ctx, &writeOp{kind: opAudit, audit: a})
+	return err
+}
+
+// CreateUser adds a user; an existing name wraps ErrDuplicate.
+func (d *DB) CreateUser(ctx context.Context, u User) error { return d.b.createUser(ctx, u) }
+
+// SetUser replaces an existing user's groups, role and (when not empty) password hash.
+func (d *DB) SetUser(ctx context.Context, u User) error { return d.b.setUser(ctx, u) }
+
+// User returns a user by name.
+func (d *DB) User(ctx context.Context, name string) (*User, error) { return d.b.user(ctx, name) }
+
+// Users lists every user by name.
+func (d *DB) Users(ctx context.Context) ([]User, error) { return d.b.users(ctx) }
+
+// AddToken stores the hash of an API token for user.
+func (d *DB) AddToken(ctx context.Context, hash, user string, at time.Time) error {
+	return d.b.addToken(ctx, hash, user, at)
+}
+
+// TokenUser returns the user owning the token with this hash.
+func (d *DB) TokenUser(ctx context.Context, hash string) (string, error) {
+	return d.b.tokenUser(ctx, hash)
+}
+
+// Request returns one request.
+func (d *DB) Request(ctx context.Context, id int64) (*Request, error) { return d.b.request(ctx, id) }
+
+// Requests lists requests, newest first, optionally of one requester and status.
+func (d *DB) Requests(ctx context.Context, requester, status string, limit int) ([]Request, error) {
+	return d.b.requests(ctx, requester, status, limit)
+}
+
+// Complete moves a pending request to status (issued with cert, or denied
+// with reason), atomically: a request that is no longer pending wraps ErrConflict.
+func (d *DB) Complete(ctx context.Context, id int64, status, reason, decidedBy string, cert *Cert, a Audit) error {
+	return d.b.complete(ctx, id, status, reason, decidedBy, cert, a)
+}
+
+// Certificate returns one certificate with its revocation state.
+func (d *DB) Certificate(ctx context.Context, serial string) (*Cert, error) {
+	return d.b.certificate(ctx, serial)
+}
+
+// Certificates lists certificates, newest first (limit <= 0: all).
+func (d *DB) Certificates(ctx context.Context, revokedOnly bool, limit int) ([]Cert, error) {
+	return d.b.certificates(ctx, revokedOnly, limit)
+}
+
+// Revoke records a revocation; an unknown serial wraps ErrNotFound, one
+// already revoked wraps ErrConflict.
+func (d *DB) Revoke(ctx context.Context, r Revocation, a Audit) error { return d.b.revoke(ctx, r, a) }
+
+// RevokedEach streams every revocation at or after since (zero: all) to fn.
+func (d *DB) RevokedEach(ctx context.Context, since time.Time, fn func(serial string, at int64, reason int) error) error {
+	return d.b.revokedEach(ctx, since, fn)
+}
+
+// RevokedCount is the number of revocations.
+func (d *DB) RevokedCount(ctx context.Context) (int64, error) { return d.b.revokedCount(ctx) }
+
+// BulkRevoked inserts revocations directly (imports and benchmarks); the
+// serials need not belong to certificates of this database.
+func (d *DB) BulkRevoked(ctx context.Context, rs []Revocation) error { return d.b.bulkRevoked(ctx, rs) }
+
+// Counter returns a named counter ("revocations", "crl_number").
+func (d *DB) Counter(ctx context.Context, name string) (int64, error) { return d.b.counter(ctx, name) }
+
+// NextCounter increments a named counter and returns its new value.
+func (d *DB) NextCounter(ctx context.Context, name string) (int64, error) {
+	return d.b.nextCounter(ctx, name)
+}
+
+// AuditLog returns the newest limit entries of the audit log, newest first.
+func (d *DB) AuditLog(ctx context.Context, limit int) ([]Audit, error) { return d.b.audit(ctx, limit) }
+
+// joinGroups and splitGroups store a group list in one column.
+func joinGroups(g []string) string { return strings.Join(g, ",") }
+
+func splitGroups(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
+
+// unavailable wraps a storage failure.
+func unavailable(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict) || errors.Is(err, ErrDuplicate) || errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return fmt.Errorf("%w: %s: %v", ErrUnavailable, what, err)
+}
