@@ -70,12 +70,12 @@ func newPKI(t testing.TB, name string, rsaBits int) *pki {
 	t.Helper()
 	p := &pki{rootKey: newKey(t, rsaBits), interKey: newKey(t, rsaBits)}
 	p.root = issue(t, &x509.Certificate{
-		Subject: pkix.Name{CommonName: name + " Root CA", Organization: []string{"Contoso"}},
+		Subject:   pkix.Name{CommonName: name + " Root CA", Organization: []string{"Contoso"}},
 		NotBefore: testNow.AddDate(-1, 0, 0), NotAfter: testNow.AddDate(10, 0, 0),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 	}, nil, p.rootKey.Public(), p.rootKey)
 	p.inter = issue(t, &x509.Certificate{
-		Subject: pkix.Name{CommonName: name + " Issuing CA", Organization: []string{"Contoso"}},
+		Subject:   pkix.Name{CommonName: name + " Issuing CA", Organization: []string{"Contoso"}},
 		NotBefore: testNow.AddDate(-1, 0, 0), NotAfter: testNow.AddDate(5, 0, 0),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 	}, p.root, p.interKey.Public(), p.rootKey)

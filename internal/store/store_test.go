@@ -1,6 +1,7 @@
 package store
 
 import (
+	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
@@ -27,7 +28,7 @@ func p7bOf(t testing.TB, certs ...*x509.Certificate) []byte {
 
 func pfxOf(t testing.TB, p *certfmt.PFX, password string) []byte {
 	t.Helper()
-	b, err := certfmt.EncodePFX(nil, p, password, certfmt.PFXModern, false)
+	b, err := certfmt.EncodePFX(rand.Reader, p, password, certfmt.PFXModern, false)
 	if err != nil {
 		t.Fatal(err)
 	}
