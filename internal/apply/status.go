@@ -188,3 +188,28 @@ func assignedAll(st *store.Store, usages []string, thumb string) bool {
 	}
 	return true
 }
+
+// Current returns the thumbprint of c's current certificate in server's
+// store (the generation the journal names), or "" when there is none.
+func Current(w *Workspace, c *plan.Certificate, server string) (string, error) {
+	j, err := openJournal(w.path("state.json"), nil)
+	if err != nil {
+		return "", err
+	}
+	cs := j.cert(c.ID, c.FriendlyName)
+	st, ok, err := w.ExistingStore(server)
+	if err != nil || !ok {
+		return "", err
+	}
+	if strings.EqualFold(server, c.RequestOn) || cs.Thumbprint == "" {
+		e, err := findMy(st, cs.FriendlyName)
+		if err != nil || e == nil {
+			return "", err
+		}
+		return e.Thumbprint, nil
+	}
+	if has, err := hasMy(st, cs.Thumbprint); err != nil || !has {
+		return "", err
+	}
+	return cs.Thumbprint, nil
+}

@@ -1,6 +1,718 @@
 package cli
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
 
-// applyCommands returns the apply command group. (Placeholder: replaced by the owner of this group.)
-func applyCommands(env *Env) []*cobra.Command { return nil }
+	"github.com/spf13/cobra"
+
+	"edgecert/internal/apply"
+	"edgecert/internal/apply/demo"
+	"edgecert/internal/ca"
+	"edgecert/internal/plan"
+	"edgecert/internal/proxy"
+	"edgecert/internal/store"
+	"edgecert/internal/topology"
+	"edgecert/internal/verify"
+)
+
+// applyCommands returns apply, status, verify, renew, proxy and demo.
+func applyCommands(env *Env) []*cobra.Command {
+	px := &cobra.Command{Use: "proxy", Short: "Configure a real reverse HTTP proxy from the plan"}
+	px.AddCommand(newProxyNginxCmd(env))
+	return []*cobra.Command{newApplyCmd(env), newStatusCmd(env), newVerifyCmd(env), newRenewCmd(env), px, newDemoCmd(env)}
+}
+
+// topoFlags name the topology and the workspace.
+type topoFlags struct{ topology, overlay, workspace string }
+
+func (f *topoFlags) add(cmd *cobra.Command, workspace bool) {
+	cmd.Flags().StringVarP(&f.topology, "topology", "t", "", "topology file (YAML, .tbxml or Get-CsTopology -AsXml)")
+	cmd.Flags().StringVar(&f.overlay, "overlay", "", "YAML overlay for a Topology Builder document")
+	_ = cmd.MarkFlagRequired("topology")
+	if workspace {
+		cmd.Flags().StringVar(&f.workspace, "workspace", "", "workspace directory: one store per server in DIR/servers/<fqdn>/")
+	}
+}
+
+func (f *topoFlags) plan(env *Env) (*plan.Plan, error) {
+	return loadPlan(env.Err, f.topology, f.overlay)
+}
+
+func (f *topoFlags) open(env *Env) (*plan.Plan, *apply.Workspace, error) {
+	if f.workspace == "" {
+		return nil, nil, invalidInput(errors.New("--workspace DIR is required"))
+	}
+	return f.openWith(env, true)
+}
+
+// openExisting is open for commands that only read a workspace: a missing
+// one is an error, not created.
+func (f *topoFlags) openExisting(env *Env) (*plan.Plan, *apply.Workspace, error) {
+	if f.workspace == "" {
+		return nil, nil, invalidInput(errors.New("--workspace DIR is required"))
+	}
+	if _, err := os.Stat(f.workspace); err != nil {
+		return nil, nil, invalidInput(fmt.Errorf("--workspace: %w (run edgecert apply first)", err))
+	}
+	return f.openWith(env, false)
+}
+
+func (f *topoFlags) openWith(env *Env, _ bool) (*plan.Plan, *apply.Workspace, error) {
+	p, err := f.plan(env)
+	if err != nil {
+		return nil, nil, err
+	}
+	ws, err := apply.OpenWorkspace(f.workspace, store.Options{Now: env.Now, Rand: env.Rand})
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, ws, nil
+}
+
+// issuerFlags choose the internal CA: its API or its directory.
+type issuerFlags struct {
+	ca                    caFlags
+	caDir, passFile, user string
+}
+
+func (f *issuerFlags) add(cmd *cobra.Command) {
+	f.ca.add(cmd, true)
+	cmd.Flags().StringVar(&f.caDir, "ca-dir", "", "directory of a CA on this machine (instead of --ca URL)")
+	cmd.Flags().StringVar(&f.passFile, "passphrase-file", "", "file holding the CA key passphrase (with --ca-dir)")
+	cmd.Flags().StringVar(&f.user, "as", "admin", "CA user to enroll as (with --ca-dir)")
+}
+
+func (f *issuerFlags) given() bool { return f.ca.url != "" || f.caDir != "" }
+
+// open returns the issuer (nil when none is given) and its closer.
+func (f *issuerFlags) open(ctx context.Context, env *Env) (apply.Issuer, func(), error) {
+	switch {
+	case f.ca.url != "" && f.caDir != "":
+		return nil, nil, invalidInput(errors.New("give either --ca URL or --ca-dir DIR, not both"))
+	case f.ca.url != "":
+		c, err := f.ca.client()
+		if err != nil {
+			return nil, nil, err
+		}
+		return apply.RemoteCA(c), func() {}, nil
+	case f.caDir != "":
+		pass, err := serveReadPassphrase(env, f.passFile)
+		if err != nil {
+			return nil, nil, err
+		}
+		e, err := ca.Open(ctx, f.caDir, ca.OpenOptions{Passphrase: pass, Now: env.Now, Rand: env.Rand})
+		if err != nil {
+			return nil, nil, fmt.Errorf("open the CA in %s: %w", f.caDir, err)
+		}
+		p, err := e.PrincipalFor(ctx, f.user)
+		if err != nil {
+			e.Close()
+			return nil, nil, invalidInput(fmt.Errorf("--as %s: %w", f.user, err))
+		}
+		return apply.LocalCA(e, p), func() { e.Close() }, nil
+	}
+	return nil, func() {}, nil
+}
+
+type applyOptions struct {
+	tf                              topoFlags
+	iss                             issuerFlags
+	dryRun, requireRevocation       bool
+	responses                       []string
+	output                          string
+	server, storeDir, exchange, tpf string
+}
+
+func newApplyCmd(env *Env) *cobra.Command {
+	o := &applyOptions{}
+	cmd := &cobra.Command{
+		Use:   "apply",
+		Short: "Request, issue, install, copy, assign and verify every certificate of the plan",
+		Long: `apply carries out the plan on a workspace with one store per server, in the
+order of the Lync procedures (R39, R43-R48, R57-R60): import the CA chain on
+every server; create each request on the plan's request_on server; have it
+issued by the internal CA (--ca URL or --ca-dir DIR) or, for a public CA,
+write it to DIR/outbox/ and wait for 'apply --import-response FILE'; copy
+the certificate with its key to the other members as a .pfx with a random
+password; assign the usages on every server; verify.
+
+apply is idempotent and resumable: run it again to finish what is missing; it
+never makes a second key for a certificate that has one.
+
+With --server FQDN --store DIR --exchange SHARE, apply does one server's part
+when servers are separate machines: the first server of a pool writes the
+.pfx to SHARE, the others import it (transfer password out of band, with
+--transfer-password-file).`,
+		Example: `  edgecert apply -t topology.yaml --workspace ws --ca-dir ca --passphrase-file ca.pass
+  edgecert apply -t topology.yaml --workspace ws --ca https://ca.contoso.net:8443 --token-file token
+  edgecert apply -t topology.yaml --workspace ws --import-response sip.p7b --ca-dir ca
+  edgecert apply -t topology.yaml --workspace ws --dry-run
+  edgecert apply -t topology.yaml --server edge02.contoso.net --store /srv/store --exchange /mnt/share --transfer-password-file pw`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return runApply(c.Context(), env, o) },
+	}
+	o.tf.add(cmd, true)
+	o.iss.add(cmd)
+	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "print the steps without changing anything")
+	cmd.Flags().StringArrayVar(&o.responses, "import-response", nil, "a .cer or .p7b a public CA returned (repeatable)")
+	cmd.Flags().StringVar(&o.server, "server", "", "server mode: the FQDN of this machine")
+	cmd.Flags().StringVar(&o.storeDir, "store", "", "server mode: this machine's store")
+	cmd.Flags().StringVar(&o.exchange, "exchange", "", "server mode: folder shared by the servers of a pool")
+	cmd.Flags().StringVar(&o.tpf, "transfer-password-file", "", "server mode: file with the .pfx transfer password")
+	cmd.Flags().BoolVar(&o.requireRevocation, "require-revocation", false, "fail when a CRL or OCSP responder is unreachable")
+	cmd.Flags().StringVarP(&o.output, "output", "o", formatTable, "output: table (progress on stderr) or json (JSON lines)")
+	return cmd
+}
+
+func runApply(ctx context.Context, env *Env, o *applyOptions) error {
+	if o.output != formatTable && o.output != formatJSON {
+		return invalidInput(fmt.Errorf("unknown output format %q: use table or json", o.output))
+	}
+	p, ws, err := o.workspace(env)
+	if err != nil {
+		return err
+	}
+	if !o.iss.given() && !o.dryRun && len(o.responses) == 0 && o.server == "" {
+		return invalidInput(errors.New("give the internal CA: --ca URL --token-file F, or --ca-dir DIR"))
+	}
+	iss, closeCA, err := o.iss.open(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer closeCA()
+	opts := apply.Options{Now: env.Now, Rand: env.Rand, Issuer: iss, DryRun: o.dryRun,
+		Progress: progressPrinter(env, o.output), Verify: verify.Options{RequireRevocation: o.requireRevocation}}
+	if o.tpf != "" {
+		if opts.TransferPassword, err = readSecretFile(o.tpf, "transfer password"); err != nil {
+			return err
+		}
+	}
+	if len(o.responses) > 0 {
+		var files []apply.Response
+		for _, f := range o.responses {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return invalidInput(fmt.Errorf("--import-response: %w", err))
+			}
+			files = append(files, apply.Response{Name: f, Data: b})
+		}
+		if _, err := apply.ImportResponses(ctx, p, ws, files, opts); err != nil {
+			return applyErr(err)
+		}
+	}
+	res, err := apply.Run(ctx, p, ws, opts)
+	if err != nil && res == nil {
+		return applyErr(err)
+	}
+	if werr := writeApplyResult(env, o.output, res, o.dryRun); werr != nil {
+		return werr
+	}
+	if err != nil {
+		return applyErr(err)
+	}
+	if res.Report != nil && res.Report.Failed() {
+		return fmt.Errorf("%w: run edgecert verify for the details", errVerifyFailed)
+	}
+	return nil
+}
+
+func (o *applyOptions) workspace(env *Env) (*plan.Plan, *apply.Workspace, error) {
+	if o.server == "" && o.storeDir == "" && o.exchange == "" {
+		return o.tf.open(env)
+	}
+	if o.tf.workspace != "" {
+		return nil, nil, invalidInput(errors.New("--workspace and --server/--store/--exchange exclude each other"))
+	}
+	p, err := o.tf.plan(env)
+	if err != nil {
+		return nil, nil, err
+	}
+	ws, err := apply.OpenServer(o.server, o.storeDir, o.exchange, store.Options{Now: env.Now, Rand: env.Rand})
+	if err != nil {
+		return nil, nil, applyErr(err)
+	}
+	return p, ws, nil
+}
+
+func applyErr(err error) error {
+	if errors.Is(err, apply.ErrInvalidInput) || errors.Is(err, store.ErrInvalidInput) {
+		return invalidInput(err)
+	}
+	return err
+}
+
+// progressPrinter shows events on stderr (table) or as JSON lines on stdout.
+func progressPrinter(env *Env, format string) func(apply.Event) {
+	if format == formatJSON {
+		enc := json.NewEncoder(env.Out)
+		enc.SetEscapeHTML(false)
+		return func(e apply.Event) { _ = enc.Encode(e) }
+	}
+	return func(e apply.Event) {
+		if e.Status == apply.EventSkipped && e.Step == apply.StepChain && !env.TTY {
+			return
+		}
+		fmt.Fprintln(env.Err, apply.FormatEvent(e))
+	}
+}
+
+func writeApplyResult(env *Env, format string, res *apply.Result, dry bool) error {
+	if format == formatJSON {
+		enc := json.NewEncoder(env.Out)
+		enc.SetEscapeHTML(false)
+		return enc.Encode(map[string]any{"result": res})
+	}
+	if dry {
+		_, err := fmt.Fprintf(env.Out, "Dry run: %d certificates; nothing was changed.\n", len(res.Waiting))
+		return err
+	}
+	fmt.Fprintf(env.Out, "%d certificates done", len(res.Done))
+	if len(res.Waiting) > 0 {
+		fmt.Fprintf(env.Out, ", %d waiting", len(res.Waiting))
+	}
+	if len(res.Failed) > 0 {
+		fmt.Fprintf(env.Out, ", %d failed", len(res.Failed))
+	}
+	fmt.Fprintln(env.Out)
+	for id, why := range res.Waiting {
+		fmt.Fprintf(env.Out, "  waiting: %s: %s\n", id, why)
+	}
+	for id, why := range res.Failed {
+		fmt.Fprintf(env.Out, "  failed:  %s: %s\n", id, why)
+	}
+	if res.Report != nil {
+		fmt.Fprintf(env.Out, "verify: %d checks, %d errors, %d warnings\n", res.Report.Checked, res.Report.Errors(), res.Report.Warnings())
+	}
+	return nil
+}
+
+func newStatusCmd(env *Env) *cobra.Command {
+	var tf topoFlags
+	var output string
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show each step of each certificate on each server, and what is left",
+		Long: `status shows, per site, certificate and server, a mark for each step: chain
+imported, requested, issued, imported, imported on the members, assigned and
+verified, and says "Run again" until every certificate is requested,
+installed, assigned and verified (R49). It changes nothing.`,
+		Example: `  edgecert status -t topology.yaml --workspace ws
+  edgecert status -t topology.yaml --workspace ws -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := checkFormat(output); err != nil {
+				return err
+			}
+			p, ws, err := tf.openExisting(env)
+			if err != nil {
+				return err
+			}
+			rep, err := apply.Status(p, ws)
+			if err != nil {
+				return err
+			}
+			return render(env.Out, output, rep, func(w io.Writer) error { return apply.WriteStatusTable(w, rep) })
+		},
+	}
+	tf.add(cmd, true)
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+type verifyOptions struct {
+	tf                      topoFlags
+	live, requireRevocation bool
+	skipRevocation          bool
+	endpoints               []string
+	output                  string
+	warnDays, concurrency   int
+	server, storeDir        string
+}
+
+func newVerifyCmd(env *Env) *cobra.Command {
+	o := &verifyOptions{}
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Prove that every server holds, assigns (and serves) the planned certificates",
+		Long: `verify checks, for every server and usage of the plan: a certificate is
+assigned; its key is present and matches; every planned name is present
+(extra names are warnings; names compare as sets, case-insensitively); EKU and
+key usage; key algorithm and size; valid now (warning under 30 days); the
+chain builds to the server's root location; not revoked (CRL from the CDP, or
+OCSP); pool members hold the same certificate (R27, R38, R58).
+
+--live also connects over TLS to each endpoint of the plan (or NAME=ADDR from
+--endpoint, NAME being a certificate id, an endpoint host or a planned name),
+with SNI for every planned name, and checks the served chain, names and expiry.
+
+Exit status 3 when anything fails; each failure names the server, usage,
+rule and fix.`,
+		Example: `  edgecert verify -t topology.yaml --workspace ws
+  edgecert verify -t topology.yaml --workspace ws --live --endpoint reverse-proxy/rp-redmond=127.0.0.1:8443 -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return runVerify(c.Context(), env, o) },
+	}
+	o.tf.add(cmd, true)
+	cmd.Flags().BoolVar(&o.live, "live", false, "also connect to the TLS endpoints")
+	cmd.Flags().StringArrayVar(&o.endpoints, "endpoint", nil, "NAME=ADDR: where to connect for a certificate id, endpoint or name (repeatable)")
+	cmd.Flags().BoolVar(&o.requireRevocation, "require-revocation", false, "an unreachable CRL or OCSP responder is an error, not a warning")
+	cmd.Flags().BoolVar(&o.skipRevocation, "skip-revocation", false, "do not check revocation")
+	cmd.Flags().IntVar(&o.warnDays, "warn-days", 30, "warn when a certificate expires within this many days")
+	cmd.Flags().IntVar(&o.concurrency, "concurrency", 64, "live probes at once")
+	addOutputFlag(cmd, &o.output)
+	return cmd
+}
+
+func runVerify(ctx context.Context, env *Env, o *verifyOptions) error {
+	if err := checkFormat(o.output); err != nil {
+		return err
+	}
+	p, ws, err := o.tf.openExisting(env)
+	if err != nil {
+		return err
+	}
+	overrides, err := parseEndpoints(o.endpoints)
+	if err != nil {
+		return err
+	}
+	vo := verify.Options{Now: env.Now, RequireRevocation: o.requireRevocation, SkipRevocation: o.skipRevocation, WarnDays: o.warnDays}
+	rep, err := verify.Offline(ctx, p, ws.Store, vo)
+	if err != nil {
+		return err
+	}
+	if o.live {
+		targets, err := verify.Targets(p, overrides, rootsFromStores(p, ws))
+		if err != nil {
+			return invalidInput(err)
+		}
+		vo.Concurrency = o.concurrency
+		rep.Merge(verify.Live(ctx, p, targets, vo))
+	}
+	if err := render(env.Out, o.output, rep, func(w io.Writer) error { return verify.WriteTable(w, rep) }); err != nil {
+		return err
+	}
+	if rep.Failed() {
+		return fmt.Errorf("%w: %d errors", errVerifyFailed, rep.Errors())
+	}
+	return nil
+}
+
+func parseEndpoints(list []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, e := range list {
+		name, addr, ok := strings.Cut(e, "=")
+		if !ok || name == "" || addr == "" {
+			return nil, invalidInput(fmt.Errorf("--endpoint %q: use NAME=HOST:PORT", e))
+		}
+		out[strings.ToLower(name)] = addr
+	}
+	return out, nil
+}
+
+// rootsFromStores trusts, for a certificate, the roots of its servers' stores.
+func rootsFromStores(p *plan.Plan, ws *apply.Workspace) verify.RootsFunc {
+	return func(id string) (*x509.CertPool, error) {
+		pool := x509.NewCertPool()
+		for _, c := range p.Certificates {
+			if c.ID != id {
+				continue
+			}
+			for _, srv := range c.Servers {
+				st, ok, err := ws.ExistingStore(srv)
+				if err != nil || !ok {
+					continue
+				}
+				for _, cert := range storeRoots(st) {
+					pool.AddCert(cert)
+				}
+			}
+		}
+		return pool, nil
+	}
+}
+
+func storeRoots(st *store.Store) []*x509.Certificate {
+	es, err := st.List(store.Root)
+	if err != nil {
+		return nil
+	}
+	var out []*x509.Certificate
+	for _, e := range es {
+		if _, c, err := st.Certificate(e.Thumbprint); err == nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+type renewOptions struct {
+	tf     topoFlags
+	iss    issuerFlags
+	within string
+	dryRun bool
+	output string
+}
+
+func newRenewCmd(env *Env) *cobra.Command {
+	o := &renewOptions{}
+	cmd := &cobra.Command{
+		Use:   "renew",
+		Short: "Re-request and roll out every certificate that expires within a window",
+		Long: `renew re-requests every certificate whose current certificate expires within
+--within, with exactly the plan's names, and rolls it out like apply. For
+AudioVideoAuthentication and OAuthTokenIssuer it stages the new certificate
+with an effective date (R80-R82: A/V at the old expiry minus 8 hours, OAuth
+at least 24 hours before, the longer when both), keeping the current and
+previous certificates.`,
+		Example: `  edgecert renew -t topology.yaml --workspace ws --within 30d --ca-dir ca --passphrase-file ca.pass`,
+		Args:    cobra.NoArgs,
+		RunE:    func(c *cobra.Command, _ []string) error { return runRenew(c.Context(), env, o) },
+	}
+	o.tf.add(cmd, true)
+	o.iss.add(cmd)
+	cmd.Flags().StringVar(&o.within, "within", "30d", "renew what expires within this duration (30d, 2w, 720h)")
+	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "print what would be renewed")
+	cmd.Flags().StringVarP(&o.output, "output", "o", formatTable, "output: table (progress on stderr) or json (JSON lines)")
+	return cmd
+}
+
+func runRenew(ctx context.Context, env *Env, o *renewOptions) error {
+	within, err := parseWindow(o.within)
+	if err != nil {
+		return invalidInput(err)
+	}
+	p, ws, err := o.tf.open(env)
+	if err != nil {
+		return err
+	}
+	iss, closeCA, err := o.iss.open(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer closeCA()
+	opts := apply.Options{Now: env.Now, Rand: env.Rand, Issuer: iss, DryRun: o.dryRun, Progress: progressPrinter(env, o.output)}
+	res, err := apply.Renew(ctx, p, ws, within, opts)
+	if err != nil && res == nil {
+		return applyErr(err)
+	}
+	if werr := writeApplyResult(env, o.output, res, o.dryRun); werr != nil {
+		return werr
+	}
+	if err != nil {
+		return applyErr(err)
+	}
+	if res.Report != nil && res.Report.Failed() {
+		return fmt.Errorf("%w: run edgecert verify for the details", errVerifyFailed)
+	}
+	return nil
+}
+
+// parseWindow parses a duration with d (days) and w (weeks) units.
+func parseWindow(s string) (time.Duration, error) {
+	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
+		if n, ok := strings.CutSuffix(s, suffix); ok {
+			v, err := strconv.ParseFloat(n, 64)
+			if err != nil || v < 0 {
+				return 0, fmt.Errorf("--within %q: use a number of days (30d), weeks (2w) or a Go duration (720h)", s)
+			}
+			return time.Duration(v * float64(unit)), nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("--within %q: use a number of days (30d), weeks (2w) or a Go duration (720h)", s)
+	}
+	return d, nil
+}
+
+type proxyOptions struct {
+	tf                              topoFlags
+	server, out, listen, httpListen string
+	upstreams, httpUpstreams        []string
+}
+
+func newProxyNginxCmd(env *Env) *cobra.Command {
+	o := &proxyOptions{}
+	cmd := &cobra.Command{
+		Use:   "nginx",
+		Short: "Write the certificate, key, chain and nginx configuration of a reverse proxy server",
+		Long: `proxy nginx writes, for reverse proxy server --server, its planned
+certificate (with intermediates), key (mode 0600) and chain files and an
+nginx configuration: a TLS listener with the planned certificate and one
+server block per publishing rule (each published pool's external web FQDN,
+the simple URLs, lyncdiscover, Office Web Apps) forwarding to the internal
+web services on 4443 (HTTPS) and 8080 (HTTP), checked against the internal
+CA root (R51, R61). Run it with: nginx -p OUT -c OUT/nginx.conf`,
+		Example: `  edgecert proxy nginx -t topology.yaml --workspace ws --server rp01.contoso.com --out /etc/nginx/edgecert
+  edgecert proxy nginx -t topology.yaml --workspace ws --server rp01.contoso.com --out out \
+      --listen 127.0.0.1:8443 --http-listen - --upstream pool01.contoso.net=127.0.0.1:9443`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return runProxyNginx(env, o) },
+	}
+	o.tf.add(cmd, true)
+	cmd.Flags().StringVar(&o.server, "server", "", "the reverse proxy server (FQDN)")
+	cmd.Flags().StringVar(&o.out, "out", "", "output directory")
+	cmd.Flags().StringVar(&o.listen, "listen", "0.0.0.0:443", "TLS listen address")
+	cmd.Flags().StringVar(&o.httpListen, "http-listen", "0.0.0.0:80", "plain HTTP listen address (- for none)")
+	cmd.Flags().StringArrayVar(&o.upstreams, "upstream", nil, "FQDN=HOST:PORT: where to reach a published server's HTTPS (default FQDN:4443)")
+	cmd.Flags().StringArrayVar(&o.httpUpstreams, "upstream-http", nil, "FQDN=HOST:PORT: where to reach its HTTP (default FQDN:8080)")
+	_ = cmd.MarkFlagRequired("server")
+	_ = cmd.MarkFlagRequired("out")
+	return cmd
+}
+
+func runProxyNginx(env *Env, o *proxyOptions) error {
+	p, ws, err := o.tf.openExisting(env)
+	if err != nil {
+		return err
+	}
+	t, err := topology.Load(o.tf.topology, o.tf.overlay)
+	if err != nil {
+		return invalidInput(err)
+	}
+	site, rp := proxy.FindReverseProxy(t, o.server)
+	if rp == nil {
+		return invalidInput(fmt.Errorf("--server %s is not a reverse proxy server of the topology", o.server))
+	}
+	up := proxy.Upstreams{}
+	if up.HTTPS, err = parseEndpoints(o.upstreams); err != nil {
+		return err
+	}
+	if up.HTTP, err = parseEndpoints(o.httpUpstreams); err != nil {
+		return err
+	}
+	st, ok, err := ws.ExistingStore(o.server)
+	if err != nil || !ok {
+		return invalidInput(fmt.Errorf("no store for %s in %s: run edgecert apply first (%v)", o.server, ws.Dir, err))
+	}
+	cfg := proxy.Config{Dir: o.out, Listen: o.listen, HTTPListen: o.httpListen, UpstreamTrust: storeRoots(st)}
+	for i := range p.Certificates {
+		c := &p.Certificates[i]
+		if (c.Kind != plan.KindReverseProxy && c.Kind != plan.KindEdgeExternalAndProxy) || !containsFold(c.Servers, o.server) {
+			continue
+		}
+		l, err := proxyListener(ws, st, c, o.server)
+		if err != nil {
+			return err
+		}
+		l.Rules = proxy.Rules(t, site, rp, c, up)
+		cfg.Listeners = append(cfg.Listeners, *l)
+	}
+	if len(cfg.Listeners) == 0 {
+		return invalidInput(fmt.Errorf("the plan has no reverse proxy certificate for %s", o.server))
+	}
+	files, err := proxy.WriteNginx(cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Out, "wrote %s\nrun: nginx -p %s -c %s\n", strings.Join(append(append(files.Certs, files.Keys...), files.Config), "\n      "),
+		filepath.Dir(files.Config), files.Config)
+	return nil
+}
+
+func proxyListener(ws *apply.Workspace, st *store.Store, c *plan.Certificate, server string) (*proxy.Listener, error) {
+	thumb, err := apply.Current(ws, c, server)
+	if err != nil {
+		return nil, err
+	}
+	if thumb == "" {
+		return nil, invalidInput(fmt.Errorf("%s is not installed on %s yet: run edgecert apply", c.ID, server))
+	}
+	_, cert, err := st.Certificate(thumb)
+	if err != nil {
+		return nil, err
+	}
+	chain, err := st.Chain(cert)
+	if err != nil {
+		return nil, fmt.Errorf("chain of %s on %s: %w", c.ID, server, err)
+	}
+	key, err := st.PrivateKey(thumb)
+	if err != nil {
+		return nil, fmt.Errorf("key of %s on %s: %w", c.ID, server, err)
+	}
+	name := strings.NewReplacer("/", "_", "+", "_").Replace(c.ID)
+	return &proxy.Listener{Name: name, Cert: cert, Chain: chain[1:], Key: key}, nil
+}
+
+func containsFold(list []string, s string) bool {
+	for _, x := range list {
+		if strings.EqualFold(x, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func newDemoCmd(env *Env) *cobra.Command {
+	var dir, output string
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run the whole procedure on the bundled example, with an embedded CA",
+		Long: `demo runs plan, apply, the public CA's round trip, status and verify on the
+bundled example topology (examples/demo.yaml) in a temporary directory (or
+--dir): an internal CA is initialised in DIR/ca with a generated passphrase,
+and a second local CA stands in for the public CA, signing the requests that
+apply leaves in the outbox. Nothing needs to be installed beyond edgecert.`,
+		Example: `  edgecert demo
+  edgecert demo --dir /tmp/edgecert-demo`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return runDemo(c.Context(), env, dir, output) },
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "working directory (default: a new temporary directory)")
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+func runDemo(ctx context.Context, env *Env, dir, output string) error {
+	if err := checkFormat(output); err != nil {
+		return err
+	}
+	if dir == "" {
+		d, err := os.MkdirTemp("", "edgecert-demo-")
+		if err != nil {
+			return err
+		}
+		dir = d
+	}
+	log := env.Err
+	o := demo.Options{Dir: dir, Log: log, Now: env.Now, Rand: env.Rand,
+		Progress: func(e apply.Event) {
+			if e.Status != apply.EventSkipped {
+				fmt.Fprintln(log, "   "+apply.FormatEvent(e))
+			}
+		}}
+	res, err := demo.Run(ctx, o)
+	if err != nil {
+		return err
+	}
+	v := map[string]any{"dir": res.Dir, "status": res.Status, "verify": res.Report}
+	err = render(env.Out, output, v, func(w io.Writer) error {
+		fmt.Fprintf(w, "\nStatus (edgecert status -t %s --workspace %s)\n\n", res.Topology, res.Workspace)
+		if err := apply.WriteStatusTable(w, res.Status); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "\nVerify (edgecert verify -t %s --workspace %s)\n\n", res.Topology, res.Workspace)
+		if err := verify.WriteTable(w, res.Report); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintf(w, "\nEverything is in %s\n", res.Dir)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if res.Report.Failed() {
+		return fmt.Errorf("%w: %d errors", errVerifyFailed, res.Report.Errors())
+	}
+	return nil
+}
