@@ -33,7 +33,7 @@ func ParsePrivateKey(data []byte) (crypto.Signer, error) {
 	if !isPEM(data) {
 		key, err := parsePrivateKeyDER(data)
 		if err != nil {
-			return nil, fmt.Errorf("certfmt: DER private key: %w", err)
+			return nil, wrongFormat(fmt.Errorf("certfmt: DER private key: %w", err), data, FormatPrivateKey)
 		}
 		return key, nil
 	}
@@ -73,7 +73,7 @@ func parsePrivateKeyDER(der []byte) (crypto.Signer, error) {
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: not a PKCS#8, PKCS#1 or SEC1 key: %w", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: not a PKCS#8, PKCS#1 or SEC1 key (%s)", ErrMalformed, asn1Reason(err))
 	}
 	signer, ok := key.(crypto.Signer)
 	if !ok {

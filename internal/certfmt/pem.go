@@ -6,7 +6,9 @@ import (
 	"encoding/asn1"
 	"encoding/base64"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"strings"
 )
 
 // PEM block types this package recognises.
@@ -163,7 +165,7 @@ func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 		}
 		cert, err := x509.ParseCertificate(data)
 		if err != nil {
-			return nil, fmt.Errorf("certfmt: DER certificate: %w: %w", ErrMalformed, err)
+			return nil, wrongFormat(fmt.Errorf("certfmt: DER certificate: %w: %w", ErrMalformed, err), data, FormatCertificate)
 		}
 		return []*x509.Certificate{cert}, nil
 	}
@@ -192,4 +194,36 @@ func EncodeCertificatePEM(certs ...*x509.Certificate) []byte {
 		_ = pem.Encode(&buf, &pem.Block{Type: pemCertificate, Bytes: c.Raw})
 	}
 	return buf.Bytes()
+}
+
+// formatNames describe formats in error messages.
+var formatNames = map[Format]string{
+	FormatCertificate: "a certificate",
+	FormatPKCS7:       "a PKCS#7 chain (.p7b)",
+	FormatPKCS12:      "a PKCS#12 file (.pfx)",
+	FormatCSR:         "a certificate request",
+	FormatPrivateKey:  "a private key",
+	FormatCRL:         "a CRL",
+}
+
+// wrongFormat explains a decoding failure when data is recognisably
+// another format; it returns err unchanged otherwise.
+func wrongFormat(err error, data []byte, want Format) error {
+	if err == nil || !errors.Is(err, ErrMalformed) {
+		return err
+	}
+	if got := Detect(data); got != FormatUnknown && got != want {
+		return fmt.Errorf("certfmt: the input is %s, not %s: %w", formatNames[got], formatNames[want], ErrMalformed)
+	}
+	return err
+}
+
+// asn1Reason shortens an encoding/asn1 error (which may dump the Go struct
+// tag parameters) to its first clause.
+func asn1Reason(err error) string {
+	s := err.Error()
+	if i := strings.Index(s, " {"); i > 0 {
+		s = s[:i]
+	}
+	return s
 }

@@ -35,7 +35,7 @@ type certEntry struct {
 func DecodePFX(data []byte, password string) (*PFX, error) {
 	content, err := decodePFXContent(data, password)
 	if err != nil {
-		return nil, fmt.Errorf("certfmt: PFX: %w", err)
+		return nil, wrongFormat(fmt.Errorf("certfmt: PFX: %w", err), data, FormatPKCS12)
 	}
 	p, err := assemblePFX(content)
 	if err != nil {
@@ -52,7 +52,7 @@ func decodePFXContent(data []byte, password string) (*bagContent, error) {
 	}
 	var pfx pfxPDU
 	if err := unmarshalAll(der, &pfx); err != nil {
-		return nil, fmt.Errorf("%w: not a PKCS#12 file: %w", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: not a PKCS#12 file (%s)", ErrMalformed, asn1Reason(err))
 	}
 	if pfx.Version != 3 {
 		return nil, fmt.Errorf("%w: PKCS#12 version %d", ErrUnsupported, pfx.Version)

@@ -17,6 +17,11 @@ var oidSignedData = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2}
 // after the structure is refused, and so is a file with no certificate (a
 // CRL only): both wrap ErrMalformed.
 func DecodePKCS7(data []byte) ([]*x509.Certificate, error) {
+	certs, err := decodePKCS7(data)
+	return certs, wrongFormat(err, data, FormatPKCS7)
+}
+
+func decodePKCS7(data []byte) ([]*x509.Certificate, error) {
 	der, err := pkcs7Binary(data)
 	if err != nil {
 		return nil, err
@@ -30,7 +35,7 @@ func DecodePKCS7(data []byte) ([]*x509.Certificate, error) {
 		Content asn1.RawValue `asn1:"explicit,optional,tag:0"`
 	}
 	if _, err := asn1.Unmarshal(norm, &ci); err != nil {
-		return nil, fmt.Errorf("certfmt: PKCS#7: %w: %w", ErrMalformed, err)
+		return nil, fmt.Errorf("certfmt: PKCS#7: %w: %s", ErrMalformed, asn1Reason(err))
 	}
 	if !ci.Type.Equal(oidSignedData) {
 		return nil, fmt.Errorf("certfmt: PKCS#7 content type %v is not signedData: %w", ci.Type, ErrUnsupported)
