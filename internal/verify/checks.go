@@ -33,13 +33,18 @@ func checkCertificate(ctx context.Context, c *plan.Certificate, st *store.Store,
 	out = append(out, checkKeyUsage(c, f, cert)...)
 	out = append(out, checkKeyType(c, f, cert)...)
 	out = append(out, checkValidity(f, cert, opts.Now(), opts.WarnDays, CheckValidity, CheckExpiry)...)
-	chain, chainFindings := checkChain(c, st, f, cert)
+	chain, chainFindings := checkChain(c, st, f, cert, opts.Now())
 	out = append(out, chainFindings...)
+	msg := "assigned, key, names, EKU, key usage, validity and chain as planned"
 	if chain != nil && !opts.SkipRevocation {
-		out = append(out, rev.check(ctx, f, cert, chain, opts.RequireRevocation))
+		if r := rev.check(ctx, f, cert, chain, opts.RequireRevocation); r.Severity == SeverityOK {
+			msg += "; " + r.Message
+		} else {
+			out = append(out, r)
+		}
 	}
-	if len(out) == 0 || !hasSeverity(out, SeverityError) {
-		out = append(out, f.pass(CheckAssigned, assignRule(c), "assigned, key, names, EKU, key usage, validity and chain as planned"))
+	if !hasSeverity(out, SeverityError) {
+		out = append(out, f.pass(CheckAssigned, assignRule(c), msg))
 	}
 	return out
 }
@@ -270,7 +275,7 @@ func checkValidity(f Finding, cert *x509.Certificate, now time.Time, warnDays in
 
 // checkChain builds the chain from the store's ca and root locations and
 // checks its signatures.
-func checkChain(c *plan.Certificate, st *store.Store, f Finding, cert *x509.Certificate) ([]*x509.Certificate, []Finding) {
+func checkChain(c *plan.Certificate, st *store.Store, f Finding, cert *x509.Certificate, now time.Time) ([]*x509.Certificate, []Finding) {
 	rule := "R43"
 	if c.Kind == plan.KindReverseProxy || c.Kind == plan.KindEdgeExternalAndProxy {
 		rule = "R51"
@@ -292,8 +297,14 @@ func checkChain(c *plan.Certificate, st *store.Store, f Finding, cert *x509.Cert
 	for _, ca := range chain[1:] {
 		inter.AddCert(ca)
 	}
-	// Validity is checked on its own; here only the path and its signatures.
-	at := cert.NotBefore.Add(time.Second)
+	// The leaf's validity is checked on its own: here the path and its
+	// signatures, at a time inside the leaf's validity.
+	at := now
+	if at.After(cert.NotAfter) {
+		at = cert.NotAfter.Add(-time.Second)
+	} else if at.Before(cert.NotBefore) {
+		at = cert.NotBefore.Add(time.Second)
+	}
 	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: at,
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
 		return nil, []Finding{f.fail(CheckChain, rule, fmt.Sprintf("the chain does not verify: %v", err), fix)}
