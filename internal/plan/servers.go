@@ -138,17 +138,9 @@ func (b *builder) oauth() {
 	d.setServers(servers)
 	d.c.Key.Exportable = true
 	if d.c.Key.Algorithm != AlgorithmRSA || d.c.Key.Bits < minOAuthRSABits {
-		d.c.Key.Algorithm = AlgorithmRSA
-		d.c.Key.Bits = max(minOAuthRSABits, b.key.Bits*boolInt(b.key.Algorithm == AlgorithmRSA))
+		d.c.Key.Algorithm, d.c.Key.Bits = AlgorithmRSA, minOAuthRSABits
 	}
 	dom := strings.ToLower(b.t.SIPDomains[0])
 	d.names.setSubject(dom, "default SIP domain: a web server certificate with the SIP domain in the subject", "R79", "M5")
 	d.rules = append(d.rules, "R78", "R10", "M10", "M11", "M12")
-}
-
-func boolInt(v bool) int {
-	if v {
-		return 1
-	}
-	return 0
 }
