@@ -89,7 +89,7 @@ func pbeCipher(alg pkix.AlgorithmIdentifier, pw passwords) (cipher.Block, []byte
 		return nil, nil, fmt.Errorf("%w: encryption algorithm %v", ErrUnsupported, oid)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	return block, derive(kdfIV, block.BlockSize()), nil
 }
@@ -124,7 +124,7 @@ func pbes2Cipher(params []byte, pw passwords) (cipher.Block, []byte, error) {
 	}
 	block, err := newBlock(key)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	if len(iv) != block.BlockSize() {
 		return nil, nil, fmt.Errorf("%w: PBES2 IV of %d bytes", ErrMalformed, len(iv))
@@ -153,7 +153,7 @@ func pbkdf2Key(kdf pkix.AlgorithmIdentifier, password []byte, keyLen int) ([]byt
 	}
 	key, err := pbkdf2.Key(prf, string(password), p.Salt, p.IterationCount, keyLen)
 	if err != nil {
-		return nil, fmt.Errorf("pbkdf2: %w", err)
+		return nil, fmt.Errorf("%w: pbkdf2: %w", ErrUnsupported, err)
 	}
 	return key, nil
 }

@@ -47,9 +47,9 @@ const (
 	sealP         = 1
 	// Upper bounds accepted when opening, so that a crafted file cannot ask
 	// for gigabytes of memory.
-	maxSealN = 1 << 20
-	maxSealR = 32
-	maxSealP = 16
+	maxSealN = 1 << 17
+	maxSealR = 8
+	maxSealP = 4
 )
 
 // SealPrivateKey encrypts a PKCS#8 key with a passphrase (scrypt KDF,
