@@ -16,6 +16,7 @@ type sval struct {
 	V   string
 	P   Pos
 	Set bool
+	Bad bool // given, but of the wrong type (already reported)
 }
 
 // bval is a boolean read from a file.
@@ -30,6 +31,7 @@ type ival struct {
 	V   int
 	P   Pos
 	Set bool
+	Bad bool
 }
 
 // slist is a list of strings read from a file.
@@ -37,6 +39,7 @@ type slist struct {
 	Items []sval
 	P     Pos
 	Set   bool
+	Bad   bool
 }
 
 func (l slist) values() []string {

@@ -56,6 +56,7 @@ func (v *validator) at(p Pos) Pos {
 func (v *validator) header() {
 	r := v.r
 	switch {
+	case r.Version.Bad:
 	case !r.Version.Set:
 		v.add(r.P, "version", "add 'version: 1' at the top of the file", "the topology has no version")
 	case r.Version.V != 1:
@@ -116,6 +117,7 @@ func (v *validator) dnsName(s sval, what string) {
 // must be given, must not be a wildcard (R7) and must be a DNS name.
 func (v *validator) subjectName(s sval, at Pos, what string) {
 	switch {
+	case s.Bad:
 	case !s.Set || s.V == "":
 		v.add(v.at(at), "required", "add "+what, "%s is missing", what)
 	case strings.Contains(s.V, "*"):
@@ -133,7 +135,7 @@ func (v *validator) optionalSubject(s sval, what string) {
 }
 
 func (v *validator) servers(l slist, at Pos, what string) {
-	if len(l.Items) == 0 {
+	if len(l.Items) == 0 && !l.Bad {
 		v.add(v.at(at), "required", "list at least one server FQDN under servers", "%s has no servers", what)
 	}
 	for _, s := range l.Items {
@@ -149,7 +151,7 @@ func (v *validator) enum(s sval, what string, allowed ...string) {
 
 func (v *validator) sipDomains() {
 	r := v.r
-	if len(r.SIPDomains.Items) == 0 {
+	if len(r.SIPDomains.Items) == 0 && !r.SIPDomains.Bad {
 		v.add(v.at(r.SIPDomains.P), "required", "list the SIP domains, the default first: sip_domains: [contoso.com]", "the topology has no SIP domain")
 	}
 	seen := map[string]Pos{}
@@ -182,7 +184,7 @@ func (v *validator) simpleURLs() {
 			v.add(meetAt, "R83", fmt.Sprintf("add a meet URL for it, e.g. simple_urls.meet.%s: https://meet.%s", d.V, d.V), "SIP domain %s has no meet simple URL (one is required per SIP domain)", d.V)
 		}
 	}
-	if !r.Dialin.Set {
+	if !r.Dialin.Set && !r.Dialin.Bad {
 		v.add(v.at(r.SimpleP), "R83", "add simple_urls.dialin, e.g. https://dialin.contoso.com", "the dial-in simple URL is missing")
 	}
 	var urls []sval

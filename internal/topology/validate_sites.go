@@ -15,6 +15,7 @@ func (v *validator) sites() {
 	proxies := map[string]Pos{}
 	for _, s := range r.Sites {
 		switch {
+		case s.Name.Bad:
 		case !s.Name.Set || s.Name.V == "":
 			v.add(s.P, "required", "add name: to the site", "a site has no name")
 		case names[strings.ToLower(s.Name.V)].Line != 0:
@@ -63,7 +64,7 @@ func (v *validator) edge(e *rawEdge) {
 }
 
 func (v *validator) proxy(s *rawSite, p *rawRP) {
-	if !p.Name.Set || p.Name.V == "" {
+	if (!p.Name.Set || p.Name.V == "") && !p.Name.Bad {
 		v.add(p.P, "required", "add name: to the reverse proxy", "a reverse proxy has no name")
 	}
 	v.servers(p.Servers, p.P, "reverse proxy "+p.Name.V)

@@ -23,6 +23,32 @@ type ydec struct {
 	c       *collector
 	overlay bool
 	depth   int
+	// budget is how many more nodes the decoder may visit: aliases can make
+	// a small document expand exponentially ("billion laughs").
+	budget int
+	spent  bool
+}
+
+// countNodes counts the nodes of a document without following aliases.
+func countNodes(n *yaml.Node) int {
+	total := 1
+	for _, k := range n.Content {
+		total += countNodes(k)
+	}
+	return total
+}
+
+// visit spends one node of the budget; false means stop decoding.
+func (d *ydec) visit(n *yaml.Node) bool {
+	if d.spent {
+		return false
+	}
+	if d.budget--; d.budget < 0 {
+		d.spent = true
+		d.c.add(d.pos(n), "syntax", "the document expands its aliases too much", "write the values out instead of repeating aliases")
+		return false
+	}
+	return true
 }
 
 type fieldFn func(k, v *yaml.Node)
@@ -59,7 +85,7 @@ func decodeYAML(file string, data []byte, overlay bool, c *collector) *rawTopo {
 	if err := dec.Decode(&extra); err == nil {
 		c.add(Pos{File: file, Line: extra.Line, Col: extra.Column}, "syntax", "a second YAML document follows the topology", "keep one document per file (remove the '---' separator)")
 	}
-	d := &ydec{file: file, c: c, overlay: overlay}
+	d := &ydec{file: file, c: c, overlay: overlay, budget: 4*countNodes(&doc) + 1000}
 	r := &rawTopo{P: Pos{File: file, Line: 1, Col: 1}}
 	root := &doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
@@ -137,7 +163,7 @@ func (d *ydec) typeErr(n *yaml.Node, what, want string) {
 // reporting unknown and duplicate keys.
 func (d *ydec) mapping(n *yaml.Node, what string, fields map[string]fieldFn) bool {
 	orig := n
-	if n = resolve(n); n == nil {
+	if n = resolve(n); n == nil || !d.visit(orig) {
 		return false
 	}
 	if isNull(n) {
@@ -156,6 +182,9 @@ func (d *ydec) mapping(n *yaml.Node, what string, fields map[string]fieldFn) boo
 	seen := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := resolve(n.Content[i]), n.Content[i+1]
+		if !d.visit(n.Content[i]) {
+			return false
+		}
 		if k == nil || k.Kind != yaml.ScalarNode {
 			d.c.addf(d.pos(n.Content[i]), "type", "use plain names as keys", "a key of %s must be a name", what)
 			continue
@@ -225,12 +254,12 @@ func editDistance(a, b string) int {
 // str reads a string scalar; lower normalises it to lower case (FQDNs).
 func (d *ydec) str(v *yaml.Node, what string, lower bool) sval {
 	n := resolve(v)
-	if n == nil || isNull(n) {
+	if n == nil || isNull(n) || !d.visit(v) {
 		return sval{P: d.pos(v)}
 	}
 	if n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
 		d.typeErr(v, what, "a string")
-		return sval{P: d.pos(v)}
+		return sval{P: d.pos(v), Bad: true}
 	}
 	s := n.Value
 	if lower {
@@ -263,12 +292,12 @@ func (d *ydec) integer(v *yaml.Node, what string) ival {
 	}
 	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
 		d.typeErr(v, what, "a whole number")
-		return ival{P: d.pos(v)}
+		return ival{P: d.pos(v), Bad: true}
 	}
 	i, err := strconv.ParseInt(strings.ReplaceAll(n.Value, "_", ""), 0, 32)
 	if err != nil {
 		d.typeErr(v, what, "a whole number")
-		return ival{P: d.pos(v)}
+		return ival{P: d.pos(v), Bad: true}
 	}
 	return ival{V: int(i), P: d.pos(v), Set: true}
 }
@@ -277,11 +306,12 @@ func (d *ydec) integer(v *yaml.Node, what string) ival {
 func (d *ydec) strList(v *yaml.Node, what string, lower bool) slist {
 	n := resolve(v)
 	l := slist{P: d.pos(v)}
-	if n == nil || isNull(n) {
+	if n == nil || isNull(n) || !d.visit(v) {
 		return l
 	}
 	if n.Kind != yaml.SequenceNode {
 		d.typeErr(v, what, "a list")
+		l.Bad = true
 		return l
 	}
 	l.Set = true
@@ -296,7 +326,7 @@ func (d *ydec) strList(v *yaml.Node, what string, lower bool) slist {
 // seq walks a list of mappings.
 func (d *ydec) seq(v *yaml.Node, what string, each func(item *yaml.Node)) {
 	n := resolve(v)
-	if n == nil || isNull(n) {
+	if n == nil || isNull(n) || !d.visit(v) {
 		return
 	}
 	if n.Kind != yaml.SequenceNode {

@@ -73,7 +73,7 @@ func (d *ydec) orgFields(o *rawOrg) map[string]fieldFn {
 func (d *ydec) meet(r *rawTopo, k, v *yaml.Node) {
 	r.MeetP = d.pos(k)
 	n := resolve(v)
-	if n == nil || isNull(n) {
+	if n == nil || isNull(n) || !d.visit(v) {
 		return
 	}
 	if n.Kind != yaml.MappingNode {
