@@ -53,7 +53,7 @@ func optional(vals ...sval) []sval {
 // uniqueness reports duplicate FQDNs and servers listed in two pools.
 func (v *validator) uniqueness() {
 	gs := v.groups()
-	ids := map[string]claim{}
+	ids := make(map[string]claim, len(gs))
 	for i, g := range gs {
 		if !g.fqdn.Set || g.fqdn.V == "" {
 			continue
@@ -69,7 +69,7 @@ func (v *validator) uniqueness() {
 }
 
 func (v *validator) uniqueServers(gs []group, ids map[string]claim) map[string]claim {
-	servers := map[string]claim{}
+	servers := make(map[string]claim, 4*len(gs))
 	for i, g := range gs {
 		for _, s := range g.servers.Items {
 			if c, dup := servers[s.V]; dup {
@@ -97,7 +97,7 @@ func (v *validator) uniqueServers(gs []group, ids map[string]claim) map[string]c
 // one edge pool may share between its services, and web_external) and the
 // internal web FQDNs.
 func (v *validator) uniqueExternal(gs []group, ids, servers map[string]claim) {
-	ext := map[string]claim{}
+	ext := make(map[string]claim, 3*len(gs))
 	webInt := map[string]claim{}
 	for i, g := range gs {
 		for _, n := range g.ext {
