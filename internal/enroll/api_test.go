@@ -1,0 +1,290 @@
+package enroll
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+)
+
+type certAnswer struct {
+	RequestID   int64    `json:"request_id"`
+	Status      string   `json:"status"`
+	Certificate string   `json:"certificate"`
+	Chain       []string `json:"chain"`
+	Serial      string   `json:"serial"`
+	Requester   string   `json:"requester"`
+}
+
+type errAnswer struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func parsePEMCert(t *testing.T, s string) *x509.Certificate {
+	t.Helper()
+	b, _ := pem.Decode([]byte(s))
+	if b == nil {
+		t.Fatalf("not PEM: %q", s)
+	}
+	c, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestAPISubmitIssues(t *testing.T) {
+	tc := newTestCA(t)
+	ts := startServer(t, tc, Config{})
+	st, body := ts.call(t, "POST", "/api/v1/certificates", tc.tokAlice, map[string]string{"csr": newCSR(t, "web1.contoso.com"), "template": tmplAuto})
+	if st != http.StatusCreated {
+		t.Fatalf("status %d: %s", st, body)
+	}
+	a := decode[certAnswer](t, body)
+	cert := parsePEMCert(t, a.Certificate)
+	if cert.Subject.CommonName != "web1.contoso.com" || a.Status != "issued" || a.RequestID == 0 {
+		t.Fatalf("answer %+v, subject %s", a, cert.Subject)
+	}
+	if a.Serial != strings.ToUpper(cert.SerialNumber.Text(16)) {
+		t.Errorf("serial %s, certificate has %X", a.Serial, cert.SerialNumber)
+	}
+	chain := tc.eng.Chain()
+	if len(a.Chain) != len(chain) {
+		t.Fatalf("chain of %d, CA has %d", len(a.Chain), len(chain))
+	}
+	inter, roots := x509.NewCertPool(), x509.NewCertPool()
+	for i, p := range a.Chain {
+		c := parsePEMCert(t, p)
+		if !c.Equal(chain[i]) {
+			t.Errorf("chain[%d] is %s", i, c.Subject)
+		}
+		inter.AddCert(c)
+	}
+	roots.AddCert(tc.root())
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+		t.Errorf("issued certificate does not verify: %v", err)
+	}
+
+	// The owner reads it back.
+	st, body = ts.call(t, "GET", fmt.Sprintf("/api/v1/requests/%d", a.RequestID), tc.tokAlice, nil)
+	if st != http.StatusOK || decode[certAnswer](t, body).Certificate == "" {
+		t.Fatalf("retrieve: %d %s", st, body)
+	}
+}
+
+func TestAPIPendingApproveAndPrivacy(t *testing.T) {
+	tc := newTestCA(t)
+	ts := startServer(t, tc, Config{})
+	st, body := ts.call(t, "POST", "/api/v1/certificates", tc.tokAlice, map[string]string{"csr": newCSR(t, "web2.contoso.com"), "template": tmplApproval})
+	if st != http.StatusAccepted {
+		t.Fatalf("status %d: %s", st, body)
+	}
+	a := decode[certAnswer](t, body)
+	if a.RequestID == 0 || a.Certificate != "" {
+		t.Fatalf("answer %+v", a)
+	}
+	path := fmt.Sprintf("/api/v1/requests/%d", a.RequestID)
+
+	st, body = ts.call(t, "GET", path, tc.tokAlice, nil)
+	if st != http.StatusOK || decode[certAnswer](t, body).Status != "pending" {
+		t.Fatalf("owner: %d %s", st, body)
+	}
+	// Another user's token cannot read it, nor approve it.
+	for _, tok := range []string{tc.tokBob, tc.tokCarol} {
+		st, body = ts.call(t, "GET", path, tok, nil)
+		if st != http.StatusNotFound && st != http.StatusForbidden {
+			t.Errorf("another user read the request: %d %s", st, body)
+		}
+		if strings.Contains(string(body), "web2.contoso.com") {
+			t.Errorf("another user saw the subject: %s", body)
+		}
+	}
+	st, body = ts.call(t, "GET", "/api/v1/requests?status=pending", tc.tokBob, nil)
+	if st != http.StatusOK || strings.Contains(string(body), "web2.contoso.com") {
+		t.Errorf("bob's listing shows alice's request: %d %s", st, body)
+	}
+	st, _ = ts.call(t, "POST", path+"/approve", tc.tokBob, nil)
+	if st != http.StatusForbidden && st != http.StatusNotFound {
+		t.Errorf("bob approved: %d", st)
+	}
+	// The administrator sees and approves it.
+	st, body = ts.call(t, "GET", "/api/v1/requests?status=pending", tc.tokAdmin, nil)
+	if st != http.StatusOK || !strings.Contains(string(body), "web2.contoso.com") {
+		t.Errorf("admin listing: %d %s", st, body)
+	}
+	st, body = ts.call(t, "POST", path+"/approve", tc.tokAdmin, nil)
+	if st != http.StatusOK || decode[certAnswer](t, body).Status != "issued" {
+		t.Fatalf("approve: %d %s", st, body)
+	}
+	st, body = ts.call(t, "GET", path, tc.tokAlice, nil)
+	if got := decode[certAnswer](t, body); st != http.StatusOK || got.Status != "issued" || got.Certificate == "" {
+		t.Fatalf("after approval: %d %s", st, body)
+	}
+	st, body = ts.call(t, "POST", path+"/approve", tc.tokAdmin, nil)
+	if st != http.StatusConflict || decode[errAnswer](t, body).Code != "conflict" {
+		t.Errorf("approve twice: %d %s", st, body)
+	}
+}
+
+// TestAPIRefusals checks statuses, stable codes, clear messages, and that
+// nothing is recorded for a refused request.
+func TestAPIRefusals(t *testing.T) {
+	tc := newTestCA(t)
+	ts := startServer(t, tc, Config{MaxBodyBytes: 64 << 10})
+	good := newCSR(t, "web3.contoso.com")
+	big := `{"csr": "` + strings.Repeat("A", 70<<10) + `", "template": "WebServer"}`
+	cases := []struct {
+		name, token string
+		body        any
+		status      int
+		code, msg   string
+	}{
+		{"no token", "", map[string]string{"csr": good, "template": tmplAuto}, 401, "unauthenticated", "bearer"},
+		{"wrong token", "nope", map[string]string{"csr": good, "template": tmplAuto}, 401, "unauthenticated", ""},
+		{"malformed JSON", tc.tokAlice, `{"csr": "x", `, 400, "bad_request", "malformed JSON"},
+		{"not an object", tc.tokAlice, `["csr"]`, 400, "bad_request", "malformed JSON"},
+		{"unknown field", tc.tokAlice, `{"csr": "x", "tempalte": "WebServer"}`, 400, "bad_request", "tempalte"},
+		{"trailing data", tc.tokAlice, `{"csr": "x"} {}`, 400, "bad_request", "after the object"},
+		{"empty body", tc.tokAlice, ``, 400, "bad_request", "empty"},
+		{"missing csr", tc.tokAlice, `{"template": "WebServer"}`, 400, "bad_request", "csr"},
+		{"malformed CSR", tc.tokAlice, map[string]string{"csr": "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n", "template": tmplAuto}, 400, "bad_request", ""},
+		{"garbage CSR", tc.tokAlice, map[string]string{"csr": "hello", "template": tmplAuto}, 400, "bad_request", ""},
+		{"no Enroll permission", tc.tokCarol, map[string]string{"csr": good, "template": tmplAuto}, 403, "forbidden", ""},
+		{"unknown template", tc.tokAlice, map[string]string{"csr": good, "template": "NoSuchTemplate"}, 404, "not_found", ""},
+		{"oversized body", tc.tokAlice, big, 413, "too_large", "limit"},
+	}
+	before := tc.written(t)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st, body := ts.call(t, "POST", "/api/v1/certificates", c.token, c.body)
+			if st != c.status {
+				t.Fatalf("status %d, want %d: %s", st, c.status, body)
+			}
+			e := decode[errAnswer](t, body)
+			if e.Code != c.code || e.Message == "" || !strings.Contains(e.Message, c.msg) {
+				t.Errorf("error %+v, want code %q and a message with %q", e, c.code, c.msg)
+			}
+		})
+	}
+	if after := tc.written(t); after != before {
+		t.Errorf("refused requests wrote %d records", after-before)
+	}
+}
+
+func TestAPIRevocationAndReads(t *testing.T) {
+	tc := newTestCA(t)
+	ts := startServer(t, tc, Config{})
+	_, body := ts.call(t, "POST", "/api/v1/certificates", tc.tokAlice, map[string]string{"csr": newCSR(t, "web4.contoso.com"), "template": tmplAuto})
+	a := decode[certAnswer](t, body)
+	cases := []struct {
+		name, token string
+		body        any
+		status      int
+	}{
+		{"not an administrator", tc.tokAlice, map[string]string{"serial": a.Serial, "reason": "keyCompromise"}, 403},
+		{"bad serial", tc.tokAdmin, map[string]string{"serial": "xyz"}, 400},
+		{"unknown serial", tc.tokAdmin, map[string]string{"serial": "0BADBAD0BADBAD", "reason": "superseded"}, 404},
+		{"revoke", tc.tokAdmin, map[string]string{"serial": a.Serial, "reason": "keyCompromise"}, 200},
+		{"revoke again", tc.tokAdmin, map[string]string{"serial": a.Serial, "reason": "keyCompromise"}, 409},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if st, body := ts.call(t, "POST", "/api/v1/revocations", c.token, c.body); st != c.status {
+				t.Fatalf("status %d, want %d: %s", st, c.status, body)
+			}
+		})
+	}
+	// The CRL now lists it (the cache was dropped by the revocation).
+	st, der := ts.call(t, "GET", "/api/v1/crl", "", nil)
+	if st != 200 {
+		t.Fatalf("crl: %d", st)
+	}
+	rl, err := x509.ParseRevocationList(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range rl.RevokedCertificateEntries {
+		found = found || strings.EqualFold(e.SerialNumber.Text(16), a.Serial)
+	}
+	if !found {
+		t.Errorf("revoked serial %s not on the CRL", a.Serial)
+	}
+	if err := rl.CheckSignatureFrom(tc.eng.Chain()[0]); err != nil {
+		t.Errorf("CRL signature: %v", err)
+	}
+
+	t.Run("templates", func(t *testing.T) {
+		_, body := ts.call(t, "GET", "/api/v1/templates", tc.tokAlice, nil)
+		if !strings.Contains(string(body), tmplAuto) {
+			t.Errorf("alice's templates: %s", body)
+		}
+		_, body = ts.call(t, "GET", "/api/v1/templates", tc.tokCarol, nil)
+		if strings.Contains(string(body), tmplAuto) {
+			t.Errorf("carol may not enroll but sees: %s", body)
+		}
+	})
+	for _, p := range []string{"/api/v1/ca/certificate", "/api/v1/ca/chain", "/api/v1/crl/delta", "/api/v1/ca/chain?format=pem"} {
+		t.Run(p, func(t *testing.T) {
+			if st, body := ts.call(t, "GET", p, "", nil); st != 200 || len(body) == 0 {
+				t.Errorf("status %d, %d bytes", st, len(body))
+			}
+		})
+	}
+	t.Run("chain parses", func(t *testing.T) {
+		_, der := ts.call(t, "GET", "/api/v1/ca/chain", "", nil)
+		certs, err := parseP7BForTest(der)
+		if err != nil || len(certs) != len(tc.eng.Chain()) {
+			t.Fatalf("chain: %d certificates, %v", len(certs), err)
+		}
+	})
+}
+
+// TestLoadConcurrentSubmissions sends many submissions at once: every one
+// is answered with a certificate and no serial repeats.
+func TestLoadConcurrentSubmissions(t *testing.T) {
+	tc := newTestCA(t)
+	ts := startServer(t, tc, Config{})
+	const clients, each = 16, 12
+	csrs := make([]string, clients*each)
+	for i := range csrs {
+		csrs[i] = newCSR(t, fmt.Sprintf("load%d.contoso.com", i))
+	}
+	var mu sync.Mutex
+	serials := map[string]bool{}
+	var wg sync.WaitGroup
+	errs := make(chan string, len(csrs))
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				st, body := ts.call(t, "POST", "/api/v1/certificates", tc.tokAlice, map[string]string{"csr": csrs[c*each+i], "template": tmplAuto})
+				if st != http.StatusCreated {
+					errs <- fmt.Sprintf("status %d: %s", st, body)
+					continue
+				}
+				var a certAnswer
+				a = decodeNoT(body)
+				mu.Lock()
+				if serials[a.Serial] {
+					errs <- "serial repeated: " + a.Serial
+				}
+				serials[a.Serial] = true
+				mu.Unlock()
+			}
+		}(c)
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	if len(serials) != clients*each {
+		t.Errorf("%d distinct serials for %d submissions", len(serials), clients*each)
+	}
+}

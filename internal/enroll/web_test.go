@@ -1,0 +1,327 @@
+package enroll
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ocsp"
+
+	"edgecert/internal/ca"
+)
+
+// TestPlainHTTPServesOnlyPublications: the plain listener answers the CRL,
+// AIA and OCSP paths and nothing else.
+func TestPlainHTTPServesOnlyPublications(t *testing.T) {
+	tc := newTestCA(t)
+	ts := startServer(t, tc, Config{HTTPListen: "127.0.0.1:0"})
+	name := tc.eng.FileName()
+	issuing := tc.eng.Chain()[0]
+	get := func(path string) (int, []byte) {
+		resp, err := http.Get(ts.plain + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	t.Run("full CRL", func(t *testing.T) {
+		st, b := get("/crl/" + name + ".crl")
+		if rl, err := x509.ParseRevocationList(b); st != 200 || err != nil || rl.CheckSignatureFrom(issuing) != nil {
+			t.Fatalf("status %d, %v", st, err)
+		}
+	})
+	t.Run("delta CRL", func(t *testing.T) {
+		st, b := get("/crl/" + url.PathEscape(name+"+.crl"))
+		if _, err := x509.ParseRevocationList(b); st != 200 || err != nil {
+			t.Fatalf("status %d, %v", st, err)
+		}
+	})
+	t.Run("AIA", func(t *testing.T) {
+		st, b := get("/aia/" + name + ".crt")
+		if st != 200 || !bytes.Equal(b, issuing.Raw) {
+			t.Fatalf("status %d", st)
+		}
+	})
+	// OCSP for a certificate the CA issued, GET and POST.
+	_, body := ts.call(t, "POST", "/api/v1/certificates", tc.tokAlice, map[string]string{"csr": newCSR(t, "ocsp.contoso.com"), "template": tmplAuto})
+	leaf := parsePEMCert(t, decodeNoT(body).Certificate)
+	oreq, err := ocsp.CreateRequest(leaf, issuing, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkOCSP := func(t *testing.T, st int, b []byte) {
+		t.Helper()
+		r, err := ocsp.ParseResponseForCert(b, leaf, issuing)
+		if st != 200 || err != nil || r.Status != ocsp.Good {
+			t.Fatalf("status %d, %v, %+v", st, err, r)
+		}
+	}
+	t.Run("OCSP POST", func(t *testing.T) {
+		resp, err := http.Post(ts.plain+"/ocsp", "application/ocsp-request", bytes.NewReader(oreq))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		checkOCSP(t, resp.StatusCode, b)
+	})
+	t.Run("OCSP GET", func(t *testing.T) {
+		st, b := get("/ocsp/" + url.PathEscape(base64.StdEncoding.EncodeToString(oreq)))
+		checkOCSP(t, st, b)
+	})
+	for _, p := range []string{"/", "/certsrv/", "/certsrv/download", "/certsrv/certnew.p7b", "/api/v1/ca/chain", "/api/v1/templates", "/healthz", "/metrics", "/static/style.css", "/crl/other.crl", "/aia/" + name + ".crl"} {
+		t.Run("refused "+p, func(t *testing.T) {
+			if st, _ := get(p); st != http.StatusNotFound {
+				t.Errorf("status %d, want 404", st)
+			}
+		})
+	}
+	t.Run("refused POST to the API", func(t *testing.T) {
+		resp, err := http.Post(ts.plain+"/api/v1/certificates", "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("status %d", resp.StatusCode)
+		}
+	})
+}
+
+// postForm posts a form as the test client.
+func (ts *testServer) postForm(t *testing.T, path string, v url.Values) (int, string, http.Header) {
+	t.Helper()
+	resp, err := ts.client.PostForm(ts.url+path, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
+}
+
+// TestFormsNeedCSRF: every form post without the session's token is
+// refused and records nothing.
+func TestFormsNeedCSRF(t *testing.T) {
+	tc := newTestCA(t)
+	ts := startServer(t, tc, Config{})
+	csrf := ts.signIn(t, "alice", tc.passAlice)
+	before := tc.written(t)
+	csr := newCSR(t, "csrf.contoso.com")
+	for _, c := range []struct{ name, token string }{{"no token", ""}, {"wrong token", "AAAA" + csrf[4:]}} {
+		t.Run(c.name, func(t *testing.T) {
+			v := url.Values{"csr": {csr}, "template": {tmplAuto}}
+			if c.token != "" {
+				v.Set("csrf", c.token)
+			}
+			st, body, _ := ts.postForm(t, "/certsrv/request", v)
+			if st != http.StatusForbidden || !strings.Contains(body, "security token") {
+				t.Fatalf("status %d: %s", st, body)
+			}
+		})
+	}
+	t.Run("sign-in form without its token", func(t *testing.T) {
+		st, _, _ := ts.postForm(t, "/certsrv/signin", url.Values{"user": {"alice"}, "password": {tc.passAlice}})
+		if st != http.StatusForbidden {
+			t.Fatalf("status %d", st)
+		}
+	})
+	if after := tc.written(t); after != before {
+		t.Fatalf("refused forms wrote %d records", after-before)
+	}
+	st, _, h := ts.postForm(t, "/certsrv/request", url.Values{"csr": {csr}, "template": {tmplAuto}, "csrf": {csrf}})
+	if st != http.StatusSeeOther || !strings.HasPrefix(h.Get("Location"), "/certsrv/requests/") {
+		t.Fatalf("with the token: status %d, location %q", st, h.Get("Location"))
+	}
+}
+
+func TestSessionCookieAndSignIn(t *testing.T) {
+	tc := newTestCA(t)
+	ts := startServer(t, tc, Config{})
+	// Pages that need a user send the browser to sign in.
+	resp, err := ts.client.Get(ts.url + "/certsrv/pending")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/certsrv/signin") {
+		t.Fatalf("status %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// A wrong password is refused.
+	tok := ts.csrf(t, "/certsrv/signin")
+	st, body, _ := ts.postForm(t, "/certsrv/signin", url.Values{"csrf": {tok}, "user": {"alice"}, "password": {"wrong"}})
+	if st != http.StatusUnauthorized || !strings.Contains(body, "wrong password") {
+		t.Fatalf("wrong password: %d", st)
+	}
+	// The session cookie is Secure, HttpOnly and SameSite=Strict.
+	st, _, h := ts.postForm(t, "/certsrv/signin", url.Values{"csrf": {tok}, "user": {"alice"}, "password": {tc.passAlice}, "next": {"https://evil.example/"}})
+	if st != http.StatusSeeOther || h.Get("Location") != "/certsrv/" {
+		t.Fatalf("sign-in: %d to %q", st, h.Get("Location"))
+	}
+	var cookie string
+	for _, c := range h.Values("Set-Cookie") {
+		if strings.HasPrefix(c, sessionCookie+"=") {
+			cookie = c
+		}
+	}
+	for _, attr := range []string{"Secure", "HttpOnly", "SameSite=Strict", "Path=/"} {
+		if !strings.Contains(cookie, attr) {
+			t.Errorf("session cookie %q lacks %s", cookie, attr)
+		}
+	}
+}
+
+// TestPagesEnforcePermissions: the request form lists only the templates
+// the user may enroll in, and a forged post for another is refused.
+func TestPagesEnforcePermissions(t *testing.T) {
+	tc := newTestCA(t)
+	ts := startServer(t, tc, Config{})
+	csrf := ts.signIn(t, "carol", tc.passCar)
+	resp, _ := ts.client.Get(ts.url + "/certsrv/request")
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if strings.Contains(string(b), `value="`+tmplAuto+`"`) || !strings.Contains(string(b), "may not enroll") {
+		t.Errorf("carol's request page offers the template or does not say why not")
+	}
+	before := tc.written(t)
+	st, body, _ := ts.postForm(t, "/certsrv/request", url.Values{"csr": {newCSR(t, "carol.contoso.com")}, "template": {tmplAuto}, "csrf": {csrf}})
+	if st != http.StatusForbidden || !strings.Contains(body, "You may not enroll") {
+		t.Fatalf("status %d", st)
+	}
+	if tc.written(t) != before {
+		t.Errorf("a refused request was recorded")
+	}
+	// Not an administrator: approve, deny, revoke are refused.
+	for _, p := range []string{"/certsrv/requests/1/approve", "/certsrv/requests/1/deny"} {
+		if st, _, _ := ts.postForm(t, p, url.Values{"csrf": {csrf}}); st != http.StatusForbidden && st != http.StatusNotFound {
+			t.Errorf("%s: status %d", p, st)
+		}
+	}
+	if st, _, _ := ts.postForm(t, "/certsrv/revoke", url.Values{"csrf": {csrf}, "serial": {"01"}}); st != http.StatusForbidden && st != http.StatusNotFound {
+		t.Errorf("revoke: status %d", st)
+	}
+}
+
+// TestFormBodyLimit: an oversized form gets 413.
+func TestFormBodyLimit(t *testing.T) {
+	tc := newTestCA(t)
+	ts := startServer(t, tc, Config{MaxBodyBytes: 32 << 10})
+	csrf := ts.signIn(t, "alice", tc.passAlice)
+	before := tc.written(t)
+	st, _, _ := ts.postForm(t, "/certsrv/request", url.Values{"csr": {strings.Repeat("A", 40<<10)}, "template": {tmplAuto}, "csrf": {csrf}})
+	if st != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d", st)
+	}
+	if tc.written(t) != before {
+		t.Errorf("an oversized request was recorded")
+	}
+}
+
+func TestHealthAndMetrics(t *testing.T) {
+	tc := newTestCA(t)
+	ts := startServer(t, tc, Config{})
+	ts.call(t, "POST", "/api/v1/certificates", tc.tokAlice, map[string]string{"csr": newCSR(t, "m.contoso.com"), "template": tmplAuto})
+	ts.call(t, "POST", "/api/v1/certificates", tc.tokAlice, map[string]string{"csr": newCSR(t, "p.contoso.com"), "template": tmplApproval})
+	ts.call(t, "GET", "/api/v1/templates", "", nil)
+	if st, b := ts.call(t, "GET", "/healthz", "", nil); st != 200 || string(b) != "ok\n" {
+		t.Errorf("healthz: %d %q", st, b)
+	}
+	st, b := ts.call(t, "GET", "/metrics", "", nil)
+	if st != 200 {
+		t.Fatalf("metrics: %d", st)
+	}
+	for _, want := range []string{
+		`edgecert_http_requests_total{route="api_submit",status="201"} 1`,
+		`edgecert_http_requests_total{route="api_submit",status="202"} 1`,
+		`edgecert_http_requests_total{route="api_templates",status="401"} 1`,
+		`edgecert_issuance_duration_seconds_count 2`,
+		`edgecert_issuance_duration_seconds_bucket{le="+Inf"} 2`,
+		`edgecert_pending_requests 1`,
+		`edgecert_crl_age_seconds{crl="full"} `,
+		"# TYPE edgecert_issuance_duration_seconds histogram",
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("metrics lack %q:\n%s", want, b)
+		}
+	}
+}
+
+// slowEngine delays submissions, to catch a shutdown that drops them.
+type slowEngine struct {
+	Engine
+	started chan struct{}
+	delay   time.Duration
+}
+
+func (s *slowEngine) Submit(ctx context.Context, p *ca.Principal, csr []byte, template string) (*ca.Result, error) {
+	close(s.started)
+	time.Sleep(s.delay)
+	return s.Engine.Submit(ctx, p, csr, template)
+}
+
+// TestGracefulShutdown: a request in flight when shutdown starts is answered.
+func TestGracefulShutdown(t *testing.T) {
+	tc := newTestCA(t)
+	slow := &slowEngine{Engine: tc.eng, started: make(chan struct{}), delay: 500 * time.Millisecond}
+	tc2 := *tc
+	tc2.eng = slow
+	ts := startServer(t, &tc2, Config{})
+	type answer struct {
+		st   int
+		body []byte
+	}
+	got := make(chan answer, 1)
+	go func() {
+		st, b := ts.call(t, "POST", "/api/v1/certificates", tc.tokAlice, map[string]string{"csr": newCSR(t, "slow.contoso.com"), "template": tmplAuto})
+		got <- answer{st, b}
+	}()
+	<-slow.started
+	ts.stop()
+	ts.stop = nil
+	a := <-got
+	if a.st != http.StatusCreated {
+		t.Fatalf("in-flight request: %d %s", a.st, a.body)
+	}
+	if _, err := ts.client.Get(ts.url + "/healthz"); err == nil {
+		t.Errorf("server still answers after shutdown")
+	}
+}
+
+func TestDownloadsHaveWindowsNames(t *testing.T) {
+	tc := newTestCA(t)
+	ts := startServer(t, tc, Config{})
+	cases := []struct{ path, file, prefix string }{
+		{"/certsrv/certnew.cer?enc=der", "certnew.cer", ""},
+		{"/certsrv/certnew.cer?enc=b64", "certnew.cer", "-----BEGIN CERTIFICATE-----"},
+		{"/certsrv/certnew.p7b?enc=der", "certnew.p7b", ""},
+		{"/certsrv/certnew.p7b?enc=b64", "certnew.p7b", "-----BEGIN PKCS7-----"},
+		{"/certsrv/certcrl.crl?type=full&enc=der", "certcrl.crl", ""},
+		{"/certsrv/certcrl.crl?type=delta&enc=b64", "certcrl.crl", "-----BEGIN X509 CRL-----"},
+	}
+	for _, c := range cases {
+		t.Run(c.path, func(t *testing.T) {
+			resp, err := ts.client.Get(ts.url + c.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Disposition"), fmt.Sprintf("filename=%q", c.file)) {
+				t.Fatalf("status %d, disposition %q", resp.StatusCode, resp.Header.Get("Content-Disposition"))
+			}
+			if !strings.HasPrefix(string(b), c.prefix) {
+				t.Errorf("body starts %q", b[:min(len(b), 30)])
+			}
+		})
+	}
+}
