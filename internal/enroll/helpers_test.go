@@ -22,7 +22,6 @@ import (
 	"testing"
 
 	"github.com/smallstep/pkcs7"
-
 )
 
 // testCA is a CA with users for the tests:
@@ -203,7 +202,6 @@ func (ts *testServer) csrf(t *testing.T, path string) string {
 	}
 	return string(m[1])
 }
-
 
 func decodeNoT(b []byte) certAnswer {
 	var a certAnswer
