@@ -10,7 +10,7 @@
 //
 // # Layout
 //
-//	DIR/index.json        the index: every entry and the assignments (the commit point)
+//	DIR/index.bin         the index: every entry and the assignments (the commit point)
 //	DIR/store.lock        flock(2) lock file
 //	DIR/certs/T.cer       DER certificates, named by SHA-1 thumbprint
 //	DIR/requests/T.csr    DER PKCS#10 requests, named by SHA-1 of the request
@@ -20,7 +20,7 @@
 // # Atomicity
 //
 // A change writes its new files first (temp file, fsync, rename, fsync of
-// the directory), then replaces index.json in the same way (the single
+// the directory), then replaces index.bin in the same way (the single
 // commit point), then removes the files the new index no longer references.
 // Opening a store removes files that no index entry references (left by a
 // change that was killed before its commit). After a crash the store is
@@ -31,7 +31,7 @@
 // Readers take a shared flock on store.lock and writers an exclusive one; a
 // process that cannot get the lock within Options.LockTimeout gets an error
 // wrapping ErrLocked. The parsed index is cached per Store and reloaded only
-// when index.json changes, so List does not re-read certificate files.
+// when index.bin changes, so List does not re-read certificate files.
 package store
 
 import (

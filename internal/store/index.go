@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,14 +11,14 @@ import (
 
 const indexVersion = 1
 
-// index is the content of index.json: the whole logical state of the store.
+// index is the content of the index file: the whole logical state of the store.
 type index struct {
-	Version     int          `json:"version"`
-	Generation  uint64       `json:"generation"`
-	Entries     []record     `json:"entries"`
-	Assignments []Assignment `json:"assignments,omitempty"`
+	Version     int
+	Generation  uint64
+	Entries     []record
+	Assignments []Assignment
 
-	byThumb map[string]int // built lazily; not serialised
+	byThumb map[string]int // built lazily; not stored
 }
 
 // record is an index entry: what Windows shows plus where the files are.
@@ -27,7 +26,7 @@ type record struct {
 	Entry
 	// KeyHash is the upper-case hex SHA-256 of the PKIX public key. The key
 	// file, when HasKey, is keys/KeyHash.key.
-	KeyHash string `json:"key_hash"`
+	KeyHash string
 }
 
 func (r *record) certFile() string {
@@ -79,7 +78,7 @@ func (x *index) clone() *index {
 	return c
 }
 
-// fileTag identifies one version of index.json; every commit replaces the
+// fileTag identifies one version of the index file; every commit replaces the
 // file by rename, so a new inode, size or time means a new index.
 type fileTag struct {
 	ino   uint64
@@ -95,7 +94,7 @@ func tagOf(fi os.FileInfo) fileTag {
 	return t
 }
 
-// loadLocked returns the current index, from the cache when index.json has
+// loadLocked returns the current index, from the cache when the index file has
 // not changed. The caller holds the lock (shared or exclusive) and s.mu.
 func (s *Store) loadLocked() (*index, error) {
 	path := filepath.Join(s.dir, indexName)
@@ -119,15 +118,15 @@ func (s *Store) loadLocked() (*index, error) {
 	if _, err := readFull(f, data); err != nil {
 		return nil, fmt.Errorf("store: reading %s: %w", path, err)
 	}
-	var idx index
-	if err := json.Unmarshal(data, &idx); err != nil {
-		return nil, fmt.Errorf("store: %s is damaged: %v", path, err)
+	idx, err := decodeIndex(data)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s is damaged (restore it from a backup)", path)
 	}
 	if idx.Version != indexVersion {
 		return nil, fmt.Errorf("store: %s has version %d, this edgecert reads version %d", path, idx.Version, indexVersion)
 	}
-	s.cache, s.cacheTag = &idx, tag
-	return &idx, nil
+	s.cache, s.cacheTag = idx, tag
+	return idx, nil
 }
 
 func readFull(f *os.File, b []byte) (int, error) {
@@ -142,13 +141,9 @@ func readFull(f *os.File, b []byte) (int, error) {
 	return n, nil
 }
 
-// writeIndexLocked atomically replaces index.json: the commit point.
+// writeIndexLocked atomically replaces the index file: the commit point.
 func (s *Store) writeIndexLocked(idx *index) error {
-	data, err := json.Marshal(idx)
-	if err != nil {
-		return fmt.Errorf("store: %w", err)
-	}
-	if err := writeAtomic(s.dir, indexName, data, 0o600); err != nil {
+	if err := writeAtomic(s.dir, indexName, encodeIndex(idx), 0o600); err != nil {
 		return err
 	}
 	if err := syncDir(s.dir); err != nil {

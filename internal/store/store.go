@@ -27,7 +27,7 @@ type Store struct {
 }
 
 const (
-	indexName = "index.json"
+	indexName = "index.bin"
 	lockName  = "store.lock"
 	certDir   = "certs"
 	reqDir    = "requests"

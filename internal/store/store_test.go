@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -456,4 +457,45 @@ func TestOpenCollectsOrphans(t *testing.T) {
 	}
 	s := openTest(t, dir, "")
 	mustCheck(t, s)
+}
+
+func TestIndexCodec(t *testing.T) {
+	p := newPKI(t, "Contoso", 0)
+	r1, _ := recordForCert(p.root, Root)
+	r2, _ := recordForCert(p.inter, CA)
+	r2.FriendlyName, r2.HasKey, r2.Exportable = "Ünïcødé name", true, true
+	in := &index{Version: indexVersion, Generation: 42, Entries: []record{r1, r2},
+		Assignments: []Assignment{{Usage: "Internal", Thumbprint: r1.Thumbprint, Staged: r2.Thumbprint, Effective: testNow}}}
+	data := encodeIndex(in)
+	out, err := decodeIndex(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(in, out) {
+		t.Fatalf("round trip:\n%+v\n%+v", in, out)
+	}
+	for i := 0; i < len(data); i += 7 {
+		bad := append([]byte(nil), data...)
+		bad[i] ^= 0x40
+		if _, err := decodeIndex(bad); err == nil {
+			t.Fatalf("a flipped byte at %d was not detected", i)
+		}
+	}
+	if _, err := decodeIndex(data[:len(data)-1]); err == nil {
+		t.Fatal("a truncated index was not detected")
+	}
+}
+
+func FuzzDecodeIndex(f *testing.F) {
+	f.Add(encodeIndex(&index{Version: indexVersion}))
+	f.Add(encodeIndex(&index{Version: indexVersion, Entries: []record{{Entry: Entry{Location: My, Thumbprint: "AB", DNSNames: []string{"a", "b"}}}}}))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		x, err := decodeIndex(data)
+		if err != nil {
+			return
+		}
+		if y, err := decodeIndex(encodeIndex(x)); err != nil || len(y.Entries) != len(x.Entries) {
+			t.Fatalf("re-encoding a decoded index fails: %v", err)
+		}
+	})
 }

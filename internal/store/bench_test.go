@@ -1,0 +1,113 @@
+package store
+
+import (
+	"crypto/x509"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"edgecert/internal/certfmt"
+)
+
+// bigStore writes a store of n certificates in my directly (index and
+// files, as n imports would leave it) and returns its directory.
+func bigStore(b testing.TB, n int) string {
+	b.Helper()
+	dir := b.TempDir()
+	openTest(b, dir, "")
+	p := newPKI(b, "Bench", 0)
+	key := newKey(b, 0)
+	keyPEM, _ := certfmt.MarshalPrivateKeyPEM(key)
+	idx := &index{Version: indexVersion}
+	for _, c := range []*x509.Certificate{p.root, p.inter} {
+		r, _ := recordForCert(c, caLocation(c))
+		idx.Entries = append(idx.Entries, r)
+		os.WriteFile(filepath.Join(dir, r.certFile()), c.Raw, 0o644)
+	}
+	for i := 0; i < n; i++ {
+		leaf := p.leaf(b, key.Public(), fmt.Sprintf("server%05d.contoso.com", i), testNow.AddDate(1, 0, 0))
+		r, _ := recordForCert(leaf, My)
+		r.HasKey, r.Exportable, r.FriendlyName = true, true, fmt.Sprintf("Server %05d", i)
+		idx.Entries = append(idx.Entries, r)
+		os.WriteFile(filepath.Join(dir, r.certFile()), leaf.Raw, 0o644)
+	}
+	r := idx.Entries[len(idx.Entries)-1]
+	os.WriteFile(filepath.Join(dir, r.keyFile()), keyPEM, 0o600)
+	sortRecords(idx.Entries)
+	if err := os.WriteFile(filepath.Join(dir, indexName), encodeIndex(idx), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return dir
+}
+
+// BenchmarkList10k: List on an open store of 10,000 certificates.
+func BenchmarkList10k(b *testing.B) {
+	dir := bigStore(b, 10000)
+	s := openTest(b, dir, "")
+	b.ResetTimer()
+	for b.Loop() {
+		es, err := s.List("")
+		if err != nil || len(es) != 10002 {
+			b.Fatalf("%d entries, %v", len(es), err)
+		}
+	}
+}
+
+// BenchmarkOpenList10k: a cold Open (lock, index parse, garbage
+// collection scan) then List, as one CLI `store list` does.
+func BenchmarkOpenList10k(b *testing.B) {
+	dir := bigStore(b, 10000)
+	b.ResetTimer()
+	for b.Loop() {
+		s, err := Open(dir, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		es, err := s.List(My)
+		if err != nil || len(es) != 10000 {
+			b.Fatalf("%d entries, %v", len(es), err)
+		}
+	}
+}
+
+func pfxFixture(b *testing.B) ([]byte, *x509.Certificate) {
+	p := newPKI(b, "Bench", 2048)
+	key := newKey(b, 2048)
+	leaf := p.leaf(b, key.Public(), "edge.contoso.com", testNow.AddDate(1, 0, 0))
+	return pfxOf(b, &certfmt.PFX{Key: key, Leaf: leaf, CA: []*x509.Certificate{p.inter, p.root}, FriendlyName: "Edge"}, "pw"), leaf
+}
+
+// BenchmarkImportPFX: import of an RSA-2048 PFX with its chain into an
+// empty store, then delete (both commits are durable: fsync + rename).
+func BenchmarkImportPFX(b *testing.B) {
+	data, leaf := pfxFixture(b)
+	s := openTest(b, b.TempDir(), "")
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := s.Import(data, ImportOptions{Password: "pw", Exportable: true}); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if err := s.Delete(thumb(leaf)); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+}
+
+// BenchmarkExportPFX: export of that certificate with key and chain
+// (AES-256-CBC, PBKDF2-SHA256).
+func BenchmarkExportPFX(b *testing.B) {
+	data, leaf := pfxFixture(b)
+	s := openTest(b, b.TempDir(), "")
+	if _, err := s.Import(data, ImportOptions{Password: "pw", Exportable: true}); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := s.Export(thumb(leaf), ExportOptions{Format: "pfx", Password: "pw"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
