@@ -28,15 +28,15 @@ const (
 
 // Config is ca.yaml, the CA directory's configuration.
 type Config struct {
-	Name      string `yaml:"name"`
-	Key       string `yaml:"key"`
-	FileName  string `yaml:"file_name"`   // issuing CA file-safe name (CRL/AIA)
-	RootName  string `yaml:"root_file_name"` // root CA file-safe name
-	CRLBase   string `yaml:"crl_base_url"`
-	AIABase   string `yaml:"aia_base_url"`
-	OCSPURL   string `yaml:"ocsp_url,omitempty"`
-	DSN       string `yaml:"database,omitempty"` // empty: ca.db in the directory
-	RootOnly  bool   `yaml:"root_only,omitempty"`
+	Name     string `yaml:"name"`
+	Key      string `yaml:"key"`
+	FileName string `yaml:"file_name"`      // issuing CA file-safe name (CRL/AIA)
+	RootName string `yaml:"root_file_name"` // root CA file-safe name
+	CRLBase  string `yaml:"crl_base_url"`
+	AIABase  string `yaml:"aia_base_url"`
+	OCSPURL  string `yaml:"ocsp_url,omitempty"`
+	DSN      string `yaml:"database,omitempty"` // empty: ca.db in the directory
+	RootOnly bool   `yaml:"root_only,omitempty"`
 	// Pending is set while an issuing CA waits for its certificate from an
 	// external root (ca import-issuing).
 	Pending bool `yaml:"pending_issuing_certificate,omitempty"`

@@ -29,13 +29,15 @@ var (
 
 // template returns a template by name, reloading the directory when it changed.
 func (e *Engine) template(name string) (*Template, error) {
-	m, err := e.loadTemplates(false)
-	if err != nil {
-		return nil, err
-	}
-	for n, t := range m {
-		if strings.EqualFold(n, name) {
-			return t, nil
+	for _, force := range []bool{false, true} { // a miss re-reads the directory once
+		m, err := e.loadTemplates(force)
+		if err != nil {
+			return nil, err
+		}
+		for n, t := range m {
+			if strings.EqualFold(n, name) {
+				return t, nil
+			}
 		}
 	}
 	return nil, fmt.Errorf("no template %q on this CA: %w", name, ErrNotFound)

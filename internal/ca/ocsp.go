@@ -4,12 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/sha1"
-	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"math/big"
 	"time"
 
 	"golang.org/x/crypto/ocsp"
@@ -34,27 +33,118 @@ func (e *Engine) OCSP(ctx context.Context, raw []byte) ([]byte, error) {
 	if !e.ocspIssuerMatches(req) {
 		return ocsp.UnauthorizedErrorResponse, nil
 	}
-	// ocsp.CreateResponse sets producedAt to the wall clock truncated to the
-	// minute; thisUpdate must not be later (zlint e_this_update_not_after_produced_at).
-	this := e.now().UTC().Truncate(time.Minute)
-	if wall := time.Now().UTC().Truncate(time.Minute); this.After(wall) {
-		this = wall
-	}
-	tmpl := ocsp.Response{SerialNumber: req.SerialNumber, ThisUpdate: this, NextUpdate: this.Add(4 * time.Hour),
-		IssuerHash: req.HashAlgorithm, Status: ocsp.Good}
+	// producedAt and thisUpdate are the same instant, truncated to the
+	// second, so that thisUpdate is never after producedAt (zlint).
+	now := e.now().UTC().Truncate(time.Second)
+	single := ocspSingle{CertID: ocspCertID{HashAlgorithm: pkix.AlgorithmIdentifier{Algorithm: hashOID(req.HashAlgorithm), Parameters: asn1.NullRawValue},
+		NameHash: req.IssuerNameHash, IssuerKeyHash: req.IssuerKeyHash, SerialNumber: req.SerialNumber},
+		ThisUpdate: now, NextUpdate: now.Add(4 * time.Hour)}
 	c, err := e.db.Certificate(ctx, serialHex(req.SerialNumber))
 	switch {
 	case errors.Is(err, db.ErrNotFound):
-		tmpl.Status = ocsp.Unknown
+		single.Unknown = true
 	case err != nil:
 		return ocsp.TryLaterErrorResponse, wrapDB(err)
 	case c.Revoked:
-		tmpl.Status, tmpl.RevokedAt, tmpl.RevocationReason = ocsp.Revoked, c.RevokedAt.UTC(), c.Reason
+		single.Revoked = ocspRevoked{RevocationTime: c.RevokedAt.UTC(), Reason: asn1.Enumerated(c.Reason)}
+	default:
+		single.Good = true
 	}
+	var exts []pkix.Extension
 	if nonce := ocspNonce(raw); nonce != nil {
-		tmpl.ExtraExtensions = []pkix.Extension{*nonce}
+		exts = append(exts, *nonce)
 	}
-	return ocsp.CreateResponse(e.issuer, e.issuer, tmpl, e.signer)
+	return e.signOCSP(single, now, exts)
+}
+
+// OCSP structures (RFC 6960 section 4.2.1); x/crypto/ocsp cannot write
+// response extensions, which the nonce needs.
+type ocspCertID struct {
+	HashAlgorithm pkix.AlgorithmIdentifier
+	NameHash      []byte
+	IssuerKeyHash []byte
+	SerialNumber  *big.Int
+}
+
+type ocspRevoked struct {
+	RevocationTime time.Time       `asn1:"generalized"`
+	Reason         asn1.Enumerated `asn1:"explicit,tag:0,optional"`
+}
+
+type ocspSingle struct {
+	CertID     ocspCertID
+	Good       asn1.Flag   `asn1:"tag:0,optional"`
+	Revoked    ocspRevoked `asn1:"tag:1,optional"`
+	Unknown    asn1.Flag   `asn1:"tag:2,optional"`
+	ThisUpdate time.Time   `asn1:"generalized"`
+	NextUpdate time.Time   `asn1:"generalized,explicit,tag:0,optional"`
+}
+
+type ocspResponseData struct {
+	Version     int `asn1:"optional,default:0,explicit,tag:0"`
+	ResponderID asn1.RawValue
+	ProducedAt  time.Time `asn1:"generalized"`
+	Responses   []ocspSingle
+	Extensions  []pkix.Extension `asn1:"explicit,tag:1,optional"`
+}
+
+type ocspBasic struct {
+	TBS       asn1.RawValue
+	Algorithm asn1.RawValue
+	Signature asn1.BitString
+}
+
+type ocspResponseBytes struct {
+	ResponseType asn1.ObjectIdentifier
+	Response     []byte
+}
+
+type ocspResponse struct {
+	Status   asn1.Enumerated
+	Response ocspResponseBytes `asn1:"explicit,tag:0,optional"`
+}
+
+var oidOCSPBasic = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 1}
+
+func hashOID(h crypto.Hash) asn1.ObjectIdentifier {
+	switch h {
+	case crypto.SHA256:
+		return asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
+	case crypto.SHA384:
+		return asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 2}
+	case crypto.SHA512:
+		return asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}
+	}
+	return asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}
+}
+
+// signOCSP builds and signs a successful basic OCSP response, the issuing
+// CA being the responder (by name).
+func (e *Engine) signOCSP(single ocspSingle, producedAt time.Time, exts []pkix.Extension) ([]byte, error) {
+	tbs, err := asn1.Marshal(ocspResponseData{
+		ResponderID: asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 1, IsCompound: true, Bytes: e.issuer.RawSubject},
+		ProducedAt:  producedAt, Responses: []ocspSingle{single}, Extensions: exts,
+	})
+	if err != nil {
+		return nil, err
+	}
+	alg, err := sigAlgorithmID(e.signer.Public())
+	if err != nil {
+		return nil, err
+	}
+	h := sigHash(e.signer.Public())
+	d := h.New()
+	d.Write(tbs)
+	sig, err := e.signer.Sign(e.rand, d.Sum(nil), h)
+	if err != nil {
+		return nil, fmt.Errorf("signing the OCSP response: %w", err)
+	}
+	basic, err := asn1.Marshal(ocspBasic{TBS: asn1.RawValue{FullBytes: tbs}, Algorithm: asn1.RawValue{FullBytes: alg},
+		Signature: asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)}})
+	if err != nil {
+		return nil, err
+	}
+	return asn1.Marshal(ocspResponse{Response: ocspResponseBytes{ResponseType: oidOCSPBasic, Response: basic}})
 }
 
 // ocspIssuerMatches checks the request's issuer name and key hashes.
@@ -77,7 +167,6 @@ func (e *Engine) ocspIssuerMatches(req *ocsp.Request) bool {
 	return bytes.Equal(nh.Sum(nil), req.IssuerNameHash) && bytes.Equal(kh.Sum(nil), req.IssuerKeyHash)
 }
 
-var _ = sha1.Size
 
 // ocspNonce extracts the nonce extension of a DER OCSP request.
 func ocspNonce(raw []byte) *pkix.Extension {
@@ -101,4 +190,3 @@ func ocspNonce(raw []byte) *pkix.Extension {
 	return nil
 }
 
-var _ = x509.Certificate{}
