@@ -167,7 +167,6 @@ func (e *Engine) ocspIssuerMatches(req *ocsp.Request) bool {
 	return bytes.Equal(nh.Sum(nil), req.IssuerNameHash) && bytes.Equal(kh.Sum(nil), req.IssuerKeyHash)
 }
 
-
 // ocspNonce extracts the nonce extension of a DER OCSP request.
 func ocspNonce(raw []byte) *pkix.Extension {
 	var r struct {
@@ -189,4 +188,3 @@ func ocspNonce(raw []byte) *pkix.Extension {
 	}
 	return nil
 }
-

@@ -16,9 +16,9 @@ import (
 	"testing"
 
 	zx509 "github.com/zmap/zcrypto/x509"
-	"golang.org/x/crypto/ocsp"
 	"github.com/zmap/zlint/v3"
 	"github.com/zmap/zlint/v3/lint"
+	"golang.org/x/crypto/ocsp"
 
 	"edgecert/internal/certfmt"
 	"edgecert/internal/testtool"
