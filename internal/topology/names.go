@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"fmt"
 	"net"
 	"strings"
 )
@@ -64,29 +65,28 @@ func allDigits(s string) bool {
 }
 
 // simpleURLProblem checks one simple URL against R84 (https, no port, only
-// letters, digits, '.' and '/'); it returns the host, or a reason and the
-// rule id.
-func simpleURLProblem(u string) (host, reason, rule string) {
+// letters, digits, '.' and '/'); it returns why it is wrong, the rule id and
+// what to change, or empty strings.
+func simpleURLProblem(u string) (reason, rule, fix string) {
 	const scheme = "https://"
 	if len(u) < len(scheme) || !strings.EqualFold(u[:len(scheme)], scheme) {
-		return "", "does not start with https://", "R84"
+		return "does not start with https://", "R84", "use https://, e.g. https://meet.contoso.com"
 	}
 	rest := u[len(scheme):]
-	host, _, _ = strings.Cut(rest, "/")
+	host, _, _ := strings.Cut(rest, "/")
 	if strings.Contains(host, ":") {
-		return "", "carries a port", "R84"
+		return "carries a port", "R84", "remove the port; simple URLs are served on 443"
 	}
 	for i := 0; i < len(rest); i++ {
 		c := rest[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '/') {
-			return "", "has characters other than letters, digits, '.' and '/' (R84: other characters may not work)", "R84"
+			return fmt.Sprintf("has the character %q; only letters, digits and '.' are safe (other characters may not work)", c), "R84", "use only letters, digits and dots"
 		}
 	}
-	host = strings.ToLower(host)
-	if p := dnsNameProblem(host); p != "" {
-		return "", "has a host that " + p, "dns-name"
+	if p := dnsNameProblem(strings.ToLower(host)); p != "" {
+		return "has a host that " + p, "dns-name", "give a fully qualified host, e.g. https://meet.contoso.com"
 	}
-	return host, "", ""
+	return "", "", ""
 }
 
 // containsName reports whether name occurs in s on label boundaries.

@@ -202,9 +202,8 @@ func (v *validator) checkURLs(urls []sval) {
 		if !u.Set {
 			continue
 		}
-		_, reason, rule := simpleURLProblem(u.V)
-		if reason != "" {
-			v.add(u.P, rule, "write it as https://name.domain (letters, digits and dots only, no port)", "simple URL %q %s", u.V, reason)
+		if reason, rule, fix := simpleURLProblem(u.V); reason != "" {
+			v.add(u.P, rule, fix, "simple URL %q %s", u.V, reason)
 			continue
 		}
 		lower := strings.ToLower(u.V)
