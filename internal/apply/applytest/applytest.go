@@ -37,6 +37,8 @@ type Env struct {
 	Internal  *StandIn   // the stand-in internal CA, when used
 	Public    *standinca.CA
 	CRL       *httptest.Server
+	// PublicBend, when set, changes how the stand-in public CA signs.
+	PublicBend func(o *standinca.SignOptions)
 }
 
 // Options configure New.
@@ -182,7 +184,11 @@ func (e *Env) ApplyAllErr(opts apply.Options) (*apply.Result, error) {
 			if err != nil {
 				return nil, err
 			}
-			leaf, err := e.Public.Sign(b, standinca.SignOptions{})
+			var so standinca.SignOptions
+			if e.PublicBend != nil {
+				e.PublicBend(&so)
+			}
+			leaf, err := e.Public.Sign(b, so)
 			if err != nil {
 				return nil, err
 			}
