@@ -377,3 +377,9 @@ func SetTemplate(dir, name string, ch TemplateChange) (*Template, error) {
 	}
 	return t, nil
 }
+
+// Info summarises the template for listings.
+func (t *Template) Info() TemplateInfo { return t.info() }
+
+// TemplateYAML is the template as stored.
+func TemplateYAML(t *Template) ([]byte, error) { return yaml.Marshal(t) }
