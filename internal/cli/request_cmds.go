@@ -177,7 +177,7 @@ func runRequestNew(env *Env, c *cobra.Command, o *requestNewOptions) error {
 		return nil
 	}
 	resp, err := client.Submit(env.Ctx, pend.DER, pend.Template)
-	if err := caErr(resp, err); err != nil {
+	if err := caClientErr(resp, err); err != nil {
 		return err
 	}
 	return handleResponse(env, s, resp, "", &o.ca)
@@ -488,7 +488,7 @@ retrieve.`,
 				template = csr.TemplateName(req)
 			}
 			resp, err := client.Submit(env.Ctx, req.Raw, template)
-			if err := caErr(resp, err); err != nil {
+			if err := caClientErr(resp, err); err != nil {
 				return err
 			}
 			return deliver(env, &res, resp, &ca)
@@ -522,7 +522,7 @@ func requestRetrieveCmd(env *Env) *cobra.Command {
 				return err
 			}
 			resp, err := client.Retrieve(env.Ctx, id)
-			if err := caErr(resp, err); err != nil {
+			if err := caClientErr(resp, err); err != nil {
 				return err
 			}
 			return deliver(env, &res, resp, &ca)
@@ -575,9 +575,9 @@ func handleResponse(env *Env, s *store.Store, resp *caclient.Response, out strin
 	return nil
 }
 
-// caErr gives CA client errors their exit codes; a pending request with its
+// caClientErr gives CA client errors their exit codes; a pending request with its
 // response is not an error (handleResponse reports it).
-func caErr(resp *caclient.Response, err error) error {
+func caClientErr(resp *caclient.Response, err error) error {
 	if err == nil || (resp != nil && errors.Is(err, caclient.ErrPending)) {
 		return nil
 	}
