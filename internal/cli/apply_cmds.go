@@ -580,10 +580,6 @@ func runProxyNginx(env *Env, o *proxyOptions) error {
 	if err != nil {
 		return invalidInput(err)
 	}
-	site, rp := proxy.FindReverseProxy(t, o.server)
-	if rp == nil {
-		return invalidInput(fmt.Errorf("--server %s is not a reverse proxy server of the topology", o.server))
-	}
 	up := proxy.Upstreams{}
 	if up.HTTPS, err = parseEndpoints(o.upstreams); err != nil {
 		return err
@@ -591,66 +587,21 @@ func runProxyNginx(env *Env, o *proxyOptions) error {
 	if up.HTTP, err = parseEndpoints(o.httpUpstreams); err != nil {
 		return err
 	}
-	st, ok, err := ws.ExistingStore(o.server)
-	if err != nil || !ok {
-		return invalidInput(fmt.Errorf("no store for %s in %s: run edgecert apply first (%v)", o.server, ws.Dir, err))
+	cfg, err := proxy.FromWorkspace(t, p, ws, o.server, up)
+	if errors.Is(err, proxy.ErrNotReverseProxy) || errors.Is(err, proxy.ErrNotInstalled) {
+		return invalidInput(err)
 	}
-	cfg := proxy.Config{Dir: o.out, Listen: o.listen, HTTPListen: o.httpListen, UpstreamTrust: storeRoots(st)}
-	for i := range p.Certificates {
-		c := &p.Certificates[i]
-		if (c.Kind != plan.KindReverseProxy && c.Kind != plan.KindEdgeExternalAndProxy) || !containsFold(c.Servers, o.server) {
-			continue
-		}
-		l, err := proxyListener(ws, st, c, o.server)
-		if err != nil {
-			return err
-		}
-		l.Rules = proxy.Rules(t, site, rp, c, up)
-		cfg.Listeners = append(cfg.Listeners, *l)
+	if err != nil {
+		return err
 	}
-	if len(cfg.Listeners) == 0 {
-		return invalidInput(fmt.Errorf("the plan has no reverse proxy certificate for %s", o.server))
-	}
-	files, err := proxy.WriteNginx(cfg)
+	cfg.Dir, cfg.Listen, cfg.HTTPListen = o.out, o.listen, o.httpListen
+	files, err := proxy.WriteNginx(*cfg)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Out, "wrote %s\nrun: nginx -p %s -c %s\n", strings.Join(append(append(files.Certs, files.Keys...), files.Config), "\n      "),
 		filepath.Dir(files.Config), files.Config)
 	return nil
-}
-
-func proxyListener(ws *apply.Workspace, st *store.Store, c *plan.Certificate, server string) (*proxy.Listener, error) {
-	thumb, err := apply.Current(ws, c, server)
-	if err != nil {
-		return nil, err
-	}
-	if thumb == "" {
-		return nil, invalidInput(fmt.Errorf("%s is not installed on %s yet: run edgecert apply", c.ID, server))
-	}
-	_, cert, err := st.Certificate(thumb)
-	if err != nil {
-		return nil, err
-	}
-	chain, err := st.Chain(cert)
-	if err != nil {
-		return nil, fmt.Errorf("chain of %s on %s: %w", c.ID, server, err)
-	}
-	key, err := st.PrivateKey(thumb)
-	if err != nil {
-		return nil, fmt.Errorf("key of %s on %s: %w", c.ID, server, err)
-	}
-	name := strings.NewReplacer("/", "_", "+", "_").Replace(c.ID)
-	return &proxy.Listener{Name: name, Cert: cert, Chain: chain[1:], Key: key}, nil
-}
-
-func containsFold(list []string, s string) bool {
-	for _, x := range list {
-		if strings.EqualFold(x, s) {
-			return true
-		}
-	}
-	return false
 }
 
 func newDemoCmd(env *Env) *cobra.Command {
