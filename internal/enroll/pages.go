@@ -28,6 +28,12 @@ var pageTemplates = func() map[string]*template.Template {
 			}
 			return t.UTC().Format("2006-01-02 15:04 UTC")
 		},
+		"short": func(t time.Time) string {
+			if t.IsZero() {
+				return ""
+			}
+			return t.UTC().Format("01-02 15:04")
+		},
 	}
 	out := map[string]*template.Template{}
 	for _, name := range []string{"home", "signin", "download", "request", "status", "pending", "errorpage"} {
