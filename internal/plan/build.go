@@ -81,6 +81,8 @@ type builder struct {
 	pools map[string]poolRef
 	// urls are the base hosts of the simple URLs.
 	urls simpleURLs
+	// domains holds the per-SIP-domain names, computed once.
+	domains []domainNames
 	// global warnings, not tied to one certificate.
 	warnings []string
 }
@@ -108,6 +110,7 @@ func Build(t *topology.Topology) (*Plan, error) {
 	}
 	b.check()
 	b.urls = b.parseSimpleURLs()
+	b.domains = domainNamesOf(t.SIPDomains)
 	b.indexPools()
 	for i := range t.Sites {
 		s := &t.Sites[i]
@@ -341,3 +344,29 @@ func inDomain(host, domain string) bool {
 func endpoint(host, port string) string { return strings.ToLower(host) + ":" + port }
 
 func isWildcard(name string) bool { return strings.Contains(name, "*") }
+
+// domainNames are the names and reasons derived from one SIP domain.
+type domainNames struct {
+	domain                string
+	sip, sipWhy, sipWhyFE string
+	discover, discoverWhy string
+	discoverInt, intWhy   string
+}
+
+func domainNamesOf(domains []string) []domainNames {
+	out := make([]domainNames, len(domains))
+	for i, d := range domains {
+		d = strings.ToLower(d)
+		out[i] = domainNames{
+			domain:      d,
+			sip:         "sip." + d,
+			sipWhy:      "sip.<domain> for SIP domain " + d,
+			sipWhyFE:    "sip.<domain> for SIP domain " + d + " (automatic client configuration)",
+			discover:    "lyncdiscover." + d,
+			discoverWhy: "mobility autodiscover for SIP domain " + d,
+			discoverInt: "lyncdiscoverinternal." + d,
+			intWhy:      "internal mobility autodiscover for SIP domain " + d,
+		}
+	}
+	return out
+}

@@ -93,8 +93,8 @@ func (b *builder) edgeExternalNames(n *nameSet, ep *topology.EdgePool) {
 	b.checkSubject(ep.Pos, access, "access")
 	n.setSubject(access, "Access Edge external FQDN (or VIP): subject and first SAN", "R15", "R16", "R17", "M2")
 	n.add(groupWebConf, ep.WebConf, "Web Conferencing Edge external FQDN (or VIP)", "R17")
-	for _, dom := range b.t.SIPDomains {
-		n.add(groupSIPDomain, "sip."+dom, "sip.<domain> for SIP domain "+strings.ToLower(dom), "R18", "R21")
+	for _, dn := range b.domains {
+		n.add(groupSIPDomain, dn.sip, dn.sipWhy, "R18", "R21")
 	}
 	for _, x := range b.t.XMPPDomains {
 		if isWildcard(x) {

@@ -25,8 +25,24 @@ type nameEntry struct {
 	whys    []string
 }
 
-func newNameSet() *nameSet {
-	return &nameSet{index: make(map[string]*nameEntry, 8)}
+func newNameSet() *nameSet { return &nameSet{} }
+
+// indexFrom is the size from which a set keeps a map of its names; smaller
+// sets (most certificates) are searched linearly.
+const indexFrom = 16
+
+// lookup returns the entry of key (lower case), if any.
+func (s *nameSet) lookup(key string) (*nameEntry, bool) {
+	if s.index != nil {
+		e, ok := s.index[key]
+		return e, ok
+	}
+	for _, e := range s.entries {
+		if e.name == key {
+			return e, true
+		}
+	}
+	return nil, false
 }
 
 // setSubject adds the subject name (first SAN) with the rules that chose it.
@@ -39,11 +55,19 @@ func (s *nameSet) setSubject(name, why string, rules ...string) {
 // reason into the entry already there.
 func (s *nameSet) add(group int, name, why string, rules ...string) *nameEntry {
 	key := strings.ToLower(name)
-	e, ok := s.index[key]
+	e, ok := s.lookup(key)
 	if !ok {
 		e = &nameEntry{name: key, group: group}
-		s.index[key] = e
 		s.entries = append(s.entries, e)
+		switch {
+		case s.index != nil:
+			s.index[key] = e
+		case len(s.entries) >= indexFrom:
+			s.index = make(map[string]*nameEntry, 2*len(s.entries))
+			for _, x := range s.entries {
+				s.index[x.name] = x
+			}
+		}
 	}
 	if group < e.group {
 		e.group = group
@@ -57,7 +81,7 @@ func (s *nameSet) add(group int, name, why string, rules ...string) *nameEntry {
 
 // has reports whether name is in the set.
 func (s *nameSet) has(name string) bool {
-	_, ok := s.index[strings.ToLower(name)]
+	_, ok := s.lookup(strings.ToLower(name))
 	return ok
 }
 

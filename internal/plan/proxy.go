@@ -172,8 +172,8 @@ func (b *builder) proxyNames(d *draft, s *topology.Site, rp *topology.ReversePro
 			n.add(groupOfficeWebApps, o, "Office Web Apps Server FQDN", "R53", "R63")
 		}
 		if b.t.Mobility {
-			for _, dom := range b.t.SIPDomains {
-				n.add(groupLyncDiscover, "lyncdiscover."+dom, "mobility autodiscover for SIP domain "+strings.ToLower(dom), "R53", "M8")
+			for _, dn := range b.domains {
+				n.add(groupLyncDiscover, dn.discover, dn.discoverWhy, "R53", "M8")
 			}
 			b.lyncDiscoverDomains(d, pools)
 		}

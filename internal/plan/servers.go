@@ -56,8 +56,8 @@ func (b *builder) serverDraft(s *topology.Site, p *topology.Pool, srv, kind, usa
 func (b *builder) defaultCert(s *topology.Site, p *topology.Pool, srv string, director bool) {
 	d := b.serverDraft(s, p, srv, KindDefault, UsageDefault, friendlyDefault, director)
 	d.names.add(groupServer, srv, "server FQDN", "R68")
-	for _, dom := range b.t.SIPDomains {
-		d.names.add(groupSIP, "sip."+dom, "sip.<domain> for SIP domain "+strings.ToLower(dom)+" (automatic client configuration)", "R68")
+	for _, dn := range b.domains {
+		d.names.add(groupSIP, dn.sip, dn.sipWhyFE, "R68")
 	}
 	d.c.Endpoints = []string{endpoint(srv, portSIPTLS)}
 }
@@ -79,8 +79,8 @@ func (b *builder) webInternal(s *topology.Site, p *topology.Pool, srv string, di
 		d.names.add(groupSimpleAdmin, b.urls.admin, "admin simple URL (base host): internal only", "R69", "R54")
 	}
 	if b.t.Mobility {
-		for _, dom := range b.t.SIPDomains {
-			d.names.add(groupDiscover, "lyncdiscoverinternal."+dom, "internal mobility autodiscover for SIP domain "+strings.ToLower(dom), "R75", "M8")
+		for _, dn := range b.domains {
+			d.names.add(groupDiscover, dn.discoverInt, dn.intWhy, "R75", "M8")
 		}
 	}
 	d.c.Endpoints = []string{endpoint(srv, portHTTPS)}
@@ -96,8 +96,8 @@ func (b *builder) webExternal(s *topology.Site, p *topology.Pool, srv string, di
 	}
 	b.simpleURLNames(d.names, "R70")
 	if b.t.Mobility {
-		for _, dom := range b.t.SIPDomains {
-			d.names.add(groupDiscover, "lyncdiscover."+dom, "mobility autodiscover for SIP domain "+strings.ToLower(dom), "R75", "M8")
+		for _, dn := range b.domains {
+			d.names.add(groupDiscover, dn.discover, dn.discoverWhy, "R75", "M8")
 		}
 	}
 	d.rules = append(d.rules, "R54")
