@@ -140,6 +140,9 @@ func (r *runner) selected() []*plan.Certificate {
 		if len(r.o.Certificates) > 0 && !contains(r.o.Certificates, c.ID) {
 			continue
 		}
+		if r.w.ServerMode() && !contains(c.Servers, r.w.only) {
+			continue // nothing of this certificate lives on this machine
+		}
 		out = append(out, c)
 	}
 	return out
