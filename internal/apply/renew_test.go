@@ -224,4 +224,3 @@ func answerOutbox(t *testing.T, e *applytest.Env, ws *apply.Workspace, opts appl
 		t.Fatal(err)
 	}
 }
-
