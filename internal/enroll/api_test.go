@@ -1,13 +1,18 @@
 package enroll
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"edgecert/internal/ca"
 )
 
 type certAnswer struct {
@@ -286,5 +291,54 @@ func TestLoadConcurrentSubmissions(t *testing.T) {
 	}
 	if len(serials) != clients*each {
 		t.Errorf("%d distinct serials for %d submissions", len(serials), clients*each)
+	}
+}
+
+// countingEngine counts token checks that reach the engine.
+type countingEngine struct {
+	Engine
+	mu    sync.Mutex
+	calls int
+}
+
+func (c *countingEngine) AuthenticateToken(ctx context.Context, tok string) (*ca.Principal, error) {
+	c.mu.Lock()
+	c.calls++
+	c.mu.Unlock()
+	return c.Engine.AuthenticateToken(ctx, tok)
+}
+
+func TestTokenCache(t *testing.T) {
+	tc := newTestCA(t)
+	now := time.Unix(1e9, 0)
+	clock := func() time.Time { return now }
+	ce := &countingEngine{Engine: tc.eng}
+	cache := newTokenCache(2*time.Second, clock)
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		p, err := cache.authenticate(ctx, ce, tc.tokAlice)
+		if err != nil || p.Name != "alice" {
+			t.Fatalf("alice: %v %v", p, err)
+		}
+		p.Groups = append(p.Groups, "admins") // a caller's change must not leak
+	}
+	if ce.calls != 1 {
+		t.Errorf("%d engine calls for 3 checks within the TTL", ce.calls)
+	}
+	if p, _ := cache.authenticate(ctx, ce, tc.tokAlice); len(p.Groups) != 1 {
+		t.Errorf("cached groups changed: %v", p.Groups)
+	}
+	now = now.Add(3 * time.Second)
+	cache.authenticate(ctx, ce, tc.tokAlice)
+	if ce.calls != 2 {
+		t.Errorf("expired entry not checked again: %d calls", ce.calls)
+	}
+	for i := 0; i < 2; i++ {
+		if _, err := cache.authenticate(ctx, ce, "edgecert_wrong"); !errors.Is(err, ca.ErrUnauthenticated) {
+			t.Fatalf("wrong token: %v", err)
+		}
+	}
+	if ce.calls != 4 {
+		t.Errorf("failures were cached: %d calls", ce.calls)
 	}
 }

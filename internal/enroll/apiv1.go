@@ -44,7 +44,7 @@ func (s *Server) bearer(r *http.Request) (*ca.Principal, error) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
 		return nil, errStatus(http.StatusUnauthorized, "unauthenticated", "missing bearer token: send Authorization: Bearer TOKEN")
 	}
-	return s.eng.AuthenticateToken(r.Context(), strings.TrimSpace(tok))
+	return s.toks.authenticate(r.Context(), s.eng, strings.TrimSpace(tok))
 }
 
 // decodeJSON reads exactly one JSON object of at most MaxBodyBytes into v.

@@ -68,6 +68,9 @@ type Config struct {
 	ShutdownTimeout   time.Duration // default 30s: how long in-flight requests may take
 	MaxBodyBytes      int64         // default 1 MiB; larger bodies get 413
 	SessionTTL        time.Duration // default 8h of inactivity
+	// TokenCacheTTL is how long a checked bearer token is trusted without
+	// asking the database again: default 2s, negative to check every time.
+	TokenCacheTTL time.Duration
 
 	Rand io.Reader // session ids and CSRF tokens; default crypto/rand
 }
@@ -84,6 +87,9 @@ func (c *Config) defaults() {
 	def(&c.IdleTimeout, 120*time.Second)
 	def(&c.ShutdownTimeout, 30*time.Second)
 	def(&c.SessionTTL, 8*time.Hour)
+	if c.TokenCacheTTL == 0 {
+		c.TokenCacheTTL = 2 * time.Second
+	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 1 << 20
 	}
@@ -101,6 +107,7 @@ type Server struct {
 	pub  *publications
 	sess *sessions
 	met  *metrics
+	toks *tokenCache
 
 	secure  http.Handler // HTTPS: everything
 	plain   http.Handler // plain HTTP: publications only
@@ -134,6 +141,7 @@ func New(eng Engine, cfg Config, log *slog.Logger, now func() time.Time) (*Serve
 	s.pub = newPublications(eng, now)
 	s.sess = newSessions(cfg.Rand, now, cfg.SessionTTL)
 	s.met = newMetrics()
+	s.toks = newTokenCache(cfg.TokenCacheTTL, now)
 	s.secure = s.routes()
 	s.plain = s.plainRoutes()
 	return s, nil

@@ -1,0 +1,156 @@
+package enroll
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"edgecert/internal/ca"
+)
+
+// Benchmarks of the HTTPS API with keep-alive clients and the embedded
+// database, as `go test -run '^$' -bench . ./internal/enroll`. Each reports
+// certificates (or requests) per second and p50/p99 latency.
+
+func benchCA(b *testing.B, key string) (*testCA, string, *http.Client) {
+	b.Helper()
+	tc := newRealCAKey(b, key, "")
+	url, stop, err := StartLoopback(tc.eng, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { stop() })
+	pool := x509.NewCertPool()
+	pool.AddCert(tc.root())
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, MaxIdleConnsPerHost: 256, MaxIdleConns: 256}
+	b.Cleanup(tr.CloseIdleConnections)
+	return tc, url, &http.Client{Transport: tr}
+}
+
+// drive runs n calls of do over clients goroutines and reports the rate and
+// latency percentiles.
+func drive(b *testing.B, clients, n int, unit string, do func(i int) error) {
+	b.Helper()
+	lat := make([]time.Duration, n)
+	var next atomic.Int64
+	var failed atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				t0 := time.Now()
+				if err := do(i); err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+				}
+				lat[i] = time.Since(t0)
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if f := failed.Load(); f > 0 {
+		b.Fatalf("%d of %d failed; first: %v", f, n, firstErr.Load())
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(n)/elapsed.Seconds(), unit+"/s")
+	b.ReportMetric(float64(lat[n/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[min(n-1, n*99/100)].Microseconds())/1000, "p99-ms")
+}
+
+// BenchmarkIssueHTTPS: POST /api/v1/certificates with P-256 requests.
+func BenchmarkIssueHTTPS(b *testing.B) {
+	for _, key := range []string{"p256", "rsa2048"} {
+		for _, clients := range []int{1, 8, 64} {
+			b.Run(fmt.Sprintf("ca=%s/clients=%d", key, clients), func(b *testing.B) {
+				tc, url, client := benchCA(b, key)
+				bodies := make([][]byte, b.N)
+				for i := range bodies {
+					bodies[i], _ = json.Marshal(map[string]string{"csr": newCSR(b, fmt.Sprintf("b%d.contoso.com", i)), "template": tmplAuto})
+				}
+				drive(b, clients, b.N, "certs", func(i int) error {
+					req, _ := http.NewRequest("POST", url+"/api/v1/certificates", bytes.NewReader(bodies[i]))
+					req.Header.Set("Authorization", "Bearer "+tc.tokAlice)
+					resp, err := client.Do(req)
+					if err != nil {
+						return err
+					}
+					body, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusCreated {
+						return fmt.Errorf("status %d: %s", resp.StatusCode, body)
+					}
+					return nil
+				})
+			})
+		}
+	}
+}
+
+// BenchmarkIssueEngine: the engine's own rate (Submit called directly),
+// for comparison with BenchmarkIssueHTTPS.
+func BenchmarkIssueEngine(b *testing.B) {
+	for _, key := range []string{"p256", "rsa2048"} {
+		for _, clients := range []int{1, 64} {
+			b.Run(fmt.Sprintf("ca=%s/clients=%d", key, clients), func(b *testing.B) {
+				tc := newRealCAKey(b, key, "")
+				p, err := tc.eng.AuthenticateToken(context.Background(), tc.tokAlice)
+				if err != nil {
+					b.Fatal(err)
+				}
+				csrs := make([][]byte, b.N)
+				for i := range csrs {
+					csrs[i] = []byte(newCSR(b, fmt.Sprintf("e%d.contoso.com", i)))
+				}
+				drive(b, clients, b.N, "certs", func(i int) error {
+					res, err := tc.eng.Submit(context.Background(), p, csrs[i], tmplAuto)
+					if err == nil && res.Status != ca.StatusIssued {
+						err = fmt.Errorf("status %s", res.Status)
+					}
+					return err
+				})
+			})
+		}
+	}
+}
+
+// BenchmarkServePublications: GET the chain and the CRL at 64 clients.
+func BenchmarkServePublications(b *testing.B) {
+	for _, path := range []string{"/api/v1/ca/chain", "/api/v1/crl", "/certsrv/certnew.p7b"} {
+		b.Run(path, func(b *testing.B) {
+			_, url, client := benchCA(b, "p256")
+			drive(b, 64, b.N, "req", func(int) error {
+				resp, err := client.Get(url + path)
+				if err != nil {
+					return err
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					return fmt.Errorf("status %d", resp.StatusCode)
+				}
+				return nil
+			})
+		})
+	}
+}
