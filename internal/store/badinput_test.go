@@ -280,3 +280,34 @@ func pkcs12KDF(pass, salt []byte, iter int, id byte, size int) []byte {
 	}
 	return out[:size]
 }
+
+// FuzzImport (certificates and PKCS#7; PFX decoding, whose key derivation
+// makes each run slow, is fuzzed in certfmt): whatever the input, Import either files it or refuses it
+// with an error that wraps ErrInvalidInput or ErrNoKey, and a refused
+// input leaves the store unchanged.
+func FuzzImport(f *testing.F) {
+	p := newPKI(f, "Fuzz", 0)
+	key := newKey(f, 0)
+	leaf := p.leaf(f, key.Public(), "edge.contoso.com", testNow.AddDate(1, 0, 0))
+	for _, seed := range [][]byte{
+		p.root.Raw, pemOf(p.inter, p.root), p7bOf(f, p.inter, p.root), leaf.Raw,
+		[]byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), {0x30, 0x80, 0, 0},
+	} {
+		f.Add(seed)
+	}
+	dir := f.TempDir()
+	s := openTest(f, dir, "")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		before := treeHash(t, dir)
+		_, err := s.Import(data, ImportOptions{Password: "pw"})
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, ErrInvalidInput) && !errors.Is(err, ErrNoKey) && !errors.Is(err, ErrDuplicateName) {
+			t.Fatalf("unexpected error kind: %v", err)
+		}
+		if treeHash(t, dir) != before {
+			t.Fatal("a refused import changed the store")
+		}
+	})
+}

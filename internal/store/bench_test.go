@@ -1,13 +1,16 @@
 package store
 
 import (
+	crand "crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"edgecert/internal/certfmt"
+	"edgecert/internal/csr"
 )
 
 // bigStore writes a store of n certificates in my directly (index and
@@ -109,5 +112,33 @@ func BenchmarkExportPFX(b *testing.B) {
 		if _, err := s.Export(thumb(leaf), ExportOptions{Format: "pfx", Password: "pw"}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkNewRequest: key generation, PKCS#10 signing and the durable
+// commit in the request location, per key type; compare with
+// BenchmarkKeyGeneration for the key alone.
+func BenchmarkNewRequest(b *testing.B) {
+	for _, k := range []csr.KeySpec{csr.RSA2048, csr.RSA3072, csr.P256, csr.P384} {
+		b.Run(string(k), func(b *testing.B) {
+			s := openTest(b, b.TempDir(), "")
+			for b.Loop() {
+				if _, err := s.NewRequest(RequestSpec{Request: csr.Request{Subject: pkix.Name{CommonName: "edge.contoso.com"}, DNSNames: []string{"edge.contoso.com"}}, Key: k}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkKeyGeneration(b *testing.B) {
+	for _, k := range []csr.KeySpec{csr.RSA2048, csr.RSA3072, csr.P256, csr.P384} {
+		b.Run(string(k), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := csr.NewKey(crand.Reader, k); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
