@@ -62,7 +62,21 @@ func (f *storeFlags) path() (string, error) {
 	return filepath.Join(base, "edgecert", "store"), nil
 }
 
-// open opens the store named by the flags.
+// openExisting opens the store named by the flags, which must exist:
+// commands that only read or change existing entries do not create one
+// where a mistyped --store points.
+func (f *storeFlags) openExisting(env *Env) (*store.Store, error) {
+	dir, err := f.path()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil, invalidInput(fmt.Errorf("store %s does not exist (request new and store import create it)", dir))
+	}
+	return f.open(env)
+}
+
+// open opens the store named by the flags, creating it when missing.
 func (f *storeFlags) open(env *Env) (*store.Store, error) {
 	dir, err := f.path()
 	if err != nil {
@@ -289,7 +303,7 @@ func storeListCmd(env *Env) *cobra.Command {
 			if err := checkFormat(output); err != nil {
 				return err
 			}
-			s, err := sf.open(env)
+			s, err := sf.openExisting(env)
 			if err != nil {
 				return err
 			}
@@ -352,7 +366,7 @@ func storeShowCmd(env *Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s, err := sf.open(env)
+			s, err := sf.openExisting(env)
 			if err != nil {
 				return err
 			}
@@ -495,7 +509,7 @@ A key that was not marked exportable is refused.
 			if delKey && f != "pfx" {
 				return invalidInput(errors.New("--delete-key only applies to a .pfx export"))
 			}
-			s, err := sf.open(env)
+			s, err := sf.openExisting(env)
 			if err != nil {
 				return err
 			}
@@ -579,7 +593,7 @@ func storeExportChainCmd(env *Env) *cobra.Command {
 			if out == "" {
 				return invalidInput(errors.New("--out FILE.p7b is required"))
 			}
-			s, err := sf.open(env)
+			s, err := sf.openExisting(env)
 			if err != nil {
 				return err
 			}
@@ -615,7 +629,7 @@ func storeDeleteCmd(env *Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s, err := sf.open(env)
+			s, err := sf.openExisting(env)
 			if err != nil {
 				return err
 			}
@@ -636,7 +650,7 @@ func storeCheckCmd(env *Env) *cobra.Command {
 		Example: `  edgecert store check --store /srv/edge1`,
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			s, err := sf.open(env)
+			s, err := sf.openExisting(env)
 			if err != nil {
 				return err
 			}
@@ -686,7 +700,7 @@ current one is kept as previous (R80, Set-CsCertificate -Roll -EffectiveDate).
 			if !list && (usage == "" || thumbprint == "") {
 				return invalidInput(errors.New("--usage and --thumbprint are both required"))
 			}
-			s, err := sf.open(env)
+			s, err := sf.openExisting(env)
 			if err != nil {
 				return err
 			}

@@ -346,3 +346,53 @@ func TestStoreHelpHasExamples(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreMustExist: reading commands do not create a store where a
+// mistyped --store points.
+func TestStoreMustExist(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "typo")
+	for _, args := range [][]string{
+		{"store", "list", "--store", missing},
+		{"store", "show", "--store", missing, "--thumbprint", strings.Repeat("A", 40)},
+		{"assign", "--store", missing, "--list"},
+	} {
+		_, errs, code := runStoreCLI(t, args...)
+		if code != ExitUsage || !strings.Contains(errs, "does not exist") {
+			t.Fatalf("%v: exit %d, %s", args, code, errs)
+		}
+		if _, err := os.Stat(missing); err == nil {
+			t.Fatalf("%v created the store", args)
+		}
+	}
+}
+
+// TestAssignStage: A/V staging with an effective date through the CLI.
+func TestAssignStage(t *testing.T) {
+	dir := t.TempDir()
+	st := filepath.Join(dir, "store")
+	ca := newTestCA(t)
+	chain, _ := certfmt.EncodePKCS7([]*x509.Certificate{ca.inter, ca.root})
+	var tps []string
+	for _, cn := range []string{"av1.contoso.com", "av2.contoso.com"} {
+		req := filepath.Join(dir, cn+".csr")
+		mustRun(t, "request", "new", "--store", st, "--cn", cn, "--key", "p256", "--exportable", "--out", req)
+		leaf := ca.issue(t, req, time.Now().AddDate(1, 0, 0))
+		mustRun(t, "store", "import", "--store", st, writeFile(t, dir, cn+".cer", leaf.Raw))
+		tps = append(tps, certfmt.ThumbprintSHA1(leaf))
+	}
+	mustRun(t, "store", "import", "--store", st, writeFile(t, dir, "chain.p7b", chain))
+	mustRun(t, "assign", "--store", st, "--usage", "AudioVideoAuthentication", "--thumbprint", tps[0])
+	eff := time.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339)
+	mustRun(t, "assign", "--store", st, "--usage", "AudioVideoAuthentication", "--thumbprint", tps[1], "--effective", eff)
+	var as []store.Assignment
+	json.Unmarshal([]byte(mustRun(t, "assign", "--store", st, "--list", "-o", "json")), &as)
+	if len(as) != 1 || as[0].Thumbprint != tps[0] || as[0].Staged != tps[1] {
+		t.Fatalf("assignments: %+v", as)
+	}
+	if _, errs, code := runStoreCLI(t, "assign", "--store", st, "--usage", "Internal", "--thumbprint", tps[1], "--effective", eff); code != ExitUsage || !strings.Contains(errs, "R80") {
+		t.Fatalf("staging Internal: exit %d, %s", code, errs)
+	}
+	if out := mustRun(t, "assign", "--store", st, "--list", "-o", "yaml"); !strings.Contains(out, "staged: "+tps[1]) {
+		t.Fatalf("yaml:\n%s", out)
+	}
+}
