@@ -14,6 +14,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -278,16 +279,26 @@ func (s *Server) loadOrIssueCert(ctx context.Context) (*tls.Certificate, error) 
 	return &c, nil
 }
 
-// withChainPEM appends the CA chain (issuing CA up to the root) to the leaf
-// when the engine returned the leaf alone, so that clients can pin the root
-// from the handshake.
+// withChainPEM completes the PEM the engine returned (the leaf, maybe with
+// part of the chain) with the CA certificates it lacks, up to the root, so
+// that clients can find the pinned root in the handshake.
 func (s *Server) withChainPEM(certPEM []byte) []byte {
-	if strings.Count(string(certPEM), "-----BEGIN CERTIFICATE-----") > 1 {
-		return certPEM
+	have := map[string]bool{}
+	for rest := certPEM; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		have[string(b.Bytes)] = true
 	}
 	out := append([]byte{}, certPEM...)
-	for _, c := range s.pub.chainPEM {
-		out = append(out, c...)
+	if len(out) > 0 && out[len(out)-1] != '\n' {
+		out = append(out, '\n')
+	}
+	for i, c := range s.pub.chain {
+		if !have[string(c.Raw)] {
+			out = append(out, s.pub.chainPEM[i]...)
+		}
 	}
 	return out
 }
