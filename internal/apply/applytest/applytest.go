@@ -7,6 +7,7 @@ package applytest
 import (
 	"context"
 	"crypto/x509"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -278,3 +279,22 @@ func (s *StandIn) Retrieve(context.Context, int64) (*apply.Issued, error) {
 
 // Now is a fixed clock helper: time.Now shifted by d.
 func Now(d time.Duration) func() time.Time { return func() time.Time { return time.Now().Add(d) } }
+
+// EdgePoolsYAML returns a topology of one site with n edge pools of
+// perPool servers each, every certificate from the internal CA (so that
+// apply completes without the public CA's round trip).
+func EdgePoolsYAML(n, perPool int) string {
+	var b strings.Builder
+	b.WriteString("version: 1\nsip_domains: [contoso.com]\nsimple_urls:\n  meet:\n    contoso.com: https://meet.contoso.com\n  dialin: https://dialin.contoso.com\nsites:\n  - name: Bench\n    edge_pools:\n")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "      - fqdn: edgepool%03d.contoso.net\n        servers: [", i)
+		for j := 0; j < perPool; j++ {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "edge%03d-%d.contoso.net", i, j)
+		}
+		fmt.Fprintf(&b, "]\n        load_balancing: dns\n        access: sip%03d.contoso.com\n        webconf: webcon%03d.contoso.com\n        av: av%03d.contoso.com\n        external_issuer: internal\n", i, i, i)
+	}
+	return b.String()
+}
