@@ -1,0 +1,157 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smallstep/pkcs7"
+
+	"edgecert/internal/ca"
+)
+
+// syncBuffer is a buffer the server goroutine writes while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// runServeCmd runs one command line with ctx, as Main does.
+func runServeCmd(ctx context.Context, out, errw *syncBuffer, args ...string) int {
+	env := &Env{Streams: Streams{In: strings.NewReader(""), Out: out, Err: errw}, Now: time.Now, Rand: rand.Reader, Ctx: ctx}
+	root := NewRootCmd(env)
+	root.SetArgs(args)
+	root.SetOut(out)
+	root.SetErr(errw)
+	err := root.ExecuteContext(ctx)
+	if err != nil {
+		errw.Write([]byte(err.Error() + "\n"))
+	}
+	return ExitCode(err)
+}
+
+// TestServeAndFetchChain starts `ca serve`, fetches the chain with
+// `ca fetch-chain` (pinning the printed fingerprint), and stops the server.
+func TestServeAndFetchChain(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ca")
+	pass := filepath.Join(t.TempDir(), "pass")
+	os.WriteFile(pass, []byte("serve test passphrase\n"), 0o600)
+	if err := ca.Init(context.Background(), dir, ca.InitOptions{Name: "Serve Test", Key: "p256", Passphrase: []byte("serve test passphrase"),
+		AdminName: "admin", AdminPassword: []byte("admin-password-1")}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errw syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- runServeCmd(ctx, &out, &errw, "ca", "serve", "--dir", dir, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--passphrase-file", pass)
+	}()
+	urlRE := regexp.MustCompile(`HTTPS:\s+(https://\S+)/certsrv/`)
+	plainRE := regexp.MustCompile(`HTTP:\s+(http://[^/\s]+)/crl/`)
+	fpRE := regexp.MustCompile(`fingerprint: ([0-9A-F]{64})`)
+	var url, plain, fp string
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		s := out.String()
+		if m := fpRE.FindStringSubmatch(s); m != nil {
+			url, plain, fp = urlRE.FindStringSubmatch(s)[1], plainRE.FindStringSubmatch(s)[1], m[1]
+			break
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited %d: %s %s", code, out.String(), errw.String())
+		default:
+		}
+	}
+	if fp == "" {
+		t.Fatalf("serve printed no fingerprint: %s %s", out.String(), errw.String())
+	}
+
+	t.Run("fetch-chain", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "chain.p7b")
+		var o, e syncBuffer
+		if code := runServeCmd(ctx, &o, &e, "ca", "fetch-chain", "--ca", url, "--ca-fingerprint", strings.ToLower(fp), "--out", file, "--pin-file", filepath.Join(t.TempDir(), "pins.json")); code != 0 {
+			t.Fatalf("exit %d: %s %s", code, o.String(), e.String())
+		}
+		der, _ := os.ReadFile(file)
+		p7, err := pkcs7.Parse(der)
+		if err != nil || len(p7.Certificates) != 2 {
+			t.Fatalf("chain.p7b: %v", err)
+		}
+	})
+	t.Run("fetch-chain refuses another root", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "chain.p7b")
+		var o, e syncBuffer
+		code := runServeCmd(ctx, &o, &e, "ca", "fetch-chain", "--ca", url, "--ca-fingerprint", strings.Repeat("0", 64), "--out", file, "--pin-file", filepath.Join(t.TempDir(), "pins.json"))
+		if code != ExitFailure || !strings.Contains(e.String()+o.String(), "fingerprint") {
+			t.Fatalf("exit %d: %s %s", code, o.String(), e.String())
+		}
+		if _, err := os.Stat(file); err == nil {
+			t.Errorf("wrote the chain of an untrusted server")
+		}
+	})
+	t.Run("fetch-chain bad input", func(t *testing.T) {
+		var o, e syncBuffer
+		if code := runServeCmd(ctx, &o, &e, "ca", "fetch-chain", "--ca", "http://"+strings.TrimPrefix(url, "https://"), "--out", "x.p7b"); code != ExitUsage {
+			t.Fatalf("plain http URL: exit %d", code)
+		}
+	})
+	t.Run("plain HTTP serves the CRL only", func(t *testing.T) {
+		resp, err := http.Get(plain + "/certsrv/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("/certsrv/ over plain HTTP: %d", resp.StatusCode)
+		}
+	})
+
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("serve exited %d after shutdown: %s", code, errw.String())
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}
+
+func TestServeBadInput(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"no dir", []string{"ca", "serve", "--listen", ":0"}},
+		{"missing dir", []string{"ca", "serve", "--dir", filepath.Join(t.TempDir(), "none"), "--listen", ":0", "--passphrase-file", "/dev/null"}},
+		{"tls cert without key", []string{"ca", "serve", "--dir", t.TempDir(), "--listen", ":0", "--tls-cert", "x.pem"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var o, e syncBuffer
+			if code := runServeCmd(context.Background(), &o, &e, c.args...); code != ExitUsage {
+				t.Fatalf("exit %d: %s", code, e.String())
+			}
+		})
+	}
+}
