@@ -128,6 +128,11 @@ func (c *bagContent) walkAuthSafe(authSafe []byte, pw passwords, macVerified boo
 		}
 		if err == nil {
 			err = c.walkSafeContents(safe, pw, 0)
+			if err != nil && !macVerified && ci.ContentType.Equal(oidEncryptedContent) && errors.Is(err, ErrMalformed) {
+				// Without a MAC, a wrong password can decrypt to garbage
+				// with valid padding.
+				err = errDecrypt
+			}
 		}
 		if errors.Is(err, errDecrypt) {
 			if macVerified {
