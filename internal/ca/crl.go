@@ -73,6 +73,7 @@ func (e *Engine) refreshCRLs(ctx context.Context, force bool) error {
 			return wrapDB(err)
 		}
 		this := now.Truncate(time.Second)
+		c.full, c.delta = nil, nil // let the old ones go before building (large CRLs)
 		der, err := e.encodeCRL(ctx, number, 0, this, this.Add(full), time.Time{})
 		if err != nil {
 			return err
@@ -118,9 +119,9 @@ func (e *Engine) crlScheduler() {
 	}
 }
 
-// encodeCRL writes a CRL as DER by hand, streaming the revoked entries from
-// the database into one buffer (about 50 bytes per entry) and signing the
-// TBSCertList once. baseNumber > 0 makes a delta CRL of the revocations
+// encodeCRL writes a CRL as DER by hand, streaming the revoked entries
+// (stored DER-encoded at revocation) from the database into one buffer
+// (about 50 bytes per entry) and signing the TBSCertList once. baseNumber > 0 makes a delta CRL of the revocations
 // since deltaSince.
 func (e *Engine) encodeCRL(ctx context.Context, number, baseNumber int64, this, next time.Time, deltaSince time.Time) ([]byte, error) {
 	alg, err := sigAlgorithmID(e.signer.Public())
@@ -135,18 +136,13 @@ func (e *Engine) encodeCRL(ctx context.Context, number, baseNumber int64, this, 
 	}
 	reserve := 64 + len(alg) + len(e.issuer.RawSubject)
 	buf := make([]byte, reserve, reserve+int(hint)*52+1024)
-	var serialBuf [40]byte
 	since := deltaSince
 	if baseNumber == 0 {
 		since = time.Time{}
 	}
 	n := 0
-	err = e.db.RevokedEach(ctx, since, func(serial string, at int64, reason int) error {
-		sb, err := serialBytes(serialBuf[:], serial)
-		if err != nil {
-			return err
-		}
-		buf = appendCRLEntry(buf, sb, at, reason)
+	err = e.db.RevokedEach(ctx, since, func(entry []byte) error {
+		buf = append(buf, entry...)
 		if n++; n%65536 == 0 {
 			return ctx.Err()
 		}
@@ -329,3 +325,13 @@ func appendLen(b []byte, n int) []byte {
 }
 
 func lenOfLen(n int) int { return len(appendLen(nil, n)) }
+
+// crlEntry encodes the revokedCertificates entry of one revocation.
+func crlEntry(serial string, at time.Time, reason int) ([]byte, error) {
+	var buf [40]byte
+	sb, err := serialBytes(buf[:], serial)
+	if err != nil {
+		return nil, err
+	}
+	return appendCRLEntry(make([]byte, 0, 64), sb, at.Unix(), reason), nil
+}

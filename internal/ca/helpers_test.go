@@ -204,7 +204,11 @@ func bulkRevoke(t testing.TB, e *Engine, rs []revocationSpec) {
 	var list []db.Revocation
 	now := e.now()
 	for _, r := range rs {
-		list = append(list, db.Revocation{Serial: r.serial, RevokedAt: now, Reason: r.reason})
+		entry, err := crlEntry(r.serial, now, r.reason)
+		if err != nil {
+			t.Fatal(err)
+		}
+		list = append(list, db.Revocation{Serial: r.serial, RevokedAt: now, Reason: r.reason, Entry: entry})
 	}
 	if err := e.db.BulkRevoked(context.Background(), list); err != nil {
 		t.Fatal(err)

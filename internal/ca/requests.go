@@ -206,8 +206,12 @@ func (e *Engine) Revoke(ctx context.Context, p *Principal, serial *big.Int, reas
 	if err != nil {
 		return err
 	}
-	now := e.now()
-	err = e.db.Revoke(ctx, db.Revocation{Serial: s, RevokedAt: now, Reason: code},
+	now := e.now().UTC().Truncate(time.Second)
+	entry, err := crlEntry(s, now, code)
+	if err != nil {
+		return err
+	}
+	err = e.db.Revoke(ctx, db.Revocation{Serial: s, RevokedAt: now, Reason: code, Entry: entry},
 		db.Audit{At: now, Actor: p.Name, Action: "revoke", Serial: s, Result: "revoked", Detail: ReasonName(code)})
 	if errors.Is(err, db.ErrNotFound) {
 		return fmt.Errorf("no certificate with serial %s was issued by this CA: %w", s, ErrNotFound)

@@ -81,6 +81,9 @@ type Revocation struct {
 	Serial    string
 	RevokedAt time.Time
 	Reason    int
+	// Entry is the DER CRL entry (revokedCertificates element) of this
+	// revocation, stored so that CRLs are built by concatenation.
+	Entry []byte
 }
 
 // Audit is one entry of the audit log.
@@ -135,7 +138,7 @@ type backend interface {
 	certificate(ctx context.Context, serial string) (*Cert, error)
 	certificates(ctx context.Context, revokedOnly bool, limit int) ([]Cert, error)
 	revoke(ctx context.Context, r Revocation, a Audit) error
-	revokedEach(ctx context.Context, since time.Time, fn func(serial string, at int64, reason int) error) error
+	revokedEach(ctx context.Context, since time.Time, fn func(entry []byte) error) error
 	revokedCount(ctx context.Context) (int64, error)
 	bulkRevoked(ctx context.Context, rs []Revocation) error
 	counter(ctx context.Context, name string) (int64, error)
@@ -329,8 +332,9 @@ func (d *DB) Certificates(ctx context.Context, revokedOnly bool, limit int) ([]C
 // already revoked wraps ErrConflict.
 func (d *DB) Revoke(ctx context.Context, r Revocation, a Audit) error { return d.b.revoke(ctx, r, a) }
 
-// RevokedEach streams every revocation at or after since (zero: all) to fn.
-func (d *DB) RevokedEach(ctx context.Context, since time.Time, fn func(serial string, at int64, reason int) error) error {
+// RevokedEach streams the stored CRL entry of every revocation at or after
+// since (zero: all) to fn; entry is valid only during the call.
+func (d *DB) RevokedEach(ctx context.Context, since time.Time, fn func(entry []byte) error) error {
 	return d.b.revokedEach(ctx, since, fn)
 }
 

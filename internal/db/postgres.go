@@ -311,7 +311,7 @@ func (s *pgStore) revoke(ctx context.Context, r Revocation, a Audit) error {
 		if n == 0 {
 			return fmt.Errorf("certificate %s: %w", r.Serial, ErrNotFound)
 		}
-		tag, err := tx.Exec(ctx, `INSERT INTO revocations(serial, revoked_at, reason) VALUES($1,$2,$3) ON CONFLICT (serial) DO NOTHING`, r.Serial, r.RevokedAt.Unix(), r.Reason)
+		tag, err := tx.Exec(ctx, `INSERT INTO revocations(serial, revoked_at, reason, entry) VALUES($1,$2,$3,$4) ON CONFLICT (serial) DO NOTHING`, r.Serial, r.RevokedAt.Unix(), r.Reason, r.Entry)
 		if err != nil {
 			return err
 		}
@@ -326,8 +326,8 @@ func (s *pgStore) revoke(ctx context.Context, r Revocation, a Audit) error {
 	})
 }
 
-func (s *pgStore) revokedEach(ctx context.Context, since time.Time, fn func(string, int64, int) error) error {
-	q, args := `SELECT serial, revoked_at, reason FROM revocations`, []any{}
+func (s *pgStore) revokedEach(ctx context.Context, since time.Time, fn func([]byte) error) error {
+	q, args := `SELECT entry FROM revocations`, []any{}
 	if !since.IsZero() {
 		q += ` WHERE revoked_at >= $1`
 		args = append(args, since.Unix())
@@ -337,14 +337,15 @@ func (s *pgStore) revokedEach(ctx context.Context, since time.Time, fn func(stri
 		return pgErr("revocations", err)
 	}
 	defer rows.Close()
-	var serial string
-	var at int64
-	var reason int32
+	binary := len(rows.FieldDescriptions()) == 1 && rows.FieldDescriptions()[0].Format == pgx.BinaryFormatCode
+	var entry []byte
 	for rows.Next() {
-		if err := rows.Scan(&serial, &at, &reason); err != nil {
+		if binary { // the wire bytes of the bytea column: no copy
+			entry = rows.RawValues()[0]
+		} else if err := rows.Scan(&entry); err != nil {
 			return pgErr("revocations", err)
 		}
-		if err := fn(serial, at, int(reason)); err != nil {
+		if err := fn(entry); err != nil {
 			return err
 		}
 	}
@@ -359,9 +360,9 @@ func (s *pgStore) revokedCount(ctx context.Context) (int64, error) {
 
 func (s *pgStore) bulkRevoked(ctx context.Context, rs []Revocation) error {
 	return s.inTx(ctx, "bulk revoke", func(tx pgx.Tx) error {
-		_, err := tx.CopyFrom(ctx, pgx.Identifier{"revocations"}, []string{"serial", "revoked_at", "reason"},
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"revocations"}, []string{"serial", "revoked_at", "reason", "entry"},
 			pgx.CopyFromSlice(len(rs), func(i int) ([]any, error) {
-				return []any{rs[i].Serial, rs[i].RevokedAt.Unix(), int32(rs[i].Reason)}, nil
+				return []any{rs[i].Serial, rs[i].RevokedAt.Unix(), int32(rs[i].Reason), rs[i].Entry}, nil
 			}))
 		if err != nil {
 			return err

@@ -403,7 +403,7 @@ func (s *sqliteStore) revoke(ctx context.Context, r Revocation, a Audit) error {
 	if n == 0 {
 		return fmt.Errorf("certificate %s: %w", r.Serial, ErrNotFound)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO revocations(serial, revoked_at, reason) VALUES(?,?,?)`, r.Serial, r.RevokedAt.Unix(), r.Reason); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO revocations(serial, revoked_at, reason, entry) VALUES(?,?,?,?)`, r.Serial, r.RevokedAt.Unix(), r.Reason, r.Entry); err != nil {
 		if err = sqliteErr("revoke", err); errors.Is(err, ErrDuplicate) {
 			return fmt.Errorf("certificate %s is already revoked: %w", r.Serial, ErrConflict)
 		}
@@ -419,8 +419,8 @@ func (s *sqliteStore) revoke(ctx context.Context, r Revocation, a Audit) error {
 	return sqliteErr("commit", tx.Commit())
 }
 
-func (s *sqliteStore) revokedEach(ctx context.Context, since time.Time, fn func(string, int64, int) error) error {
-	q, args := `SELECT serial, revoked_at, reason FROM revocations`, []any{}
+func (s *sqliteStore) revokedEach(ctx context.Context, since time.Time, fn func([]byte) error) error {
+	q, args := `SELECT entry FROM revocations`, []any{}
 	if !since.IsZero() {
 		q += ` WHERE revoked_at >= ?`
 		args = append(args, since.Unix())
@@ -430,14 +430,12 @@ func (s *sqliteStore) revokedEach(ctx context.Context, since time.Time, fn func(
 		return sqliteErr("revocations", err)
 	}
 	defer rows.Close()
-	var serial string
-	var at int64
-	var reason int
+	var entry sql.RawBytes
 	for rows.Next() {
-		if err := rows.Scan(&serial, &at, &reason); err != nil {
+		if err := rows.Scan(&entry); err != nil {
 			return sqliteErr("revocations", err)
 		}
-		if err := fn(serial, at, reason); err != nil {
+		if err := fn(entry); err != nil {
 			return err
 		}
 	}
@@ -456,13 +454,13 @@ func (s *sqliteStore) bulkRevoked(ctx context.Context, rs []Revocation) error {
 		return sqliteErr("begin", err)
 	}
 	defer tx.Rollback()
-	st, err := tx.PrepareContext(ctx, `INSERT INTO revocations(serial, revoked_at, reason) VALUES(?,?,?)`)
+	st, err := tx.PrepareContext(ctx, `INSERT INTO revocations(serial, revoked_at, reason, entry) VALUES(?,?,?,?)`)
 	if err != nil {
 		return sqliteErr("bulk revoke", err)
 	}
 	defer st.Close()
 	for _, r := range rs {
-		if _, err := st.ExecContext(ctx, r.Serial, r.RevokedAt.Unix(), r.Reason); err != nil {
+		if _, err := st.ExecContext(ctx, r.Serial, r.RevokedAt.Unix(), r.Reason, r.Entry); err != nil {
 			return sqliteErr("bulk revoke", err)
 		}
 	}

@@ -37,7 +37,8 @@ CREATE TABLE certificates (
 CREATE TABLE revocations (
   serial TEXT PRIMARY KEY,
   revoked_at INTEGER NOT NULL,
-  reason INTEGER NOT NULL
+  reason INTEGER NOT NULL,
+  entry BLOB NOT NULL -- the DER revokedCertificates entry, encoded once
 );
 CREATE INDEX revocations_at ON revocations(revoked_at);
 CREATE TABLE audit (
