@@ -80,9 +80,20 @@ func (r *runner) dryCertificate(c *plan.Certificate) error {
 		r.event(StepTransfer, c.ID, srv, EventPlanned, "export a .pfx (key and chain, random password) from %s and import it", c.RequestOn)
 	}
 	for _, srv := range c.Servers {
-		if r.w.Local(srv) {
-			r.event(StepAssign, c.ID, srv, EventPlanned, "assign %s", strings.Join(c.Usages, ", "))
+		if !r.w.Local(srv) {
+			continue
 		}
+		if thumb != "" {
+			if st, ok, err := r.w.ExistingStore(srv); err == nil && ok && assignedAll(st, c.Usages, thumb) {
+				r.event(StepAssign, c.ID, srv, EventSkipped, "%s already assigned", strings.Join(c.Usages, ", "))
+				continue
+			}
+		}
+		r.event(StepAssign, c.ID, srv, EventPlanned, "assign %s", strings.Join(c.Usages, ", "))
+	}
+	if thumb != "" && cs.Verified == thumb {
+		r.event(StepVerify, c.ID, "", EventSkipped, "verified")
+		return nil
 	}
 	r.event(StepVerify, c.ID, "", EventPlanned, "verify on %d servers", len(c.Servers))
 	return nil
