@@ -333,10 +333,9 @@ type verifyOptions struct {
 	tf                      topoFlags
 	live, requireRevocation bool
 	skipRevocation          bool
-	endpoints               []string
+	endpoints, certificates []string
 	output                  string
 	warnDays, concurrency   int
-	server, storeDir        string
 }
 
 func newVerifyCmd(env *Env) *cobra.Command {
@@ -358,13 +357,15 @@ with SNI for every planned name, and checks the served chain, names and expiry.
 Exit status 3 when anything fails; each failure names the server, usage,
 rule and fix.`,
 		Example: `  edgecert verify -t topology.yaml --workspace ws
-  edgecert verify -t topology.yaml --workspace ws --live --endpoint reverse-proxy/rp-redmond=127.0.0.1:8443 -o json`,
+  edgecert verify -t topology.yaml --workspace ws --live --certificate reverse-proxy/rp-redmond \
+      --endpoint reverse-proxy/rp-redmond=127.0.0.1:8443 -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return runVerify(c.Context(), env, o) },
 	}
 	o.tf.add(cmd, true)
 	cmd.Flags().BoolVar(&o.live, "live", false, "also connect to the TLS endpoints")
 	cmd.Flags().StringArrayVar(&o.endpoints, "endpoint", nil, "NAME=ADDR: where to connect for a certificate id, endpoint or name (repeatable)")
+	cmd.Flags().StringArrayVar(&o.certificates, "certificate", nil, "check only this certificate id of the plan (repeatable)")
 	cmd.Flags().BoolVar(&o.requireRevocation, "require-revocation", false, "an unreachable CRL or OCSP responder is an error, not a warning")
 	cmd.Flags().BoolVar(&o.skipRevocation, "skip-revocation", false, "do not check revocation")
 	cmd.Flags().IntVar(&o.warnDays, "warn-days", 30, "warn when a certificate expires within this many days")
@@ -385,7 +386,13 @@ func runVerify(ctx context.Context, env *Env, o *verifyOptions) error {
 	if err != nil {
 		return err
 	}
-	vo := verify.Options{Now: env.Now, RequireRevocation: o.requireRevocation, SkipRevocation: o.skipRevocation, WarnDays: o.warnDays}
+	vo := verify.Options{Now: env.Now, RequireRevocation: o.requireRevocation, SkipRevocation: o.skipRevocation,
+		WarnDays: o.warnDays, Certificates: o.certificates}
+	for _, id := range o.certificates {
+		if !planHas(p, id) {
+			return invalidInput(fmt.Errorf("--certificate %s: no such certificate in the plan (see edgecert plan)", id))
+		}
+	}
 	rep, err := verify.Offline(ctx, p, ws.Store, vo)
 	if err != nil {
 		return err
@@ -405,6 +412,15 @@ func runVerify(ctx context.Context, env *Env, o *verifyOptions) error {
 		return fmt.Errorf("%w: %d errors", errVerifyFailed, rep.Errors())
 	}
 	return nil
+}
+
+func planHas(p *plan.Plan, id string) bool {
+	for _, c := range p.Certificates {
+		if c.ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 func parseEndpoints(list []string) (map[string]string, error) {

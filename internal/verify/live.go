@@ -113,10 +113,10 @@ func Live(ctx context.Context, p *plan.Plan, targets []Target, opts Options) *Re
 		if c == nil || !opts.selected(c.ID) {
 			continue
 		}
-		var once sync.Once
+		var once, connFail sync.Once
 		for _, name := range t.Names {
 			jobs = append(jobs, func() []Finding {
-				return probe(ctx, c, t, name, &once, &opts)
+				return probe(ctx, c, t, name, &once, &connFail, &opts)
 			})
 		}
 	}
@@ -131,7 +131,7 @@ func Live(ctx context.Context, p *plan.Plan, targets []Target, opts Options) *Re
 
 // probe does one handshake with SNI name; names and expiry of the served
 // leaf are checked once per target.
-func probe(ctx context.Context, c *plan.Certificate, t Target, name string, once *sync.Once, opts *Options) []Finding {
+func probe(ctx context.Context, c *plan.Certificate, t Target, name string, once, connFail *sync.Once, opts *Options) []Finding {
 	f := Finding{Certificate: c.ID, Server: t.Endpoint, Endpoint: t.Addr, Usage: strings.Join(c.Usages, ",")}
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -142,8 +142,12 @@ func probe(ctx context.Context, c *plan.Certificate, t Target, name string, once
 		CurvePreferences: []tls.CurveID{tls.X25519, tls.CurveP256, tls.CurveP384}}}
 	conn, err := d.DialContext(dctx, "tcp", t.Addr)
 	if err != nil {
-		return []Finding{f.fail(CheckLiveConnect, "R61", fmt.Sprintf("TLS connection with SNI %s failed: %v", name, err),
-			"check that the listener is up and bound to the planned certificate")}
+		var out []Finding
+		connFail.Do(func() { // one finding per endpoint, not per name
+			out = []Finding{f.fail(CheckLiveConnect, "R61", fmt.Sprintf("TLS connection with SNI %s failed: %v", name, err),
+				"check that the listener is up and bound to the planned certificate, or point --endpoint at it")}
+		})
+		return out
 	}
 	state := conn.(*tls.Conn).ConnectionState()
 	conn.Close()
