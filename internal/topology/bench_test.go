@@ -2,6 +2,7 @@ package topology_test
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -56,6 +57,21 @@ func BenchmarkLoadYAML1000EdgePools(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := topology.ParseYAML("gen.yaml", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkLoadContosoTBXML loads the Topology Builder sample.
+func BenchmarkLoadContosoTBXML(b *testing.B) {
+	data, err := os.ReadFile("../../examples/contoso-sfb.tbxml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := topology.Parse("contoso-sfb.tbxml", data); err != nil {
 			b.Fatal(err)
 		}
 	}
