@@ -178,6 +178,7 @@ func runRequestNew(env *Env, c *cobra.Command, o *requestNewOptions) error {
 	}
 	resp, err := client.Submit(env.Ctx, pend.DER, pend.Template)
 	if err := caClientErr(resp, err); err != nil {
+		fmt.Fprintf(env.Err, "the request stays pending in the store; write it again with: edgecert store export --store %s --thumbprint %s --out request.csr\n", s.Dir(), pend.Thumbprint)
 		return err
 	}
 	return handleResponse(env, s, resp, "", &o.ca)

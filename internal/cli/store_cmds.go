@@ -454,6 +454,8 @@ func exportFormat(format, out string, pemFlag bool) (string, error) {
 			format = "p7b"
 		case ".pfx", ".p12":
 			format = "pfx"
+		case ".csr", ".req":
+			format = "csr"
 		default:
 			return "", invalidInput(fmt.Errorf("cannot tell the format from %q: use .cer, .pem, .p7b or .pfx, or --format", out))
 		}
@@ -464,10 +466,10 @@ func exportFormat(format, out string, pemFlag bool) (string, error) {
 			return "pem", nil
 		}
 		return "cer", nil
-	case "pem", "p7b", "pfx":
+	case "pem", "p7b", "pfx", "csr":
 		return format, nil
 	}
-	return "", invalidInput(fmt.Errorf("unknown format %q: use cer, pem, p7b or pfx", format))
+	return "", invalidInput(fmt.Errorf("unknown format %q: use cer, pem, p7b, pfx (or csr for a pending request)", format))
 }
 
 func storeExportCmd(env *Env) *cobra.Command {
@@ -486,7 +488,8 @@ extension (or --format): .cer is DER (Base64 with --pem), .p7b holds the whole
 certification path, .pfx holds the certificate, its private key, the whole
 path and the friendly name, protected by a password (AES-256-CBC with
 PBKDF2-SHA256; --legacy writes 3DES/SHA-1 for Windows Server 2016 and older).
-A key that was not marked exportable is refused.
+A key that was not marked exportable is refused. A pending request can be
+written again as .csr.
 
 ` + storeHelp,
 		Example: `  # copy the edge pool certificate to the next Edge Server

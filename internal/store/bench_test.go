@@ -6,6 +6,7 @@ import (
 	"crypto/x509/pkix"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -140,5 +141,26 @@ func BenchmarkKeyGeneration(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestMakeBigStore writes a store of 10,000 certificates into the directory
+// named by EDGECERT_STORE_BIG_DIR, to time the command line against it:
+//
+//	EDGECERT_STORE_BIG_DIR=/tmp/big go test ./internal/store -run TestMakeBigStore
+//	time edgecert store list --store /tmp/big/store -o json > /dev/null
+func TestMakeBigStore(t *testing.T) {
+	out := os.Getenv("EDGECERT_STORE_BIG_DIR")
+	if out == "" {
+		t.Skip("set EDGECERT_STORE_BIG_DIR to write a store of 10,000 certificates")
+	}
+	dir := bigStore(t, 10000)
+	dst := filepath.Join(out, "store")
+	if err := os.MkdirAll(out, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.RemoveAll(dst)
+	if err := exec.Command("cp", "-a", dir, dst).Run(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -2,8 +2,11 @@ package store
 
 import (
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"edgecert/internal/certfmt"
 )
@@ -43,7 +46,7 @@ func (s *Store) exportLocked(idx *index, thumbprint string, opts ExportOptions) 
 		return nil, err
 	}
 	if r.Location == Request {
-		return nil, fmt.Errorf("%s is a pending request, not a certificate: %w", r.Thumbprint, ErrInvalidInput)
+		return s.exportRequestLocked(r, opts.Format)
 	}
 	cert, err := s.loadCertLocked(r.Thumbprint)
 	if err != nil {
@@ -90,6 +93,22 @@ func (s *Store) exportPFXLocked(idx *index, r *record, cert *x509.Certificate, o
 		return nil, fmt.Errorf("store: writing PFX: %w", err)
 	}
 	return out, nil
+}
+
+// exportRequestLocked returns a pending request again, PEM ("csr", "pem")
+// or DER ("der", "cer"), for when the file written at creation is lost.
+func (s *Store) exportRequestLocked(r *record, format string) ([]byte, error) {
+	der, err := os.ReadFile(filepath.Join(s.dir, filepath.FromSlash(r.certFile())))
+	if err != nil {
+		return nil, fmt.Errorf("store: request %s: %w", r.Thumbprint, err)
+	}
+	switch format {
+	case "csr", "pem":
+		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}), nil
+	case "der", "cer", "":
+		return der, nil
+	}
+	return nil, fmt.Errorf("%s is a pending request: it can only be exported as a request (.csr), not as %s: %w", r.Thumbprint, format, ErrInvalidInput)
 }
 
 // ExportChain returns the store's CA certificates (root and ca) as a DER .p7b.

@@ -264,6 +264,16 @@ func TestExport(t *testing.T) {
 		}
 		mustCheck(t, s)
 	})
+	t.Run("pending request as csr", func(t *testing.T) {
+		pend := newRequest(t, s, "pending.contoso.com", "", false)
+		b, err := s.Export(pend.Thumbprint, ExportOptions{Format: "csr"})
+		if err != nil || !strings.HasPrefix(string(b), "-----BEGIN CERTIFICATE REQUEST-----") {
+			t.Fatalf("%q %v", b, err)
+		}
+		if _, err := s.Export(pend.Thumbprint, ExportOptions{Format: "pfx", Password: "x"}); !errors.Is(err, ErrInvalidInput) {
+			t.Fatalf("pfx of a request: %v", err)
+		}
+	})
 	t.Run("export chain", func(t *testing.T) {
 		b, err := s.ExportChain()
 		if err != nil {
