@@ -235,7 +235,7 @@ func (s *Store) checkEmptyLocked() error {
 func (s *Store) gcLocked(idx *index) error {
 	want := idx.files()
 	for _, d := range []string{certDir, reqDir, keyDir, "."} {
-		ents, err := os.ReadDir(filepath.Join(s.dir, d))
+		ents, err := readDirUnsorted(filepath.Join(s.dir, d))
 		if err != nil {
 			return fmt.Errorf("store: %w", err)
 		}
@@ -251,6 +251,17 @@ func (s *Store) gcLocked(idx *index) error {
 		}
 	}
 	return nil
+}
+
+// readDirUnsorted lists a directory without sorting (a store directory may
+// hold tens of thousands of files and order does not matter here).
+func readDirUnsorted(dir string) ([]fs.DirEntry, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.ReadDir(-1)
 }
 
 // sortRecords orders records by location, subject, then thumbprint.
