@@ -326,3 +326,67 @@ func TestWindowsAttributesSurvive(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeWindowsLikePFX reads what a Windows export looks like: legacy
+// encryption, Windows key attributes and BER at every level, starting from
+// files OpenSSL writes; and an empty-password file.
+func TestDecodeWindowsLikePFX(t *testing.T) {
+	openssl := testtool.Path(t, "openssl")
+	rsaC, _ := chains(t)
+	dir, key, leaf, chain := pemFiles(t, rsaC)
+	tests := []struct {
+		name, password string
+		args           []string
+	}{
+		{"3des lmk csp ber", "pw", []string{"-keypbe", "PBE-SHA1-3DES", "-certpbe", "PBE-SHA1-3DES", "-macalg", "sha1", "-LMK", "-CSP", "Microsoft Enhanced Cryptographic Provider v1.0"}},
+		{"rc2 legacy ber", "pw", []string{"-legacy"}},
+		{"aes sha256 ber", "pw", nil},
+		{"empty password", "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(dir, "win.pfx")
+			args := append([]string{"pkcs12", "-export", "-inkey", key, "-in", leaf, "-certfile", chain,
+				"-name", "Windows export", "-passout", "pass:" + tt.password, "-out", out}, tt.args...)
+			run(t, openssl, args...)
+			data, _ := os.ReadFile(out)
+			if strings.HasSuffix(tt.name, "ber") {
+				data = pfxToBER(t, data, tt.password)
+				f := writeFile(t, dir, "win-ber.pfx", data)
+				run(t, openssl, append([]string{"pkcs12", "-info", "-noout", "-in", f, "-passin", "pass:" + tt.password}, legacyFlag(tt.args)...)...)
+			}
+			p, err := DecodePFX(data, tt.password)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkPFX(t, p, rsaC, "Windows export")
+		})
+	}
+}
+
+// legacyFlag returns -legacy when the export used it (OpenSSL 3 needs it to
+// read RC2 back).
+func legacyFlag(args []string) []string {
+	for _, a := range args {
+		if a == "-legacy" {
+			return []string{"-legacy"}
+		}
+	}
+	return nil
+}
+
+// TestOpenSSLReadsEmptyPasswordPFX: with allowEmpty, the file OpenSSL reads
+// with an empty password (M9 makes this an explicit choice).
+func TestOpenSSLReadsEmptyPasswordPFX(t *testing.T) {
+	openssl := testtool.Path(t, "openssl")
+	_, ecC := chains(t)
+	data, err := EncodePFX(rand.Reader, &PFX{Key: ecC.LeafKey, Leaf: ecC.Leaf, FriendlyName: "open"}, "", PFXModern, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := writeFile(t, t.TempDir(), "empty.pfx", data)
+	info := string(run(t, openssl, "pkcs12", "-info", "-nokeys", "-in", f, "-passin", "pass:"))
+	if !strings.Contains(info, "friendlyName: open") {
+		t.Fatalf("openssl -info:\n%s", info)
+	}
+}
