@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"edgecert/internal/enroll"
 	"edgecert/internal/plan"
 	"edgecert/internal/store"
+	"edgecert/internal/testtool"
 	"edgecert/internal/topology"
 )
 
@@ -204,4 +206,31 @@ func usageNames(l []string) string {
 		out = append(out, strings.Replace(n, "authentication", "auth", 1))
 	}
 	return strings.Join(out, ",")
+}
+
+// TestRequestShowOtherTools: request show decodes what OpenSSL writes, and
+// the NEW CERTIFICATE REQUEST armour of certreq.
+func TestRequestShowOtherTools(t *testing.T) {
+	openssl := testtool.Path(t, "openssl")
+	dir := t.TempDir()
+	reqPath := filepath.Join(dir, "openssl.csr")
+	cmd := exec.Command(openssl, "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+		"-keyout", filepath.Join(dir, "k.pem"), "-out", reqPath, "-subj", "/CN=rp.contoso.com/O=Contoso",
+		"-addext", "subjectAltName=DNS:rp.contoso.com,DNS:meet.contoso.com", "-addext", "keyUsage=critical,digitalSignature")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("openssl req: %v\n%s", err, out)
+	}
+	var info csr.Info
+	if err := json.Unmarshal([]byte(mustRun(t, "request", "show", reqPath, "-o", "json")), &info); err != nil {
+		t.Fatal(err)
+	}
+	if info.Subject != "CN=rp.contoso.com,O=Contoso" && !strings.Contains(info.Subject, "rp.contoso.com") || len(info.DNSNames) != 2 || !info.SignatureValid || !info.KeyUsageCritical {
+		t.Fatalf("openssl request: %+v", info)
+	}
+	data, _ := os.ReadFile(reqPath)
+	certreq := strings.ReplaceAll(string(data), "CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST")
+	out := mustRun(t, "request", "show", writeFile(t, dir, "certreq.req", []byte(certreq)))
+	if !strings.Contains(out, "meet.contoso.com") || !strings.Contains(out, "valid") {
+		t.Fatalf("certreq armour:\n%s", out)
+	}
 }
