@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"unicode/utf16"
 )
 
@@ -46,8 +47,8 @@ type attribute struct {
 // Create signs a PKCS#10 request for r with key and returns its DER. RSA
 // keys sign with SHA-256, P-256 with ECDSA-SHA256, P-384 with ECDSA-SHA384.
 func Create(rand io.Reader, key crypto.Signer, r Request) ([]byte, error) {
-	if r.Subject.CommonName == "" && len(r.DNSNames) == 0 && len(r.IPAddresses) == 0 {
-		return nil, errors.New("csr: a request needs a subject common name or a subject alternative name")
+	if err := validate(r); err != nil {
+		return nil, err
 	}
 	subject, err := asn1.Marshal(r.Subject.ToRDNSequence())
 	if err != nil {
@@ -88,6 +89,45 @@ func Create(rand io.Reader, key crypto.Signer, r Request) ([]byte, error) {
 		return nil, fmt.Errorf("csr: encoding request: %w", err)
 	}
 	return der, nil
+}
+
+// validate refuses requests a CA would reject or misread: no name at all,
+// a country that is not two letters, DNS names that are not host names.
+func validate(r Request) error {
+	if r.Subject.CommonName == "" && len(r.DNSNames) == 0 && len(r.IPAddresses) == 0 {
+		return errors.New("csr: a request needs a subject common name or a subject alternative name")
+	}
+	for _, c := range r.Subject.Country {
+		if len(c) != 2 || c[0] < 'A' || c[0] > 'Z' || c[1] < 'A' || c[1] > 'Z' {
+			return fmt.Errorf("csr: country %q is not a two-letter code such as US", c)
+		}
+	}
+	for _, d := range r.DNSNames {
+		if !validDNSName(d) {
+			return fmt.Errorf("csr: %q is not a valid DNS name", d)
+		}
+	}
+	return nil
+}
+
+// validDNSName accepts host names (letters, digits, hyphens, dots, an
+// optional leading "*." wildcard label), at most 253 characters.
+func validDNSName(d string) bool {
+	d = strings.TrimPrefix(d, "*.")
+	if d == "" || len(d) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(d, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // requestAttributes returns the extensionRequest attribute and, with a
@@ -172,9 +212,6 @@ func requestExtensions(r Request) ([]pkix.Extension, error) {
 func marshalSAN(r Request) ([]byte, error) {
 	var names []asn1.RawValue
 	for _, d := range r.DNSNames {
-		if d == "" {
-			return nil, errors.New("csr: empty DNS name")
-		}
 		names = append(names, asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 2, Bytes: []byte(d)})
 	}
 	for _, ip := range r.IPAddresses {

@@ -225,7 +225,17 @@ func TestKeySpecs(t *testing.T) {
 	if _, err := NewKey(rand.Reader, "rsa1024"); err == nil {
 		t.Error("NewKey(rsa1024) accepted")
 	}
-	if _, err := Create(rand.Reader, testKey(t, P256), Request{}); err == nil {
-		t.Error("Create with no name accepted")
+	for name, r := range map[string]Request{
+		"no name":      {},
+		"bad country":  {Subject: pkix.Name{CommonName: "a.contoso.com", Country: []string{"USA"}}},
+		"bad dns name": {DNSNames: []string{"sip contoso.com"}},
+		"empty label":  {DNSNames: []string{"sip..contoso.com"}},
+	} {
+		if _, err := Create(rand.Reader, testKey(t, P256), r); err == nil {
+			t.Errorf("Create accepted a request with %s", name)
+		}
+	}
+	if _, err := Create(rand.Reader, testKey(t, P256), Request{DNSNames: []string{"*.contoso.com"}}); err != nil {
+		t.Errorf("wildcard refused: %v", err)
 	}
 }
