@@ -194,7 +194,7 @@ func TestParseBad(t *testing.T) {
 
 func TestKeySpecs(t *testing.T) {
 	parse := map[string]KeySpec{"": RSA2048, "rsa": RSA2048, "RSA2048": RSA2048, "rsa-3072": RSA3072,
-		"rsa:4096": RSA4096, "p256": P256, "P-256": P256, "ecdsa-p384": P384, "prime256v1": P256}
+		"rsa:4096": RSA4096, "p256": P256, "P-256": P256, "ecdsa-p384": P384, "prime256v1": P256, "ecdsa": P256, "EC": P256, "ec-p384": P384}
 	for in, want := range parse {
 		if got, err := ParseKeySpec(in); err != nil || got != want {
 			t.Errorf("ParseKeySpec(%q) = %q, %v; want %q", in, got, err, want)

@@ -12,12 +12,17 @@ import (
 
 // ParseKeySpec parses a key type name: "rsa2048", "rsa3072", "rsa4096",
 // "p256", "p384", case-insensitive, also spelled "rsa-2048", "rsa:2048",
-// "ecdsa-p256", "P-256". An empty name is the default, RSA2048.
+// "ecdsa-p256", "P-256". An empty name is the default, RSA2048; "ecdsa"
+// alone is P256.
 func ParseKeySpec(s string) (KeySpec, error) {
 	n := strings.ToLower(strings.TrimSpace(s))
 	n = strings.NewReplacer("-", "", ":", "", "_", "", " ", "").Replace(n)
-	n = strings.TrimPrefix(n, "ecdsa")
-	n = strings.TrimPrefix(n, "ec")
+	if ec := strings.TrimPrefix(strings.TrimPrefix(n, "ecdsa"), "ec"); ec != n {
+		if ec == "" {
+			return P256, nil // "ecdsa" alone: the default curve
+		}
+		n = ec
+	}
 	switch KeySpec(n) {
 	case "":
 		return RSA2048, nil
