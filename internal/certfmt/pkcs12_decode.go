@@ -305,3 +305,24 @@ func firstNonEmpty(a, b string) string {
 	}
 	return b
 }
+
+// DecodePFXCertificates returns every certificate of a PKCS#12 file, leaf
+// first when there is a key, for files that may hold no key (a trust store
+// export). The MAC and password are checked as by DecodePFX.
+func DecodePFXCertificates(data []byte, password string) ([]*x509.Certificate, error) {
+	content, err := decodePFXContent(data, password)
+	if err != nil {
+		return nil, wrongFormat(fmt.Errorf("certfmt: PFX: %w", err), data, FormatPKCS12)
+	}
+	if p, err := assemblePFX(content); err == nil {
+		return append([]*x509.Certificate{p.Leaf}, p.CA...), nil
+	}
+	certs := make([]*x509.Certificate, 0, len(content.certs))
+	for _, ce := range content.certs {
+		certs = append(certs, ce.cert)
+	}
+	if len(certs) == 0 {
+		return nil, fmt.Errorf("certfmt: PFX holds no certificate: %w", ErrMalformed)
+	}
+	return certs, nil
+}

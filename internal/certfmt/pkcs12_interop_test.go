@@ -390,3 +390,23 @@ func TestOpenSSLReadsEmptyPasswordPFX(t *testing.T) {
 		t.Fatalf("openssl -info:\n%s", info)
 	}
 }
+
+func TestDecodePFXCertificates(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "bad", "no-key.pfx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs, err := DecodePFXCertificates(data, "right")
+	if err != nil || len(certs) != 2 {
+		t.Fatalf("no-key PFX: %d certificates, %v", len(certs), err)
+	}
+	if _, err := DecodePFXCertificates(data, "wrong"); !errors.Is(err, ErrWrongPassword) {
+		t.Fatalf("wrong password: %v", err)
+	}
+	_, ecC := chains(t)
+	full, _ := EncodePFX(rand.Reader, &PFX{Key: ecC.LeafKey, Leaf: ecC.Leaf, CA: []*x509.Certificate{ecC.Root}}, "pw", PFXModern, false)
+	certs, err = DecodePFXCertificates(full, "pw")
+	if err != nil || len(certs) != 2 || !certs[0].Equal(ecC.Leaf) {
+		t.Fatalf("full PFX: %d certificates, %v", len(certs), err)
+	}
+}
