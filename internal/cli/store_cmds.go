@@ -472,14 +472,16 @@ func exportFormat(format, out string, pemFlag bool) (string, error) {
 	return "", invalidInput(fmt.Errorf("unknown format %q: use cer, pem, p7b, pfx (or csr for a pending request)", format))
 }
 
+// storeExportOptions are the flags of store export.
+type storeExportOptions struct {
+	sf                            storeFlags
+	thumbprint, out, format       string
+	passwordFile                  string
+	pem, legacy, delKey, insecure bool
+}
+
 func storeExportCmd(env *Env) *cobra.Command {
-	var (
-		sf                      storeFlags
-		thumbprint, out, format string
-		passwordFile            string
-		pemFlag, legacy, delKey bool
-		insecureEmpty           bool
-	)
+	o := &storeExportOptions{}
 	cmd := &cobra.Command{
 		Use:   "export --thumbprint T --out FILE",
 		Short: "Export a certificate (.cer), its chain (.p7b) or it with its private key (.pfx)",
@@ -498,71 +500,74 @@ written again as .csr.
   # the certificate with its chain, for the reverse proxy administrator
   edgecert store export --store /srv/edge1 --thumbprint 3F1A...9C --out edge.p7b`,
 		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			if out == "" {
-				return invalidInput(errors.New("--out FILE is required"))
-			}
-			f, err := exportFormat(format, out, pemFlag)
-			if err != nil {
-				return err
-			}
-			if thumbprint == "" {
-				return invalidInput(errors.New("--thumbprint is required (see 'edgecert store list')"))
-			}
-			if delKey && f != "pfx" {
-				return invalidInput(errors.New("--delete-key only applies to a .pfx export"))
-			}
-			s, err := sf.openExisting(env)
-			if err != nil {
-				return err
-			}
-			opts := store.ExportOptions{Format: f, AllowEmpty: insecureEmpty}
-			if legacy {
-				opts.Profile = certfmt.PFXLegacy
-			}
-			if f == "pfx" {
-				if err := exportable(s, thumbprint); err != nil {
-					return err
-				}
-				if !insecureEmpty || passwordFile != "" {
-					if opts.Password, err = password(env, passwordFile, "PFX password", true); err != nil {
-						return err
-					}
-				}
-			}
-			data, err := s.Export(thumbprint, opts)
-			if err != nil {
-				return storeErr(err)
-			}
-			if pemFlag && f == "p7b" {
-				data = pem.EncodeToMemory(&pem.Block{Type: "PKCS7", Bytes: data})
-			}
-			mode := os.FileMode(0o644)
-			if f == "pfx" {
-				mode = 0o600
-			}
-			if err := writeOutput(env, out, data, mode); err != nil {
-				return err
-			}
-			if delKey {
-				if err := s.DeleteKey(thumbprint); err != nil {
-					return storeErr(err)
-				}
-				fmt.Fprintf(env.Err, "the private key of %s was deleted from the store after the export\n", store.NormalizeThumbprint(thumbprint))
-			}
-			return nil
-		},
+		RunE: func(c *cobra.Command, _ []string) error { return runStoreExport(env, o) },
 	}
-	sf.add(cmd)
-	cmd.Flags().StringVar(&thumbprint, "thumbprint", "", "SHA-1 thumbprint of the certificate")
-	cmd.Flags().StringVar(&out, "out", "", "file to write: .cer, .pem, .p7b or .pfx (- for standard output)")
-	cmd.Flags().StringVar(&format, "format", "", "cer, pem, p7b or pfx (default: from the --out extension)")
-	cmd.Flags().BoolVar(&pemFlag, "pem", false, "Base64 (PEM) instead of binary DER for .cer and .p7b")
-	cmd.Flags().StringVar(&passwordFile, "password-file", "", "file holding the PFX password (else a prompt on a terminal)")
-	cmd.Flags().BoolVar(&legacy, "legacy", false, "PFX with 3DES and a SHA-1 MAC, for Windows Server 2016 and older")
-	cmd.Flags().BoolVar(&delKey, "delete-key", false, "delete the private key from the store once the PFX is written (not for edge pools)")
-	cmd.Flags().BoolVar(&insecureEmpty, "insecure-empty-password", false, "allow a PFX with an empty password (anyone can read the key)")
+	o.sf.add(cmd)
+	f := cmd.Flags()
+	f.StringVar(&o.thumbprint, "thumbprint", "", "SHA-1 thumbprint of the certificate")
+	f.StringVar(&o.out, "out", "", "file to write: .cer, .pem, .p7b or .pfx (- for standard output)")
+	f.StringVar(&o.format, "format", "", "cer, pem, p7b or pfx (default: from the --out extension)")
+	f.BoolVar(&o.pem, "pem", false, "Base64 (PEM) instead of binary DER for .cer and .p7b")
+	f.StringVar(&o.passwordFile, "password-file", "", "file holding the PFX password (else a prompt on a terminal)")
+	f.BoolVar(&o.legacy, "legacy", false, "PFX with 3DES and a SHA-1 MAC, for Windows Server 2016 and older")
+	f.BoolVar(&o.delKey, "delete-key", false, "delete the private key from the store once the PFX is written (not for edge pools)")
+	f.BoolVar(&o.insecure, "insecure-empty-password", false, "allow a PFX with an empty password (anyone can read the key)")
 	return cmd
+}
+
+func runStoreExport(env *Env, o *storeExportOptions) error {
+	if o.out == "" {
+		return invalidInput(errors.New("--out FILE is required"))
+	}
+	f, err := exportFormat(o.format, o.out, o.pem)
+	if err != nil {
+		return err
+	}
+	if o.thumbprint == "" {
+		return invalidInput(errors.New("--thumbprint is required (see 'edgecert store list')"))
+	}
+	if o.delKey && f != "pfx" {
+		return invalidInput(errors.New("--delete-key only applies to a .pfx export"))
+	}
+	s, err := o.sf.openExisting(env)
+	if err != nil {
+		return err
+	}
+	opts := store.ExportOptions{Format: f, AllowEmpty: o.insecure}
+	if o.legacy {
+		opts.Profile = certfmt.PFXLegacy
+	}
+	if f == "pfx" {
+		if err := exportable(s, o.thumbprint); err != nil {
+			return err
+		}
+		if !o.insecure || o.passwordFile != "" {
+			if opts.Password, err = password(env, o.passwordFile, "PFX password", true); err != nil {
+				return err
+			}
+		}
+	}
+	data, err := s.Export(o.thumbprint, opts)
+	if err != nil {
+		return storeErr(err)
+	}
+	if o.pem && f == "p7b" {
+		data = pem.EncodeToMemory(&pem.Block{Type: "PKCS7", Bytes: data})
+	}
+	mode := os.FileMode(0o644)
+	if f == "pfx" {
+		mode = 0o600
+	}
+	if err := writeOutput(env, o.out, data, mode); err != nil {
+		return err
+	}
+	if o.delKey {
+		if err := s.DeleteKey(o.thumbprint); err != nil {
+			return storeErr(err)
+		}
+		fmt.Fprintf(env.Err, "the private key of %s was deleted from the store after the export\n", store.NormalizeThumbprint(o.thumbprint))
+	}
+	return nil
 }
 
 // exportable fails early, before a password prompt, when a PFX export

@@ -202,6 +202,13 @@ func TestStoreWorkflow(t *testing.T) {
 	if err != nil || pfx.FriendlyName != "Edge External" || len(pfx.CA) != 2 {
 		t.Fatalf("exported pfx: %+v %v", pfx, err)
 	}
+	emptyPath := filepath.Join(dir, "empty.pfx")
+	mustRun(t, "store", "export", "--store", st, "--thumbprint", tp, "--out", emptyPath, "--insecure-empty-password")
+	if data, _ := os.ReadFile(emptyPath); data == nil {
+		t.Fatal("no file")
+	} else if _, err := certfmt.DecodePFX(data, ""); err != nil {
+		t.Fatalf("--insecure-empty-password: %v", err)
+	}
 	p7bPath := filepath.Join(dir, "edge.p7b")
 	mustRun(t, "store", "export", "--store", st, "--thumbprint", tp, "--out", p7bPath)
 	if b, _ := os.ReadFile(p7bPath); len(mustCerts(t, b)) != 3 {
