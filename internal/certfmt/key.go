@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"strings"
 )
@@ -103,7 +102,3 @@ func PublicKeysEqual(a, b crypto.PublicKey) bool {
 	eq, ok := a.(interface{ Equal(crypto.PublicKey) bool })
 	return ok && eq.Equal(b)
 }
-
-// errKeyType is returned for keys that are not RSA or ECDSA where only
-// those are supported.
-var errKeyType = errors.New("key is neither RSA nor ECDSA")

@@ -30,7 +30,6 @@ var (
 	OIDMSLocalMachineKeyset = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 17, 2}
 
 	// Password-based encryption (RFC 7292 appendix C).
-	oidPBEWithSHAAnd128BitRC4   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 12, 1, 1}
 	oidPBEWithSHAAnd3KeyTDES    = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 12, 1, 3}
 	oidPBEWithSHAAnd2KeyTDES    = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 12, 1, 4}
 	oidPBEWithSHAAnd128BitRC2   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 12, 1, 5}
