@@ -5,10 +5,12 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -508,4 +510,43 @@ func FuzzDecodeIndex(f *testing.F) {
 			t.Fatalf("re-encoding a decoded index fails: %v", err)
 		}
 	})
+}
+
+// TestConcurrentGoroutines: goroutines sharing one Store, and two Store
+// values on one directory, lose no change.
+func TestConcurrentGoroutines(t *testing.T) {
+	dir := t.TempDir()
+	stores := []*Store{openTest(t, dir, ""), openTest(t, dir, "")}
+	p := newPKI(t, "Contoso", 0)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			s := stores[g%2]
+			for i := 0; i < 5; i++ {
+				k := newKey(t, 0)
+				leaf := p.leaf(t, k.Public(), fmt.Sprintf("g%d-%d.contoso.com", g, i), testNow.AddDate(1, 0, 0))
+				data, err := certfmt.EncodePFX(rand.Reader, &certfmt.PFX{Key: k, Leaf: leaf}, "pw", certfmt.PFXModern, false)
+				if err == nil {
+					_, err = s.Import(data, ImportOptions{Password: "pw"})
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	mine, _ := openTest(t, dir, "").List(My)
+	if len(mine) != 40 {
+		t.Fatalf("%d certificates in my, want 40", len(mine))
+	}
+	mustCheck(t, stores[0])
 }
