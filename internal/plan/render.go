@@ -2,43 +2,92 @@ package plan
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
+	"unicode/utf8"
 )
 
 // tableHeader is the header row of the table form.
 var tableHeader = []string{"SITE", "KIND", "ID", "SUBJECT", "SANS", "USAGES", "EKU", "KEY", "ISSUER", "SERVERS"}
+
+// columnGap is the number of spaces between two columns.
+const columnGap = 2
 
 // WriteTable writes p as an aligned table, one row group per certificate
 // (multi-line cells: one SAN, usage or server per line), then the warnings.
 // With explain it then lists, for every certificate, each name with the
 // rules that put it there. The output is deterministic.
 func WriteTable(w io.Writer, p *Plan, explain bool) error {
-	bw := bufio.NewWriter(w)
+	bw := bufio.NewWriterSize(w, 64<<10)
 	writeSummary(bw, p)
-	var tb bytes.Buffer
-	tw := tabwriter.NewWriter(&tb, 0, 4, 2, ' ', 0)
-	writeRow(tw, tableHeader)
+	groups := make([][][]string, len(p.Certificates))
 	for i := range p.Certificates {
-		if i > 0 {
-			writeRow(tw, make([]string, len(tableHeader)))
+		groups[i] = tableCells(&p.Certificates[i])
+	}
+	widths := columnWidths(tableHeader, groups)
+	writeLine(bw, widths, func(i int) string { return tableHeader[i] })
+	for gi, cells := range groups {
+		if gi > 0 {
+			bw.WriteByte('\n')
 		}
-		writeCells(tw, tableCells(&p.Certificates[i]))
+		lines := 1
+		for _, c := range cells {
+			lines = max(lines, len(c))
+		}
+		for l := 0; l < lines; l++ {
+			writeLine(bw, widths, func(i int) string {
+				if l < len(cells[i]) {
+					return cells[i][l]
+				}
+				return ""
+			})
+		}
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	writeTrimmed(bw, tb.Bytes())
 	writeWarnings(bw, p.Warnings)
 	if explain {
-		if err := writeExplain(bw, p); err != nil {
-			return err
-		}
+		writeExplain(bw, p)
 	}
 	return bw.Flush()
+}
+
+// columnWidths returns the width of every column but the last (which is
+// not padded): its longest line.
+func columnWidths(header []string, groups [][][]string) []int {
+	widths := make([]int, len(header))
+	for i, h := range header {
+		widths[i] = utf8.RuneCountInString(h)
+	}
+	for _, cells := range groups {
+		for i, c := range cells {
+			for _, line := range c {
+				widths[i] = max(widths[i], utf8.RuneCountInString(line))
+			}
+		}
+	}
+	return widths
+}
+
+// writeLine writes one line of aligned cells, without trailing spaces.
+func writeLine(w *bufio.Writer, widths []int, cell func(int) string) {
+	last := len(widths) - 1
+	for last > 0 && cell(last) == "" {
+		last--
+	}
+	for i := 0; i <= last; i++ {
+		s := cell(i)
+		w.WriteString(s)
+		if i < last {
+			pad(w, widths[i]-utf8.RuneCountInString(s)+columnGap)
+		}
+	}
+	w.WriteByte('\n')
+}
+
+func pad(w *bufio.Writer, n int) {
+	for ; n > 0; n-- {
+		w.WriteByte(' ')
+	}
 }
 
 func writeSummary(w io.Writer, p *Plan) {
@@ -88,40 +137,6 @@ func tableCells(c *Certificate) [][]string {
 	}
 }
 
-// writeCells writes a row whose cells may span several lines.
-func writeCells(w io.Writer, cells [][]string) {
-	lines := 1
-	for _, c := range cells {
-		lines = max(lines, len(c))
-	}
-	row := make([]string, len(cells))
-	for l := 0; l < lines; l++ {
-		for i, c := range cells {
-			row[i] = ""
-			if l < len(c) {
-				row[i] = c[l]
-			}
-		}
-		writeRow(w, row)
-	}
-}
-
-func writeRow(w io.Writer, cells []string) {
-	fmt.Fprintln(w, strings.Join(cells, "\t"))
-}
-
-// writeTrimmed copies text to w without the padding tabwriter leaves at the
-// end of lines.
-func writeTrimmed(w io.Writer, text []byte) {
-	for _, line := range bytes.SplitAfter(text, []byte("\n")) {
-		if len(line) == 0 {
-			continue
-		}
-		w.Write(bytes.TrimRight(line, " \n"))
-		w.Write([]byte("\n"))
-	}
-}
-
 func writeWarnings(w io.Writer, warnings []string) {
 	if len(warnings) == 0 {
 		return
@@ -133,26 +148,29 @@ func writeWarnings(w io.Writer, warnings []string) {
 }
 
 // writeExplain lists, per certificate, the rules that shaped it and the
-// rule and reason behind each name.
-func writeExplain(w io.Writer, p *Plan) error {
+// rule and reason behind each name, aligned within each certificate.
+func writeExplain(w *bufio.Writer, p *Plan) {
 	fmt.Fprintf(w, "\nWhy each name is there:\n")
-	var tb bytes.Buffer
-	defer func() { writeTrimmed(w, tb.Bytes()) }()
 	for i := range p.Certificates {
 		c := &p.Certificates[i]
-		fmt.Fprintf(&tb, "\n%s (%s)\n", c.ID, strings.Join(c.Usages, ", "))
-		fmt.Fprintf(&tb, "  rules: %s\n", strings.Join(c.Rules, " "))
-		tw := tabwriter.NewWriter(&tb, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(w, "\n%s (%s)\n", c.ID, strings.Join(c.Usages, ", "))
+		fmt.Fprintf(w, "  rules: %s\n", strings.Join(c.Rules, " "))
+		rows := make([][]string, len(c.Names))
 		for j, n := range c.Names {
 			role := "SAN"
 			if j == 0 && n.Name == c.Subject.CommonName {
 				role = "subject+SAN"
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", n.Name, role, strings.Join(n.Rules, " "), n.Why)
+			rows[j] = []string{"  " + n.Name, role, strings.Join(n.Rules, " "), n.Why}
 		}
-		if err := tw.Flush(); err != nil {
-			return err
+		widths := make([]int, 4)
+		for _, r := range rows {
+			for k, s := range r {
+				widths[k] = max(widths[k], utf8.RuneCountInString(s))
+			}
+		}
+		for _, r := range rows {
+			writeLine(w, widths, func(k int) string { return r[k] })
 		}
 	}
-	return nil
 }
