@@ -12,6 +12,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -47,6 +48,7 @@ func drive(b *testing.B, clients, n int, unit string, do func(i int) error) {
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
 	b.ResetTimer()
+	cpu0 := processCPU()
 	start := time.Now()
 	for c := 0; c < clients; c++ {
 		wg.Add(1)
@@ -68,6 +70,7 @@ func drive(b *testing.B, clients, n int, unit string, do func(i int) error) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu := processCPU() - cpu0
 	b.StopTimer()
 	if f := failed.Load(); f > 0 {
 		b.Fatalf("%d of %d failed; first: %v", f, n, firstErr.Load())
@@ -76,6 +79,18 @@ func drive(b *testing.B, clients, n int, unit string, do func(i int) error) {
 	b.ReportMetric(float64(n)/elapsed.Seconds(), unit+"/s")
 	b.ReportMetric(float64(lat[n/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[min(n-1, n*99/100)].Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(n), "cpu-µs/op")
+}
+
+// processCPU is the user and system CPU time of this process (server and
+// load generator together): the cost per operation, less sensitive than
+// the rate to other load on the machine.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkIssueHTTPS: POST /api/v1/certificates with P-256 requests.
