@@ -269,7 +269,7 @@ chain to root/ca. A file that cannot be imported whole changes nothing.
 	}
 	sf.add(cmd)
 	cmd.Flags().StringVar(&passwordFile, "password-file", "", "file holding the PFX password (else a prompt on a terminal)")
-	cmd.Flags().BoolVar(&exportable, "exportable", false, "allow the imported private key to be exported again")
+	cmd.Flags().BoolVar(&exportable, "exportable", false, "allow the private key of an imported PFX to be exported again (a certificate joining a request keeps the request's choice)")
 	cmd.Flags().StringVar(&friendlyName, "friendly-name", "", "friendly name of the imported certificate (default: the file's)")
 	addOutputFlag(cmd, &output)
 	return cmd
