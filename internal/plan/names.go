@@ -147,28 +147,32 @@ func sortRules(rules []string) []string {
 
 // compareRules orders rule ids by prefix (R, L, M, others), then number.
 func compareRules(a, b string) int {
-	pa, na := splitRule(a)
-	pb, nb := splitRule(b)
-	if c := cmp.Compare(prefixRank(pa), prefixRank(pb)); c != 0 {
+	ka, kb := keyOf(a), keyOf(b)
+	if c := cmp.Compare(ka.rank, kb.rank); c != 0 {
 		return c
 	}
-	if c := strings.Compare(pa, pb); c != 0 {
-		return c
-	}
-	// Numbers without leading zeros: shorter is smaller, then lexical.
-	if c := cmp.Compare(len(na), len(nb)); c != 0 {
-		return c
-	}
-	return strings.Compare(na, nb)
+	return strings.Compare(a, b)
 }
 
-// splitRule splits "R33" into "R" and "33".
-func splitRule(r string) (string, string) {
-	i := strings.IndexAny(r, "0123456789")
-	if i < 0 {
-		return r, ""
+// ruleKey is a rule id with its sort rank (prefix rank, then number).
+type ruleKey struct {
+	rank int
+	id   string
+}
+
+func keyOf(r string) ruleKey {
+	i := 0
+	for i < len(r) && (r[i] < '0' || r[i] > '9') {
+		i++
 	}
-	return r[:i], r[i:]
+	n := 0
+	for j := i; j < len(r) && n < 1e6; j++ {
+		if r[j] < '0' || r[j] > '9' {
+			break
+		}
+		n = n*10 + int(r[j]-'0')
+	}
+	return ruleKey{rank: prefixRank(r[:i])*1e7 + n, id: r}
 }
 
 func prefixRank(p string) int {
