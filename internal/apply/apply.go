@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -108,6 +107,15 @@ type runner struct {
 	o    Options
 	j    *journal
 	evMu sync.Mutex
+
+	chainP7B  []byte
+	chainSum  string
+	chainMu   sync.Mutex
+	chainOnce map[string]*chainOnce
+
+	v     *verify.Verifier
+	repMu sync.Mutex
+	rep   *verify.Report
 }
 
 func newRunner(p *plan.Plan, w *Workspace, o Options) (*runner, error) {
@@ -115,13 +123,17 @@ func newRunner(p *plan.Plan, w *Workspace, o Options) (*runner, error) {
 		o.Now = time.Now
 	}
 	if o.Concurrency <= 0 {
-		o.Concurrency = runtime.NumCPU() + 1
+		// Key generation keeps every CPU busy while other certificates
+		// wait on disk or on the CA.
+		o.Concurrency = 2*runtime.NumCPU() + 2
 	}
 	j, err := openJournal(w.path("state.json"), o.Now)
 	if err != nil {
 		return nil, err
 	}
-	return &runner{p: p, w: w, o: o, j: j}, nil
+	vo := o.Verify
+	vo.Now = o.Now
+	return &runner{p: p, w: w, o: o, j: j, chainOnce: map[string]*chainOnce{}, v: verify.NewVerifier(vo), rep: &verify.Report{}}, nil
 }
 
 func (r *runner) event(step Step, id, server, status, format string, args ...any) {
@@ -171,7 +183,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	if r.o.DryRun {
 		return r.dryRun(ctx, certs)
 	}
-	if err := r.importChain(ctx, certs); err != nil {
+	if err := r.prepareChain(ctx); err != nil {
 		return nil, err
 	}
 	res := &Result{Waiting: map[string]string{}, Failed: map[string]string{}}
@@ -186,7 +198,18 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 			return
 		}
 		outs[i].waiting, outs[i].err = r.certificate(ctx, certs[i])
+		if outs[i].err == nil && outs[i].waiting == "" && !r.o.SkipVerify && ctx.Err() == nil {
+			outs[i].err = r.verify(ctx, certs[i].ID)
+		}
 	})
+	for _, srv := range allServers(certs) { // servers that no step touched yet
+		if err := r.ensureChain(srv); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.j.save(); err != nil {
+		return nil, err
+	}
 	var errs []error
 	for i, c := range certs {
 		switch {
@@ -204,11 +227,8 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		return res, fmt.Errorf("apply: %w", err)
 	}
 	if len(res.Done) > 0 && !r.o.SkipVerify {
-		rep, err := r.verify(ctx, res.Done)
-		if err != nil {
-			return res, err
-		}
-		res.Report = rep
+		r.rep.Merge(&verify.Report{})
+		res.Report = r.rep
 	}
 	return res, errors.Join(errs...)
 }
@@ -263,32 +283,28 @@ func (r *runner) certificate(ctx context.Context, c *plan.Certificate) (string, 
 	})
 }
 
-// verify runs the verification of the certificates done and records them.
-func (r *runner) verify(ctx context.Context, ids []string) (*verify.Report, error) {
-	vo := r.o.Verify
-	vo.Now = r.o.Now
-	vo.Certificates = ids
-	rep, err := verify.Offline(ctx, r.p, r.w.Store, vo)
+// verify is step 6 for one certificate: check it on every server and
+// record it as verified. A failed check is not an error of the run: it is
+// in the report (and the status shows it).
+func (r *runner) verify(ctx context.Context, id string) error {
+	rep, err := r.v.Offline(ctx, r.p, r.w.Store, []string{id})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	failed := map[string]string{}
+	r.repMu.Lock()
+	r.rep.Checked += rep.Checked
+	r.rep.Findings = append(r.rep.Findings, rep.Findings...)
+	r.repMu.Unlock()
 	for _, f := range rep.Findings {
-		if f.Severity == verify.SeverityError && failed[f.Certificate] == "" {
-			failed[f.Certificate] = fmt.Sprintf("%s on %s: %s", f.Rule, f.Server, f.Message)
+		if f.Severity == verify.SeverityError {
+			r.event(StepVerify, id, f.Server, EventFailed, "%s: %s", f.Rule, f.Message)
+			return nil
 		}
 	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		if msg := failed[id]; msg != "" {
-			r.event(StepVerify, id, "", EventFailed, "%s", msg)
-			continue
-		}
-		cs := r.j.cert(id, "")
-		if err := r.j.update(id, cs.FriendlyName, func(s *CertState) { s.Verified = s.Thumbprint }); err != nil {
-			return nil, err
-		}
-		r.event(StepVerify, id, "", EventDone, "verified on every server")
+	cs := r.j.cert(id, "")
+	if err := r.j.update(id, cs.FriendlyName, func(s *CertState) { s.Verified = s.Thumbprint }); err != nil {
+		return err
 	}
-	return rep, nil
+	r.event(StepVerify, id, "", EventDone, "verified on every server")
+	return nil
 }

@@ -102,6 +102,21 @@ func (j *journal) chainDone(sum string, servers []string) error {
 	return j.saveLocked()
 }
 
+// chainDoneLater records the chain on server; the next save persists it.
+func (j *journal) chainDoneLater(sum, server string) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.st.ChainSHA256 = sum
+	j.st.ChainServers[server] = sum
+}
+
+// save persists the journal.
+func (j *journal) save() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.saveLocked()
+}
+
 func (j *journal) chainOn(server string) string {
 	j.mu.Lock()
 	defer j.mu.Unlock()

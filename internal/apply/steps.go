@@ -6,12 +6,12 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"edgecert/internal/certfmt"
 	"edgecert/internal/csr"
@@ -36,47 +36,60 @@ func allServers(certs []*plan.Certificate) []string {
 	return out
 }
 
-// importChain is step 1: the CA chain (.p7b) into every server's root and
-// ca locations (R39, R41, R43, R51).
-func (r *runner) importChain(ctx context.Context, certs []*plan.Certificate) error {
+// prepareChain fetches the CA chain (.p7b) once per run; ensureChain then
+// imports it on each server before anything else happens there (step 1:
+// R39, R41, R43, R51), so that chain imports overlap with key generation.
+func (r *runner) prepareChain(ctx context.Context) error {
 	p7b, err := r.chainFile(ctx)
 	if err != nil || p7b == nil {
 		return err
 	}
 	sum := sha256.Sum256(p7b)
-	hexSum := hex.EncodeToString(sum[:])
-	var servers []string
-	for _, s := range allServers(certs) {
-		if r.w.Local(s) {
-			servers = append(servers, s)
-		}
+	r.chainP7B, r.chainSum = p7b, hex.EncodeToString(sum[:])
+	return nil
+}
+
+// ensureChain imports the chain on server once per run.
+func (r *runner) ensureChain(server string) error {
+	if r.chainP7B == nil || !r.w.Local(server) {
+		return nil
 	}
-	errs := make([]error, len(servers))
-	parallel(r.o.Concurrency, len(servers), func(i int) {
-		srv := servers[i]
-		if r.j.chainOn(srv) == hexSum {
-			r.event(StepChain, "", srv, EventSkipped, "CA chain already imported")
-			return
-		}
-		st, _, err := r.w.Store(srv)
-		if err != nil {
-			errs[i] = err
-			return
-		}
-		unlock := r.w.lock(srv)
-		res, err := st.Import(p7b, store.ImportOptions{})
-		unlock()
-		if err != nil {
-			errs[i] = fmt.Errorf("apply: import the CA chain on %s: %w", srv, err)
-			r.event(StepChain, "", srv, EventFailed, "%v", err)
-			return
-		}
-		r.event(StepChain, "", srv, EventDone, "CA chain imported (%d added to root/ca)", len(res.Added))
-	})
-	if err := errors.Join(errs...); err != nil {
+	server = strings.ToLower(server)
+	r.chainMu.Lock()
+	once := r.chainOnce[server]
+	if once == nil {
+		once = &chainOnce{}
+		r.chainOnce[server] = once
+	}
+	r.chainMu.Unlock()
+	once.Do(func() { once.err = r.importChainOn(server) })
+	return once.err
+}
+
+type chainOnce struct {
+	sync.Once
+	err error
+}
+
+func (r *runner) importChainOn(srv string) error {
+	if r.j.chainOn(srv) == r.chainSum {
+		r.event(StepChain, "", srv, EventSkipped, "CA chain already imported")
+		return nil
+	}
+	st, _, err := r.w.Store(srv)
+	if err != nil {
 		return err
 	}
-	return r.j.chainDone(hexSum, servers)
+	unlock := r.w.lock(srv)
+	res, err := st.Import(r.chainP7B, store.ImportOptions{})
+	unlock()
+	if err != nil {
+		r.event(StepChain, "", srv, EventFailed, "%v", err)
+		return fmt.Errorf("apply: import the CA chain on %s: %w", srv, err)
+	}
+	r.j.chainDoneLater(r.chainSum, srv)
+	r.event(StepChain, "", srv, EventDone, "CA chain imported (%d added to root/ca)", len(res.Added))
+	return nil
 }
 
 // chainFile returns the CA chain as a DER .p7b, from the issuer (and saves
@@ -158,6 +171,9 @@ func findPending(st *store.Store, fn string) (*store.Pending, error) {
 // certificate imported there. It returns the certificate's thumbprint, or
 // why it waits.
 func (r *runner) obtain(ctx context.Context, c *plan.Certificate, cs CertState) (string, string, error) {
+	if err := r.ensureChain(c.RequestOn); err != nil {
+		return "", "", err
+	}
 	st, _, err := r.w.Store(c.RequestOn)
 	if err != nil {
 		return "", "", err

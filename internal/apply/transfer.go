@@ -64,6 +64,9 @@ func (r *runner) distribute(c *plan.Certificate, fn, thumb string) error {
 }
 
 func (r *runner) importMember(c *plan.Certificate, srv string, st *store.Store, thumb, fn string, export func() error, pfx *[]byte, password *string) error {
+	if err := r.ensureChain(srv); err != nil {
+		return err
+	}
 	unlock := r.w.lock(srv)
 	ok, err := hasMy(st, thumb)
 	unlock()
@@ -145,6 +148,9 @@ func (r *runner) fromExchange(c *plan.Certificate) (string, string, error) {
 		return "", "", fmt.Errorf("apply: exchange: %w", err)
 	}
 	thumb := strings.TrimSpace(string(b))
+	if err := r.ensureChain(srv); err != nil {
+		return "", "", err
+	}
 	st, _, err := r.w.Store(srv)
 	if err != nil {
 		return "", "", err
@@ -176,6 +182,9 @@ func (r *runner) assign(c *plan.Certificate, thumb string) error {
 	for _, srv := range c.Servers {
 		if !r.w.Local(srv) {
 			continue
+		}
+		if err := r.ensureChain(srv); err != nil {
+			return err
 		}
 		st, _, err := r.w.Store(srv)
 		if err != nil {

@@ -178,11 +178,30 @@ func (o *Options) selected(id string) bool {
 
 // Offline checks every selected certificate of p in the stores.
 func Offline(ctx context.Context, p *plan.Plan, stores StoreFunc, opts Options) (*Report, error) {
+	return NewVerifier(opts).Offline(ctx, p, stores, opts.Certificates)
+}
+
+// Verifier runs offline checks repeatedly with one CRL cache, so that a
+// caller verifying certificates one by one fetches each CRL once.
+type Verifier struct {
+	opts Options
+	rev  *revocationChecker
+}
+
+// NewVerifier returns a Verifier with opts (opts.Certificates is ignored).
+func NewVerifier(opts Options) *Verifier {
 	opts.defaults()
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 8
 	}
-	rev := newRevocationChecker(opts.HTTPClient)
+	return &Verifier{opts: opts, rev: newRevocationChecker(opts.HTTPClient)}
+}
+
+// Offline checks the certificates of p with these ids (empty: all).
+func (v *Verifier) Offline(ctx context.Context, p *plan.Plan, stores StoreFunc, ids []string) (*Report, error) {
+	opts := v.opts
+	opts.Certificates = ids
+	rev := v.rev
 	var jobs []func() []Finding
 	checked := 0
 	for i := range p.Certificates {
