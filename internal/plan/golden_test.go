@@ -85,7 +85,13 @@ func TestGoldenPlans(t *testing.T) {
 		t.Run(ex.name, func(t *testing.T) {
 			p := loadExample(t, ex)
 			checkFriendlyNames(t, p)
-			golden(t, ex.name+".txt", renderTable(t, p, true))
+			table := renderTable(t, p, true)
+			for i, line := range strings.Split(string(table), "\n") {
+				if strings.HasSuffix(line, " ") || strings.Contains(line, "\t") {
+					t.Errorf("table line %d has trailing spaces or tabs: %q", i+1, line)
+				}
+			}
+			golden(t, ex.name+".txt", table)
 			golden(t, ex.name+".json", renderJSON(t, p))
 		})
 	}
