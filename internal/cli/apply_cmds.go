@@ -178,8 +178,7 @@ func runApply(ctx context.Context, env *Env, o *applyOptions) error {
 	if o.output != formatTable && o.output != formatJSON {
 		return invalidInput(fmt.Errorf("unknown output format %q: use table or json", o.output))
 	}
-	p, ws, err := o.workspace(env)
-	if err != nil {
+	if _, err := o.tf.plan(env); err != nil { // bad input changes nothing
 		return err
 	}
 	if !o.iss.given() && !o.dryRun && len(o.responses) == 0 && o.server == "" {
@@ -190,6 +189,10 @@ func runApply(ctx context.Context, env *Env, o *applyOptions) error {
 		return err
 	}
 	defer closeCA()
+	p, ws, err := o.workspace(env)
+	if err != nil {
+		return err
+	}
 	opts := apply.Options{Now: env.Now, Rand: env.Rand, Issuer: iss, DryRun: o.dryRun,
 		Progress: progressPrinter(env, o.output), Verify: verify.Options{RequireRevocation: o.requireRevocation}}
 	if o.tpf != "" {
