@@ -23,9 +23,9 @@ import (
 // database, as `go test -run '^$' -bench . ./internal/enroll`. Each reports
 // certificates (or requests) per second and p50/p99 latency.
 
-func benchCA(b *testing.B, key string) (*testCA, string, *http.Client) {
+func benchCA(b *testing.B, key, dsn string) (*testCA, string, *http.Client) {
 	b.Helper()
-	tc := newRealCAKey(b, key, "")
+	tc := newRealCAKey(b, key, dsn)
 	url, stop, err := StartLoopback(tc.eng, nil)
 	if err != nil {
 		b.Fatal(err)
@@ -98,28 +98,42 @@ func BenchmarkIssueHTTPS(b *testing.B) {
 	for _, key := range []string{"p256", "rsa2048"} {
 		for _, clients := range []int{1, 8, 64} {
 			b.Run(fmt.Sprintf("ca=%s/clients=%d", key, clients), func(b *testing.B) {
-				tc, url, client := benchCA(b, key)
-				bodies := make([][]byte, b.N)
-				for i := range bodies {
-					bodies[i], _ = json.Marshal(map[string]string{"csr": newCSR(b, fmt.Sprintf("b%d.contoso.com", i)), "template": tmplAuto})
-				}
-				drive(b, clients, b.N, "certs", func(i int) error {
-					req, _ := http.NewRequest("POST", url+"/api/v1/certificates", bytes.NewReader(bodies[i]))
-					req.Header.Set("Authorization", "Bearer "+tc.tokAlice)
-					resp, err := client.Do(req)
-					if err != nil {
-						return err
-					}
-					body, _ := io.ReadAll(resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != http.StatusCreated {
-						return fmt.Errorf("status %d: %s", resp.StatusCode, body)
-					}
-					return nil
-				})
+				benchIssue(b, key, "", clients)
 			})
 		}
 	}
+}
+
+// BenchmarkIssueHTTPSPostgres: the same at 64 clients with the database on
+// the test PostgreSQL server (EDGECERT_TEST_PG_DSN).
+func BenchmarkIssueHTTPSPostgres(b *testing.B) {
+	for _, key := range []string{"p256", "rsa2048"} {
+		b.Run("ca="+key+"/clients=64", func(b *testing.B) {
+			benchIssue(b, key, freshPostgres(b), 64)
+		})
+	}
+}
+
+func benchIssue(b *testing.B, key, dsn string, clients int) {
+	tc, url, client := benchCA(b, key, dsn)
+	bodies := make([][]byte, b.N)
+	for i := range bodies {
+		bodies[i], _ = json.Marshal(map[string]string{"csr": newCSR(b, fmt.Sprintf("b%d.contoso.com", i)), "template": tmplAuto})
+	}
+	drive(b, clients, b.N, "certs", func(i int) error {
+		req, _ := http.NewRequest("POST", url+"/api/v1/certificates", bytes.NewReader(bodies[i]))
+		req.Header.Set("Authorization", "Bearer "+tc.tokAlice)
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			return fmt.Errorf("status %d: %s", resp.StatusCode, body)
+		}
+		return nil
+	})
 }
 
 // BenchmarkIssueEngine: the engine's own rate (Submit called directly),
@@ -153,7 +167,7 @@ func BenchmarkIssueEngine(b *testing.B) {
 func BenchmarkServePublications(b *testing.B) {
 	for _, path := range []string{"/api/v1/ca/chain", "/api/v1/crl", "/certsrv/certnew.p7b"} {
 		b.Run(path, func(b *testing.B) {
-			_, url, client := benchCA(b, "p256")
+			_, url, client := benchCA(b, "p256", "")
 			drive(b, 64, b.N, "req", func(int) error {
 				resp, err := client.Get(url + path)
 				if err != nil {
