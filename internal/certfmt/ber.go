@@ -99,7 +99,7 @@ func readBERHeader(in []byte) (berHeader, error) {
 		}
 	}
 	if h.length > len(in)-i {
-		return h, fmt.Errorf("%w: length %d exceeds the %d bytes left", errBER, h.length, len(in)-i)
+		return h, fmt.Errorf("%w: length %d exceeds the %d bytes left (truncated file?)", errBER, h.length, len(in)-i)
 	}
 	h.headerSize = i
 	return h, nil

@@ -137,3 +137,36 @@ func TestThumbprints(t *testing.T) {
 		t.Fatalf("fingerprint %q", fp)
 	}
 }
+
+// TestDetect covers every format, damaged files included: a truncated file
+// must still reach the decoder that can say what is wrong with it.
+func TestDetect(t *testing.T) {
+	c, _ := chains(t)
+	p7, _ := EncodePKCS7([]*x509.Certificate{c.Leaf})
+	pfx, _ := EncodePFX(rand.Reader, &PFX{Key: c.LeafKey, Leaf: c.Leaf}, "pw", PFXModern, false)
+	key, _ := MarshalPrivateKeyPEM(c.LeafKey)
+	tests := []struct {
+		name string
+		in   []byte
+		want Format
+	}{
+		{"pem certificate", EncodeCertificatePEM(c.Leaf), FormatCertificate},
+		{"der certificate", c.Leaf.Raw, FormatCertificate},
+		{"truncated der certificate", c.Leaf.Raw[:200], FormatCertificate},
+		{"p7b", p7, FormatPKCS7},
+		{"truncated p7b", p7[:100], FormatPKCS7},
+		{"ber p7b", toIndefinite(t, p7), FormatPKCS7},
+		{"pfx", pfx, FormatPKCS12},
+		{"truncated pfx", pfx[:300], FormatPKCS12},
+		{"key", key, FormatPrivateKey},
+		{"garbage", []byte("hello, world"), FormatUnknown},
+		{"empty", nil, FormatUnknown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Detect(tt.in); got != tt.want {
+				t.Fatalf("Detect = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -75,7 +75,7 @@ func detectDER(der []byte) Format {
 	}
 	norm, err := berToDER(der)
 	if err != nil {
-		return FormatUnknown
+		return detectPrefix(der)
 	}
 	var ci struct {
 		Type    asn1.ObjectIdentifier
@@ -88,7 +88,51 @@ func detectDER(der []byte) Format {
 	if _, err := asn1.Unmarshal(norm, &pfx); err == nil && pfx.Version == 3 {
 		return FormatPKCS12
 	}
+	return detectPrefix(der)
+}
+
+// Openings of damaged (typically truncated) files, recognised so that the
+// right decoder reports what is wrong with them.
+var (
+	prefixPKCS12 = []byte{0x02, 0x01, 0x03, 0x30}                                           // version 3, authSafe
+	prefixPKCS7  = []byte{0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02} // signedData
+	prefixCert   = []byte{0xa0, 0x03, 0x02, 0x01}                                           // [0] version
+)
+
+// detectPrefix classifies a binary file that failed to parse by its opening
+// bytes: a SEQUENCE holding a PFX version, a signedData OID or a
+// certificate's TBS.
+func detectPrefix(der []byte) Format {
+	body, ok := skipHeader(der, 0x30)
+	if !ok {
+		return FormatUnknown
+	}
+	switch {
+	case bytes.HasPrefix(body, prefixPKCS12):
+		return FormatPKCS12
+	case bytes.HasPrefix(body, prefixPKCS7):
+		return FormatPKCS7
+	}
+	if tbs, ok := skipHeader(body, 0x30); ok && bytes.HasPrefix(tbs, prefixCert) {
+		return FormatCertificate
+	}
 	return FormatUnknown
+}
+
+// skipHeader returns what follows the tag and length octets of a value
+// with the given tag, without checking the length against the data.
+func skipHeader(b []byte, tag byte) ([]byte, bool) {
+	if len(b) < 2 || b[0] != tag {
+		return nil, false
+	}
+	n := 2
+	if b[1] > 0x80 {
+		n += int(b[1] & 0x7f)
+	}
+	if b[1] > 0x84 || len(b) < n {
+		return nil, false
+	}
+	return b[n:], true
 }
 
 // isPEM reports whether data contains a PEM boundary.
