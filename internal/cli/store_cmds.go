@@ -220,7 +220,8 @@ func storeImportCmd(env *Env) *cobra.Command {
 		Use:   "import FILE",
 		Short: "Import a certificate, a PKCS#7 chain or a PFX",
 		Long: `Import detects the format: a certificate (.cer/.crt, DER or PEM), a chain
-(.p7b/.p7c, DER or PEM) or a .pfx/.p12. Self-signed CA certificates go to root,
+(.p7b/.p7c, DER or PEM), a .pfx/.p12, or a PEM file that holds a certificate
+with its unencrypted private key (and chain), as OpenSSL and nginx keep them. Self-signed CA certificates go to root,
 other CA certificates to ca; a certificate whose public key matches a pending
 request joins that request's key in my; a PFX goes to my with its key and its
 chain to root/ca. A file that cannot be imported whole changes nothing.

@@ -1,8 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"strings"
@@ -23,6 +25,12 @@ type content struct {
 func decodeInput(data []byte, password string) (*content, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf(format+": %w", append(args, ErrInvalidInput)...)
+	}
+	if c, ok, err := decodePEMWithKey(data); ok || err != nil {
+		if err != nil {
+			return nil, bad("%v", err)
+		}
+		return c, nil
 	}
 	switch f := certfmt.Detect(data); f {
 	case certfmt.FormatPKCS12:
@@ -60,6 +68,65 @@ func decodeInput(data []byte, password string) (*content, error) {
 	default:
 		return nil, bad("not a certificate (.cer/.crt), a PKCS#7 chain (.p7b) or a PFX (.pfx/.p12) file")
 	}
+}
+
+// decodePEMWithKey reads a PEM file that holds a private key with its
+// certificate (and chain), as OpenSSL, certbot and nginx keep them. ok is
+// false when data is not PEM or holds no private key.
+func decodePEMWithKey(data []byte) (c *content, ok bool, err error) {
+	if !bytes.Contains(data, []byte("-----BEGIN")) || !bytes.Contains(data, []byte("PRIVATE KEY-----")) {
+		return nil, false, nil
+	}
+	var certs []*x509.Certificate
+	var keys []*pem.Block
+	rest := data
+	for n := 1; ; n++ {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		switch {
+		case b.Type == "CERTIFICATE":
+			cert, err := x509.ParseCertificate(b.Bytes)
+			if err != nil {
+				return nil, true, fmt.Errorf("PEM block %d: %v", n, err)
+			}
+			certs = append(certs, cert)
+		case strings.HasSuffix(b.Type, "PRIVATE KEY"):
+			if b.Type == "ENCRYPTED PRIVATE KEY" || b.Headers["Proc-Type"] != "" {
+				return nil, true, errors.New("the private key in this PEM file is encrypted: convert the file to a .pfx (openssl pkcs12 -export) and import that")
+			}
+			keys = append(keys, b)
+		default:
+			return nil, true, fmt.Errorf("PEM block %d is a %q, not a certificate or private key", n, b.Type)
+		}
+	}
+	if len(bytes.TrimSpace(rest)) > 0 {
+		return nil, true, errors.New("the PEM file has data after its last block")
+	}
+	if len(certs) == 0 {
+		return nil, false, nil // a key alone: refused below as a private key
+	}
+	if len(keys) != 1 {
+		return nil, true, fmt.Errorf("the PEM file holds %d private keys; import one certificate with its key at a time", len(keys))
+	}
+	key, err := certfmt.ParsePrivateKey(pem.EncodeToMemory(keys[0]))
+	if err != nil {
+		return nil, true, fmt.Errorf("the private key in the PEM file: %v", err)
+	}
+	c = &content{key: key}
+	for _, cert := range certs {
+		if c.leaf == nil && certfmt.PublicKeysEqual(cert.PublicKey, key.Public()) {
+			c.leaf = cert
+		} else {
+			c.certs = append(c.certs, cert)
+		}
+	}
+	if c.leaf == nil {
+		return nil, true, errors.New("no certificate in the PEM file matches its private key")
+	}
+	return c, true, nil
 }
 
 // Import detects the format of data (certificate, PKCS#7 chain, PFX) and

@@ -331,6 +331,36 @@ func TestImportPFX(t *testing.T) {
 	})
 }
 
+// TestImportPEMWithKey: a PEM file with the certificate, its key and the
+// chain (as OpenSSL and nginx keep them) imports like a PFX.
+func TestImportPEMWithKey(t *testing.T) {
+	p := newPKI(t, "Contoso", 0)
+	key := newKey(t, 0)
+	leaf := p.leaf(t, key.Public(), "webext.contoso.com", testNow.AddDate(1, 0, 0))
+	keyPEM, _ := certfmt.MarshalPrivateKeyPEM(key)
+	for name, data := range map[string][]byte{
+		"key last":  append(pemOf(leaf, p.inter, p.root), keyPEM...),
+		"key first": append(append([]byte(nil), keyPEM...), pemOf(p.root, leaf, p.inter)...),
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := openTest(t, t.TempDir(), "")
+			res, err := s.Import(data, ImportOptions{Exportable: true, FriendlyName: "RP"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := locations(res.Added)
+			if got[thumb(leaf)] != My || got[thumb(p.inter)] != CA || got[thumb(p.root)] != Root {
+				t.Fatalf("locations %v", got)
+			}
+			e, _, _ := s.Certificate(thumb(leaf))
+			if !e.HasKey || !e.Exportable || e.FriendlyName != "RP" {
+				t.Fatalf("entry %+v", e)
+			}
+			mustCheck(t, s)
+		})
+	}
+}
+
 func TestSealedKeys(t *testing.T) {
 	dir := t.TempDir()
 	s := openTest(t, dir, "store passphrase")
