@@ -5,10 +5,14 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +20,7 @@ import (
 	"golang.org/x/crypto/ocsp"
 
 	"edgecert/internal/ca"
+	"edgecert/internal/testtool"
 )
 
 // TestPlainHTTPServesOnlyPublications: the plain listener answers the CRL,
@@ -78,6 +83,32 @@ func TestPlainHTTPServesOnlyPublications(t *testing.T) {
 	t.Run("OCSP GET", func(t *testing.T) {
 		st, b := get("/ocsp/" + url.PathEscape(base64.StdEncoding.EncodeToString(oreq)))
 		checkOCSP(t, st, b)
+	})
+	t.Run("openssl ocsp", func(t *testing.T) {
+		openssl := testtool.Path(t, "openssl")
+		dir := t.TempDir()
+		write := func(name string, certs ...*x509.Certificate) string {
+			var b []byte
+			for _, c := range certs {
+				b = append(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+			}
+			p := filepath.Join(dir, name)
+			os.WriteFile(p, b, 0o600)
+			return p
+		}
+		chain := tc.eng.Chain()
+		out, err := exec.Command(openssl, "ocsp", "-issuer", write("issuing.pem", issuing), "-cert", write("leaf.pem", leaf),
+			"-CAfile", write("chain.pem", chain...), "-url", ts.plain+"/ocsp").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "Response verify OK") || !strings.Contains(string(out), ": good") {
+			t.Fatalf("openssl ocsp: %v\n%s", err, out)
+		}
+		_, crl := get("/crl/" + name + ".crl")
+		crlFile := filepath.Join(dir, "full.crl")
+		os.WriteFile(crlFile, crl, 0o600)
+		out, err = exec.Command(openssl, "crl", "-inform", "DER", "-in", crlFile, "-CAfile", filepath.Join(dir, "chain.pem"), "-noout").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "verify OK") {
+			t.Fatalf("openssl crl: %v\n%s", err, out)
+		}
 	})
 	for _, p := range []string{"/", "/certsrv/", "/certsrv/download", "/certsrv/certnew.p7b", "/api/v1/ca/chain", "/api/v1/templates", "/healthz", "/metrics", "/static/style.css", "/crl/other.crl", "/aia/" + name + ".crl"} {
 		t.Run("refused "+p, func(t *testing.T) {
