@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -313,7 +314,10 @@ func storeListCmd(env *Env) *cobra.Command {
 				return storeErr(err)
 			}
 			return render(env.Out, output, entries, func(w io.Writer) error {
-				tw := newTable(w)
+				// tabwriter writes cell by cell: buffer, or a large store
+				// costs one system call per cell.
+				bw := bufio.NewWriterSize(w, 64<<10)
+				tw := newTable(bw)
 				fmt.Fprintln(tw, "LOCATION\tTHUMBPRINT\tSUBJECT\tEXPIRES\tFRIENDLY NAME\tKEY")
 				for _, e := range entries {
 					exp := "-"
@@ -322,7 +326,10 @@ func storeListCmd(env *Env) *cobra.Command {
 					}
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Location, e.Thumbprint, e.Subject, exp, dash(e.FriendlyName), keyWord(e))
 				}
-				return tw.Flush()
+				if err := tw.Flush(); err != nil {
+					return err
+				}
+				return bw.Flush()
 			})
 		},
 	}
