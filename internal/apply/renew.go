@@ -3,13 +3,15 @@ package apply
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"edgecert/internal/plan"
 )
 
 // Renew re-requests every certificate of the plan whose current certificate
-// expires within the window, with exactly the plan's names (no name is ever
+// expires within the window, or lacks a name the plan now has, with exactly
+// the plan's names (no name is ever
 // typed again), and rolls it out like [Run]: new key and request on
 // request_on, issue, PFX to the members, assign. A/V Authentication and
 // OAuth token issuer usages are staged with an effective date instead
@@ -66,12 +68,18 @@ func (r *runner) renewDue(c *plan.Certificate, within time.Duration) (bool, erro
 		return false, nil
 	}
 	left := e.NotAfter.Sub(r.o.Now())
+	reason := fmt.Sprintf("expires %s", e.NotAfter.UTC().Format("2006-01-02"))
+	if _, cert, err := st.Certificate(e.Thumbprint); err == nil {
+		if missing := missingNames(c.SANs, cert.DNSNames); len(missing) > 0 {
+			left, reason = 0, "the plan now also names "+strings.Join(missing, ", ")
+		}
+	}
 	if left > within {
 		r.event(StepRequest, c.ID, c.RequestOn, EventSkipped, "valid until %s: not due", e.NotAfter.UTC().Format("2006-01-02"))
 		return false, nil
 	}
 	if r.o.DryRun {
-		r.event(StepRequest, c.ID, c.RequestOn, EventPlanned, "expires %s: renew with the plan's %d names", e.NotAfter.UTC().Format("2006-01-02"), len(c.SANs))
+		r.event(StepRequest, c.ID, c.RequestOn, EventPlanned, "%s: renew with the plan's %d names", reason, len(c.SANs))
 		return true, nil
 	}
 	gen := cs.Generation + 1
@@ -83,6 +91,6 @@ func (r *runner) renewDue(c *plan.Certificate, within time.Duration) (bool, erro
 	if err != nil {
 		return false, err
 	}
-	r.event(StepRequest, c.ID, c.RequestOn, EventDone, "expires %s: renewing as generation %d", e.NotAfter.UTC().Format("2006-01-02"), gen)
+	r.event(StepRequest, c.ID, c.RequestOn, EventDone, "%s: renewing as generation %d", reason, gen)
 	return true, nil
 }

@@ -224,3 +224,26 @@ func answerOutbox(t *testing.T, e *applytest.Env, ws *apply.Workspace, opts appl
 		t.Fatal(err)
 	}
 }
+
+// TestRenewAfterPlanChange: a name added to the topology makes renew
+// re-request that certificate only, whatever its expiry.
+func TestRenewAfterPlanChange(t *testing.T) {
+	e := applytest.New(t, applytest.Example(t, "single-edge.yaml"), applytest.Options{})
+	e.ApplyAll(t, e.Options())
+	ext := e.Cert(t, plan.KindEdgeExternal)
+	ext.SANs = append(ext.SANs, "sip.northwind.com")
+	rep, err := verify.Offline(context.Background(), e.Plan, e.Workspace.Store, verify.Options{})
+	if err != nil || !rep.Has(verify.SeverityError, verify.CheckNames, "") {
+		t.Fatalf("the changed plan verified: %v %+v", err, rep)
+	}
+	if _, err := apply.Renew(context.Background(), e.Plan, e.Workspace, 0, e.Options()); err != nil {
+		t.Fatal(err)
+	}
+	res := e.ApplyAll(t, e.Options())
+	if !res.Complete() || res.Report.Errors() != 0 {
+		t.Fatalf("after renewal: %+v %+v", res, res.Report.Findings)
+	}
+	if n := keysOf(t, e, e.Cert(t, plan.KindEdgeInternal)); n != 1 {
+		t.Fatalf("the unchanged certificate was renewed too (%d keys)", n)
+	}
+}

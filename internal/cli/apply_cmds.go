@@ -475,11 +475,12 @@ func storeRoots(st *store.Store) []*x509.Certificate {
 }
 
 type renewOptions struct {
-	tf     topoFlags
-	iss    issuerFlags
-	within string
-	dryRun bool
-	output string
+	tf           topoFlags
+	iss          issuerFlags
+	within       string
+	dryRun       bool
+	output       string
+	certificates []string
 }
 
 func newRenewCmd(env *Env) *cobra.Command {
@@ -488,7 +489,8 @@ func newRenewCmd(env *Env) *cobra.Command {
 		Use:   "renew",
 		Short: "Re-request and roll out every certificate that expires within a window",
 		Long: `renew re-requests every certificate whose current certificate expires within
---within, with exactly the plan's names, and rolls it out like apply. For
+--within, or lacks a name the plan now has, with exactly the plan's names,
+and rolls it out like apply. For
 AudioVideoAuthentication and OAuthTokenIssuer it stages the new certificate
 with an effective date (R80-R82: A/V at the old expiry minus 8 hours, OAuth
 at least 24 hours before, the longer when both), keeping the current and
@@ -501,6 +503,7 @@ previous certificates.`,
 	o.iss.add(cmd)
 	cmd.Flags().StringVar(&o.within, "within", "30d", "renew what expires within this duration (30d, 2w, 720h)")
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "print what would be renewed")
+	cmd.Flags().StringArrayVar(&o.certificates, "certificate", nil, "consider only this certificate id of the plan (repeatable)")
 	cmd.Flags().StringVarP(&o.output, "output", "o", formatTable, "output: table (progress on stderr) or json (JSON lines)")
 	return cmd
 }
@@ -519,7 +522,13 @@ func runRenew(ctx context.Context, env *Env, o *renewOptions) error {
 		return err
 	}
 	defer closeCA()
-	opts := apply.Options{Now: env.Now, Rand: env.Rand, Issuer: iss, DryRun: o.dryRun, Progress: progressPrinter(env, o.output)}
+	for _, id := range o.certificates {
+		if !planHas(p, id) {
+			return invalidInput(fmt.Errorf("--certificate %s: no such certificate in the plan (see edgecert plan)", id))
+		}
+	}
+	opts := apply.Options{Now: env.Now, Rand: env.Rand, Issuer: iss, DryRun: o.dryRun, Progress: progressPrinter(env, o.output),
+		Certificates: o.certificates}
 	res, err := apply.Renew(ctx, p, ws, within, opts)
 	if err != nil && res == nil {
 		return applyErr(err)

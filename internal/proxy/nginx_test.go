@@ -206,4 +206,3 @@ func startNginx(t *testing.T, nginx, dir, conf, addr string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
-

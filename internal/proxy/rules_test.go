@@ -55,7 +55,7 @@ func TestRules(t *testing.T) {
 			}
 		}},
 		{name: "upstream overrides", sans: []string{"webext.contoso.com"},
-			up: proxy.Upstreams{HTTPS: map[string]string{"pool01.contoso.net": "127.0.0.1:9443"}, HTTP: map[string]string{"pool01.contoso.net": "127.0.0.1:9080"}},
+			up:   proxy.Upstreams{HTTPS: map[string]string{"pool01.contoso.net": "127.0.0.1:9443"}, HTTP: map[string]string{"pool01.contoso.net": "127.0.0.1:9080"}},
 			want: []proxy.Rule{{Name: "external web services of pool01.contoso.net", Hosts: []string{"webext.contoso.com"}, HTTPSUpstream: "127.0.0.1:9443", HTTPUpstream: "127.0.0.1:9080", UpstreamName: "pool01.contoso.net"}}},
 	}
 	for _, tc := range cases {

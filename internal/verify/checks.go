@@ -28,7 +28,12 @@ func checkCertificate(ctx context.Context, c *plan.Certificate, st *store.Store,
 	}
 	var out []Finding
 	out = append(out, checkKey(c, st, f, entry, cert)...)
-	out = append(out, checkNames(c, f, cert.Subject.CommonName, cert.DNSNames, CheckNames, CheckExtraNames)...)
+	if f.Usage != plan.UsageAudioVideoAuthentication {
+		// The A/V Authentication service ignores the names (R19): a
+		// certificate assigned (or still current) for it alone is not
+		// checked against them, so a staged roll verifies.
+		out = append(out, checkNames(c, f, cert.Subject.CommonName, cert.DNSNames, CheckNames, CheckExtraNames)...)
+	}
 	out = append(out, checkEKU(c, f, cert)...)
 	out = append(out, checkKeyUsage(c, f, cert)...)
 	out = append(out, checkKeyType(c, f, cert)...)
@@ -104,7 +109,7 @@ func checkNames(c *plan.Certificate, f Finding, cn string, dns []string, missing
 	if c.Subject.CommonName != "" && !strings.EqualFold(cn, c.Subject.CommonName) && missingCheck == CheckNames {
 		out = append(out, f.fail(missingCheck, nameRule(c, c.Subject.CommonName),
 			fmt.Sprintf("subject name is %q, the plan says %q", cn, c.Subject.CommonName),
-			"request the certificate again from the plan (edgecert renew --within 100000d re-requests with the plan's names)"))
+			"run edgecert renew -t TOPOLOGY --workspace DIR: it re-requests certificates that no longer match the plan, with the plan's names"))
 	}
 	var missing []string
 	planned := map[string]bool{}
@@ -117,7 +122,7 @@ func checkNames(c *plan.Certificate, f Finding, cn string, dns []string, missing
 	for _, n := range missing {
 		out = append(out, f.fail(missingCheck, nameRule(c, n),
 			fmt.Sprintf("subject alternative name %s is missing", n),
-			"request the certificate again with every planned name: edgecert renew re-requests with exactly the plan's names"))
+			"run edgecert renew -t TOPOLOGY --workspace DIR: it re-requests certificates that lack a planned name, with exactly the plan's names"))
 	}
 	var extra []string
 	for n := range have {

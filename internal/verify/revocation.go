@@ -59,7 +59,7 @@ func (r *revocationChecker) check(ctx context.Context, f Finding, cert *x509.Cer
 			if e.SerialNumber.Cmp(cert.SerialNumber) == 0 {
 				return f.fail(CheckRevocation, "R1",
 					fmt.Sprintf("revoked on %s (CRL %s)", e.RevocationTime.UTC().Format("2006-01-02 15:04"), url),
-					"request a new certificate: edgecert renew -t TOPOLOGY --workspace DIR --within 100000d")
+					"request a new certificate: edgecert renew -t TOPOLOGY --workspace DIR --within 100000d --certificate "+f.Certificate)
 			}
 		}
 		return f.pass(CheckRevocation, "R1", "not revoked (CRL "+url+")")
@@ -72,7 +72,7 @@ func (r *revocationChecker) check(ctx context.Context, f Finding, cert *x509.Cer
 		}
 		if status == ocsp.Revoked {
 			return f.fail(CheckRevocation, "R1", "revoked (OCSP "+url+")",
-				"request a new certificate: edgecert renew -t TOPOLOGY --workspace DIR --within 100000d")
+				"request a new certificate: edgecert renew -t TOPOLOGY --workspace DIR --within 100000d --certificate "+f.Certificate)
 		}
 		if status == ocsp.Good {
 			return f.pass(CheckRevocation, "R1", "not revoked (OCSP "+url+")")
