@@ -43,7 +43,7 @@ func checkCertificate(ctx context.Context, c *plan.Certificate, st *store.Store,
 	msg := "assigned, key, names, EKU, key usage, validity and chain as planned"
 	if chain != nil && !opts.SkipRevocation {
 		if r := rev.check(ctx, f, cert, chain, opts.RequireRevocation); r.Severity == SeverityOK {
-			msg += "; " + r.Message
+			msg += "; " + strings.SplitN(r.Message, " (", 2)[0]
 		} else {
 			out = append(out, r)
 		}
