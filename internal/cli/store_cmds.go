@@ -248,6 +248,14 @@ chain to root/ca. A file that cannot be imported whole changes nothing.
 					return err
 				}
 			}
+			if dir, err := sf.path(); err == nil {
+				if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+					// Refuse bad input before creating a store for it.
+					if err := store.CheckImport(data, opts); err != nil {
+						return storeErr(fmt.Errorf("%s: %w", args[0], err))
+					}
+				}
+			}
 			s, err := sf.open(env)
 			if err != nil {
 				return err

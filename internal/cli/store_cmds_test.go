@@ -355,16 +355,21 @@ func TestStoreHelpHasExamples(t *testing.T) {
 }
 
 // TestStoreMustExist: reading commands do not create a store where a
-// mistyped --store points.
+// mistyped --store points, nor does an import of a bad file.
 func TestStoreMustExist(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "typo")
 	for _, args := range [][]string{
 		{"store", "list", "--store", missing},
+		{"store", "import", "--store", missing, writeFile(t, t.TempDir(), "bad.cer", []byte("garbage"))},
 		{"store", "show", "--store", missing, "--thumbprint", strings.Repeat("A", 40)},
 		{"assign", "--store", missing, "--list"},
 	} {
 		_, errs, code := runStoreCLI(t, args...)
-		if code != ExitUsage || !strings.Contains(errs, "does not exist") {
+		want := "does not exist"
+		if args[1] == "import" {
+			want = "not a certificate"
+		}
+		if code != ExitUsage || !strings.Contains(errs, want) {
 			t.Fatalf("%v: exit %d, %s", args, code, errs)
 		}
 		if _, err := os.Stat(missing); err == nil {

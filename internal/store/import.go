@@ -129,6 +129,13 @@ func decodePEMWithKey(data []byte) (c *content, ok bool, err error) {
 	return c, true, nil
 }
 
+// CheckImport decodes data as Import would, without a store: callers use it
+// to refuse bad input before they create a store for it.
+func CheckImport(data []byte, opts ImportOptions) error {
+	_, err := decodeInput(data, opts.Password)
+	return err
+}
+
 // Import detects the format of data (certificate, PKCS#7 chain, PFX) and
 // files its content: self-signed CA certificates to root, other CA
 // certificates to ca, an end-entity certificate matching a pending request to
