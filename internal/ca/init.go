@@ -83,7 +83,7 @@ func checkInit(dir string, o *InitOptions) error {
 			return bad("%s %q is not an http(s) URL", u.flag, u.v)
 		}
 	}
-	if (u(o.CRLURL) || u(o.AIAURL)) == false {
+	if !u(o.CRLURL) || !u(o.AIAURL) {
 		return bad("--crl-url and --aia-url are base URLs and must end with /")
 	}
 	if o.RootOnly && o.IssuingRequest {

@@ -1,0 +1,180 @@
+package ca
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"edgecert/internal/certfmt"
+)
+
+func TestInitRefusesBadOptionsAndLeavesNothing(t *testing.T) {
+	base := InitOptions{Name: "Contoso", Key: "p256", Passphrase: testPassphrase}
+	cases := []struct {
+		name string
+		edit func(*InitOptions)
+	}{
+		{"unknown key", func(o *InitOptions) { o.Key = "rsa1024" }},
+		{"no passphrase", func(o *InitOptions) { o.Passphrase = nil }},
+		{"bad CRL URL", func(o *InitOptions) { o.CRLURL = "ftp://x/" }},
+		{"CRL URL not a base", func(o *InitOptions) { o.CRLURL = "http://x/crl" }},
+		{"negative path length", func(o *InitOptions) { o.PathLen = -1 }},
+		{"issuing outlives root", func(o *InitOptions) { o.RootValidity, o.IssuingValidity = time.Hour, 2*time.Hour }},
+		{"admin without password", func(o *InitOptions) { o.AdminName = "admin" }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "ca")
+			o := base
+			c.edit(&o)
+			if err := Init(context.Background(), dir, o); !errors.Is(err, ErrBadRequest) {
+				t.Fatalf("got %v", err)
+			}
+			if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("%s left behind", dir)
+			}
+		})
+	}
+	_, dir := newCA(t, "", "p256")
+	if err := Init(context.Background(), dir, base); !errors.Is(err, ErrConflict) {
+		t.Fatalf("second init: %v", err)
+	}
+}
+
+func TestOpenWrongPassphrase(t *testing.T) {
+	_, dir := newCA(t, "", "p256")
+	if _, err := Open(context.Background(), dir, OpenOptions{Passphrase: []byte("nope")}); !errors.Is(err, ErrUnauthenticated) {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := Open(context.Background(), filepath.Join(dir, "missing"), OpenOptions{Passphrase: testPassphrase}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing dir: %v", err)
+	}
+}
+
+func TestRootOnlyCA(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ca")
+	ctx := context.Background()
+	if err := Init(ctx, dir, InitOptions{Key: "p384", RootOnly: true, Passphrase: testPassphrase, AdminName: "admin", AdminPassword: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	e, err := Open(ctx, dir, OpenOptions{Passphrase: testPassphrase})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if len(e.Chain()) != 1 || e.FileName() != e.RootFileName() {
+		t.Fatalf("chain %d, names %s %s", len(e.Chain()), e.FileName(), e.RootFileName())
+	}
+	res, err := e.Submit(ctx, mustPrincipal(t, e, "admin"), makeCSR(t, csrSpec{cn: "a.contoso.com"}), "WebServer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Certificate.CheckSignatureFrom(e.Chain()[0]); err != nil {
+		t.Fatal(err)
+	}
+	der, err := e.CRL(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCRL(t, e, der, false)
+}
+
+// TestIssuingCAForExistingRoot: write the issuing CA's request, have an
+// external root sign it, import, and issue.
+func TestIssuingCAForExistingRoot(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ca")
+	ctx := context.Background()
+	if err := Init(ctx, dir, InitOptions{Name: "Fabrikam", Key: "p256", IssuingRequest: true, Passphrase: testPassphrase, AdminName: "admin", AdminPassword: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(ctx, dir, OpenOptions{Passphrase: testPassphrase}); !errors.Is(err, ErrConflict) {
+		t.Fatalf("open before import: %v", err)
+	}
+	csrPEM, err := os.ReadFile(filepath.Join(dir, issuingCSRFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := parseCSR(csrPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	now := time.Now()
+	rootTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "External Root"}, NotBefore: now, NotAfter: now.Add(10 * 365 * 24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}
+	rootDER, _ := x509.CreateCertificate(rand.Reader, rootTmpl, rootTmpl, rootKey.Public(), rootKey)
+	root, _ := x509.ParseCertificate(rootDER)
+	issTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: req.Subject, NotBefore: now, NotAfter: now.Add(5 * 365 * 24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, MaxPathLenZero: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}
+	issDER, _ := x509.CreateCertificate(rand.Reader, issTmpl, root, req.PublicKey, rootKey)
+	iss, _ := x509.ParseCertificate(issDER)
+
+	// A certificate for another key, or not from this root, is refused.
+	other, _ := x509.CreateCertificate(rand.Reader, issTmpl, root, rootKey.Public(), rootKey)
+	if err := ImportIssuing(dir, other, rootDER); !errors.Is(err, ErrBadRequest) {
+		t.Fatalf("other key: %v", err)
+	}
+	if err := ImportIssuing(dir, issDER, issDER); !errors.Is(err, ErrBadRequest) {
+		t.Fatalf("wrong root: %v", err)
+	}
+	if err := ImportIssuing(dir, certfmt.EncodeCertificatePEM(iss), certfmt.EncodeCertificatePEM(root)); err != nil {
+		t.Fatal(err)
+	}
+	e, err := Open(ctx, dir, OpenOptions{Passphrase: testPassphrase})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	res, err := e.Submit(ctx, mustPrincipal(t, e, "admin"), makeCSR(t, csrSpec{cn: "a.fabrikam.com"}), "WebServer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkIssued(t, e, "WebServer", res.Certificate)
+	if !strings.Contains(res.Certificate.CRLDistributionPoints[0], "Fabrikam-Issuing-CA.crl") {
+		t.Fatalf("CDP %v", res.Certificate.CRLDistributionPoints)
+	}
+}
+
+func TestPKCS11NeedsItsBuild(t *testing.T) {
+	if PKCS11Available {
+		t.Skip("this is the pkcs11 build")
+	}
+	dir := filepath.Join(t.TempDir(), "ca")
+	err := Init(context.Background(), dir, InitOptions{Key: "p256", Passphrase: []byte("1234"), PKCS11: &PKCS11Config{Module: "/x.so", TokenLabel: "t"}})
+	if !errors.Is(err, ErrBadRequest) || !strings.Contains(err.Error(), "-tags pkcs11") {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("directory left behind")
+	}
+}
+
+func TestServerCertificate(t *testing.T) {
+	e, _ := newCA(t, "", "rsa2048")
+	certPEM, keyPEM, err := e.IssueServerCertificate(context.Background(), []string{"ca.contoso.com"}, []string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs, err := certfmt.ParseCertificates(certPEM)
+	if err != nil || len(certs) != 2 {
+		t.Fatalf("%v %d", err, len(certs))
+	}
+	key, err := certfmt.ParsePrivateKey(keyPEM)
+	if err != nil || !certfmt.PublicKeysEqual(key.Public(), certs[0].PublicKey) {
+		t.Fatalf("key: %v", err)
+	}
+	checkIssued(t, e, "server", certs[0])
+	if _, err := e.db.Certificate(context.Background(), serialHex(certs[0].SerialNumber)); err != nil {
+		t.Fatalf("not recorded: %v", err)
+	}
+}
