@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -89,6 +90,9 @@ func TestImport(t *testing.T) {
 		{"intermediate PEM", func(*Store) []byte { return pemOf(p.inter) }, map[string]Location{thumb(p.inter): CA}, nil},
 		{"p7b chain", func(*Store) []byte { return p7bOf(t, p.inter, p.root) }, map[string]Location{thumb(p.inter): CA, thumb(p.root): Root}, nil},
 		{"PEM bundle", func(*Store) []byte { return pemOf(p.root, p.inter) }, map[string]Location{thumb(p.inter): CA, thumb(p.root): Root}, nil},
+		{"p7b in PEM armour", func(*Store) []byte {
+			return pem.EncodeToMemory(&pem.Block{Type: "PKCS7", Bytes: p7bOf(t, p.inter, p.root)})
+		}, map[string]Location{thumb(p.inter): CA, thumb(p.root): Root}, nil},
 		{"leaf without key", func(*Store) []byte { return stranger.Raw }, nil, ErrNoKey},
 		{"leaf without key in a chain", func(*Store) []byte { return pemOf(p.root, stranger) }, nil, ErrNoKey},
 		{"issued certificate joins its request", func(s *Store) []byte {
