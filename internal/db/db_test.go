@@ -1,0 +1,236 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"edgecert/internal/testtool"
+)
+
+var schemaSeq atomic.Int64
+
+// open returns a fresh database of each backend.
+func backends(t *testing.T) map[string]func(t *testing.T) *DB {
+	return map[string]func(t *testing.T) *DB{
+		"sqlite": func(t *testing.T) *DB {
+			d, err := Open(context.Background(), filepath.Join(t.TempDir(), "ca.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { d.Close() })
+			return d
+		},
+		"postgres": func(t *testing.T) *DB {
+			base := testtool.PostgresDSN(t)
+			ctx := context.Background()
+			conn, err := pgx.Connect(ctx, base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			schema := fmt.Sprintf("dbt_%d_%d", os.Getpid(), schemaSeq.Add(1))
+			if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+				t.Fatal(err)
+			}
+			conn.Close(ctx)
+			t.Cleanup(func() {
+				if c, err := pgx.Connect(context.Background(), base); err == nil {
+					c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+					c.Close(context.Background())
+				}
+			})
+			u, _ := url.Parse(base)
+			q := u.Query()
+			q.Set("search_path", schema)
+			u.RawQuery = q.Encode()
+			d, err := Open(ctx, u.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { d.Close() })
+			return d
+		},
+	}
+}
+
+func cert(serial string) Cert {
+	now := time.Now()
+	return Cert{Serial: serial, Requester: "u", Template: "WebServer", Subject: "CN=x", NotBefore: now, NotAfter: now.Add(time.Hour), DER: []byte{1, 2, 3}}
+}
+
+func req() Request { return Request{Requester: "u", Template: "WebServer", Subject: "CN=x", Submitted: time.Now()} }
+
+func TestGroupCommitConcurrentAndUnique(t *testing.T) {
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			d := open(t)
+			ctx := context.Background()
+			var wg sync.WaitGroup
+			ids := make([]int64, 400)
+			errs := make([]error, 400)
+			for i := range ids {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					ids[i], errs[i] = d.InsertIssued(ctx, req(), cert(fmt.Sprintf("%X", 1000+i)), Audit{At: time.Now(), Actor: "u", Action: "submit", Result: "issued"})
+				}()
+			}
+			wg.Wait()
+			seen := map[int64]bool{}
+			for i, err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if seen[ids[i]] {
+					t.Fatalf("request id %d twice", ids[i])
+				}
+				seen[ids[i]] = true
+			}
+			// A duplicate serial in a batch fails only its own caller.
+			wg = sync.WaitGroup{}
+			var dup, ok atomic.Int32
+			for i := 0; i < 20; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					serial := fmt.Sprintf("%X", 5000+i)
+					if i%2 == 0 {
+						serial = "3E8" // 1000, already used
+					}
+					_, err := d.InsertIssued(ctx, req(), cert(serial), Audit{At: time.Now(), Actor: "u", Action: "submit", Result: "issued"})
+					switch {
+					case errors.Is(err, ErrDuplicate):
+						dup.Add(1)
+					case err == nil:
+						ok.Add(1)
+					default:
+						t.Error(err)
+					}
+				}()
+			}
+			wg.Wait()
+			if dup.Load() != 10 || ok.Load() != 10 {
+				t.Fatalf("dup %d ok %d", dup.Load(), ok.Load())
+			}
+			all, _ := d.Certificates(ctx, false, 0)
+			if len(all) != 410 {
+				t.Fatalf("%d certificates", len(all))
+			}
+			log, _ := d.AuditLog(ctx, 0)
+			if len(log) != 410 {
+				t.Fatalf("%d audit entries", len(log))
+			}
+		})
+	}
+}
+
+func TestStateTransitionsAndRevocation(t *testing.T) {
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			d := open(t)
+			ctx := context.Background()
+			id, err := d.InsertPending(ctx, req(), Audit{At: time.Now(), Actor: "u", Action: "submit", Result: "pending"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Two approvers race; exactly one wins.
+			var wg sync.WaitGroup
+			var wins, conflicts atomic.Int32
+			for i := 0; i < 8; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					c := cert(fmt.Sprintf("AB%d", i))
+					err := d.Complete(ctx, id, StatusIssued, "", "admin", &c, Audit{At: time.Now(), Actor: "admin", Action: "approve", Result: "issued"})
+					if err == nil {
+						wins.Add(1)
+					} else if errors.Is(err, ErrConflict) {
+						conflicts.Add(1)
+					} else {
+						t.Error(err)
+					}
+				}()
+			}
+			wg.Wait()
+			if wins.Load() != 1 || conflicts.Load() != 7 {
+				t.Fatalf("wins %d conflicts %d", wins.Load(), conflicts.Load())
+			}
+			r, _ := d.Request(ctx, id)
+			if r.Status != StatusIssued || r.Serial == "" {
+				t.Fatalf("%+v", r)
+			}
+			rev := Revocation{Serial: r.Serial, RevokedAt: time.Now(), Reason: 1, Entry: []byte{0x30, 0}}
+			if err := d.Revoke(ctx, rev, Audit{At: time.Now(), Actor: "admin", Action: "revoke", Result: "revoked"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.Revoke(ctx, rev, Audit{At: time.Now(), Actor: "admin", Action: "revoke", Result: "revoked"}); !errors.Is(err, ErrConflict) {
+				t.Fatalf("twice: %v", err)
+			}
+			rev.Serial = "FFFF"
+			if err := d.Revoke(ctx, rev, Audit{}); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("unknown: %v", err)
+			}
+			if n, _ := d.Counter(ctx, "revocations"); n != 1 {
+				t.Fatalf("counter %d", n)
+			}
+			var entries int
+			d.RevokedEach(ctx, time.Time{}, func(e []byte) error { entries++; return nil })
+			if entries != 1 {
+				t.Fatalf("%d entries", entries)
+			}
+			a, _ := d.NextCounter(ctx, "crl_number")
+			b, _ := d.NextCounter(ctx, "crl_number")
+			if b != a+1 {
+				t.Fatalf("crl numbers %d %d", a, b)
+			}
+			if _, err := d.Request(ctx, 99999); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("missing request: %v", err)
+			}
+		})
+	}
+}
+
+func TestAuditLogIsAppendOnly(t *testing.T) {
+	d, err := Open(context.Background(), filepath.Join(t.TempDir(), "ca.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ctx := context.Background()
+	d.AppendAudit(ctx, Audit{At: time.Now(), Actor: "a", Action: "x", Result: "ok"})
+	s := d.b.(*sqliteStore)
+	if _, err := s.w.ExecContext(ctx, `UPDATE audit SET actor = 'b'`); err == nil {
+		t.Fatal("audit entry updated")
+	}
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM audit`); err == nil {
+		t.Fatal("audit entry deleted")
+	}
+}
+
+func TestUnavailable(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := Open(ctx, "postgres://nobody@127.0.0.1:1/none?sslmode=disable&connect_timeout=2"); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("postgres: %v", err)
+	}
+	if _, err := Open(ctx, "/nonexistent/dir/ca.db"); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("sqlite: %v", err)
+	}
+	d, err := Open(ctx, filepath.Join(t.TempDir(), "ca.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	if err := d.AppendAudit(ctx, Audit{}); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("closed: %v", err)
+	}
+}
