@@ -145,7 +145,9 @@ func (ts *testServer) call(t *testing.T, method, path, token string, body any) (
 	}
 	resp, err := ts.client.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
+		// Errorf, not Fatalf: call runs in the load test's goroutines.
+		t.Errorf("%s %s: %v", method, path, err)
+		return 0, nil
 	}
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
