@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -32,7 +33,16 @@ func checkFormat(f string) error {
 }
 
 // render writes v as JSON or YAML, or calls table for the table format.
-func render(w io.Writer, format string, v any, table func(w io.Writer) error) error {
+// Output is buffered: large listings cost one write, not one per cell.
+func render(out io.Writer, format string, v any, table func(w io.Writer) error) error {
+	w := bufio.NewWriterSize(out, 64<<10)
+	if err := renderTo(w, format, v, table); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+func renderTo(w io.Writer, format string, v any, table func(w io.Writer) error) error {
 	switch format {
 	case formatJSON:
 		enc := json.NewEncoder(w)
