@@ -335,3 +335,5 @@ func crlEntry(serial string, at time.Time, reason int) ([]byte, error) {
 	}
 	return appendCRLEntry(make([]byte, 0, 64), sb, at.Unix(), reason), nil
 }
+
+func timeUnix(s int64) time.Time { return time.Unix(s, 0) }
