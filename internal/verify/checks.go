@@ -40,7 +40,8 @@ func checkCertificate(ctx context.Context, c *plan.Certificate, st *store.Store,
 	out = append(out, checkValidity(f, cert, opts.Now(), opts.WarnDays, CheckValidity, CheckExpiry)...)
 	chain, chainFindings := checkChain(c, st, f, cert, opts.Now())
 	out = append(out, chainFindings...)
-	msg := "assigned, key, names, EKU, key usage, validity and chain as planned"
+	msg := fmt.Sprintf("assigned, key, names, EKU, key usage, chain as planned; valid %d more days",
+		int(math.Floor(cert.NotAfter.Sub(opts.Now()).Hours()/24)))
 	if chain != nil && !opts.SkipRevocation {
 		if r := rev.check(ctx, f, cert, chain, opts.RequireRevocation); r.Severity == SeverityOK {
 			msg += "; " + strings.SplitN(r.Message, " (", 2)[0]

@@ -25,17 +25,20 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/crypto/ocsp"
+
 	"edgecert/internal/certfmt"
 	"edgecert/internal/csr"
 )
 
 // CA is a one-level CA: a self-signed root that signs leaves directly.
 type CA struct {
-	Cert   *x509.Certificate
-	key    crypto.Signer
-	crlURL string
-	now    func() time.Time
-	rand   io.Reader
+	Cert    *x509.Certificate
+	key     crypto.Signer
+	crlURL  string
+	ocspURL string
+	now     func() time.Time
+	rand    io.Reader
 
 	mu      sync.Mutex
 	revoked []x509.RevocationListEntry
@@ -45,8 +48,10 @@ type CA struct {
 type Options struct {
 	Name   string // root common name
 	CRLURL string // put in every issued certificate's CRL distribution point ("" = none)
-	Now    func() time.Time
-	Rand   io.Reader
+	// OCSPURL is put in every issued certificate's AIA OCSP field ("" = none).
+	OCSPURL string
+	Now     func() time.Time
+	Rand    io.Reader
 }
 
 // Open loads the CA in dir (ca.crt, ca.key), creating it when missing.
@@ -60,7 +65,7 @@ func Open(dir string, o Options) (*CA, error) {
 	if o.Name == "" {
 		o.Name = "Stand-in Public Root CA"
 	}
-	c := &CA{crlURL: o.CRLURL, now: o.Now, rand: o.Rand}
+	c := &CA{crlURL: o.CRLURL, ocspURL: o.OCSPURL, now: o.Now, rand: o.Rand}
 	certPath, keyPath := filepath.Join(dir, "ca.crt"), filepath.Join(dir, "ca.key")
 	if b, err := os.ReadFile(certPath); err == nil {
 		certs, err := certfmt.ParseCertificates(b)
@@ -163,6 +168,9 @@ func (c *CA) Sign(req []byte, o SignOptions) (*x509.Certificate, error) {
 	if c.crlURL != "" {
 		tmpl.CRLDistributionPoints = []string{c.crlURL}
 	}
+	if c.ocspURL != "" {
+		tmpl.OCSPServer = []string{c.ocspURL}
+	}
 	hasEKU := false
 	for _, e := range r.Extensions {
 		switch {
@@ -195,6 +203,26 @@ func (c *CA) Revoke(cert *x509.Certificate) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.revoked = append(c.revoked, x509.RevocationListEntry{SerialNumber: cert.SerialNumber, RevocationTime: c.now()})
+}
+
+// OCSP answers a DER OCSP request (RFC 6960) for a certificate of this CA,
+// signed by the CA itself.
+func (c *CA) OCSP(reqDER []byte) ([]byte, error) {
+	req, err := ocsp.ParseRequest(reqDER)
+	if err != nil {
+		return nil, fmt.Errorf("standinca: %w", err)
+	}
+	now := c.now()
+	tmpl := ocsp.Response{Status: ocsp.Good, SerialNumber: req.SerialNumber, ThisUpdate: now.Add(-time.Minute).Truncate(time.Minute),
+		NextUpdate: now.Add(time.Hour)}
+	c.mu.Lock()
+	for _, r := range c.revoked {
+		if r.SerialNumber.Cmp(req.SerialNumber) == 0 {
+			tmpl.Status, tmpl.RevokedAt, tmpl.RevocationReason = ocsp.Revoked, r.RevocationTime, ocsp.Unspecified
+		}
+	}
+	c.mu.Unlock()
+	return ocsp.CreateResponse(c.Cert, c.Cert, tmpl, c.key)
 }
 
 // CRL returns a fresh DER CRL.
