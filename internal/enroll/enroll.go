@@ -327,7 +327,7 @@ func serverNames(listen string, extra []string) (dns, ips []string) {
 		host = listen
 	}
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		if h, err := os.Hostname(); err == nil {
+		if h, err := os.Hostname(); err == nil && validDNSName(h) {
 			add(h)
 		}
 	} else {
@@ -337,6 +337,25 @@ func serverNames(listen string, extra []string) (dns, ips []string) {
 		add(n)
 	}
 	return dns, ips
+}
+
+// validDNSName reports whether h is usable as a certificate DNS name (a
+// machine name may not be).
+func validDNSName(h string) bool {
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // displayAddr turns a bound address into a usable URL host: a wildcard

@@ -356,3 +356,38 @@ func TestDownloadsHaveWindowsNames(t *testing.T) {
 		})
 	}
 }
+
+// TestSelfIssuedCertificateNames: on a wildcard address the server's own
+// certificate covers this machine's name, localhost and the loopback
+// addresses.
+func TestSelfIssuedCertificateNames(t *testing.T) {
+	tc := newTestCA(t)
+	s, err := New(tc.eng, Config{Listen: ":0", ServerNames: []string{"ca.contoso.com", "192.0.2.7"}}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Listen(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.tlsLn.Close()
+	leaf, err := x509.ParseCertificate(s.tlsCert.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"localhost", "127.0.0.1", "::1", "ca.contoso.com", "192.0.2.7"} {
+		if err := leaf.VerifyHostname(name); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if n := len(s.tlsCert.Certificate); n != 1+len(tc.eng.Chain()) {
+		t.Errorf("handshake chain of %d certificates", n)
+	}
+}
+
+func TestValidDNSName(t *testing.T) {
+	for name, want := range map[string]bool{"vm": true, "ca.contoso.com": true, "my_host": false, "-x": false, "a..b": false, "": false} {
+		if got := validDNSName(name); got != want {
+			t.Errorf("%q: %v", name, got)
+		}
+	}
+}
