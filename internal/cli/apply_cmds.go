@@ -27,7 +27,11 @@ import (
 
 // applyCommands returns apply, status, verify, renew, proxy and demo.
 func applyCommands(env *Env) []*cobra.Command {
-	px := &cobra.Command{Use: "proxy", Short: "Configure a real reverse HTTP proxy from the plan"}
+	px := &cobra.Command{
+		Use:     "proxy",
+		Short:   "Configure a real reverse HTTP proxy from the plan",
+		Example: `  edgecert proxy nginx -t topology.yaml --workspace ws --server rp01.contoso.com --out /etc/nginx/edgecert`,
+	}
 	px.AddCommand(newProxyNginxCmd(env))
 	return []*cobra.Command{newApplyCmd(env), newStatusCmd(env), newVerifyCmd(env), newRenewCmd(env), px, newDemoCmd(env)}
 }
