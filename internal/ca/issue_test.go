@@ -3,6 +3,8 @@ package ca
 import (
 	"context"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"net"
 	"strings"
@@ -312,3 +314,24 @@ func TestUsersPasswordsTokens(t *testing.T) {
 }
 
 var _ = time.Now
+
+// TestSubmitAcceptsEveryEncoding: PEM, the Windows NEW CERTIFICATE REQUEST
+// header, bare Base64 as certreq writes it, and DER.
+func TestSubmitAcceptsEveryEncoding(t *testing.T) {
+	e, _ := newCA(t, "", "p256")
+	admin := mustPrincipal(t, e, "admin")
+	p := makeCSR(t, csrSpec{cn: "enc.contoso.com"})
+	blk, _ := pem.Decode(p)
+	b64 := base64.StdEncoding.EncodeToString(blk.Bytes)
+	forms := map[string][]byte{
+		"pem":        p,
+		"new header": pem.EncodeToMemory(&pem.Block{Type: "NEW CERTIFICATE REQUEST", Bytes: blk.Bytes}),
+		"base64":     []byte(b64[:64] + "\r\n" + b64[64:] + "\r\n"),
+		"der":        blk.Bytes,
+	}
+	for name, data := range forms {
+		if res, err := e.Submit(context.Background(), admin, data, "WebServer"); err != nil || res.Status != StatusIssued {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
