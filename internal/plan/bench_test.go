@@ -62,15 +62,21 @@ func largeTopology() *topology.Topology {
 func BenchmarkPlanLarge(b *testing.B) {
 	tp := largeTopology()
 	b.ReportAllocs()
-	var certs int
+	var certs, n int
+	cpu0 := processCPU()
 	for b.Loop() {
 		p, err := Build(tp)
 		if err != nil {
 			b.Fatal(err)
 		}
 		certs = len(p.Certificates)
+		n++
 	}
 	b.ReportMetric(float64(certs), "certificates")
+	if cpu := processCPU() - cpu0; cpu > 0 && n > 0 {
+		// CPU time of every thread (GC included) per plan.
+		b.ReportMetric(float64(cpu)/float64(n)/1e6, "cpu-ms/op")
+	}
 }
 
 // BenchmarkPlanLargeTable plans the generated deployment and renders it as
