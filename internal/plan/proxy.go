@@ -153,37 +153,42 @@ func (b *builder) proxyCert(s *topology.Site, rp *topology.ReverseProxy, pools [
 // proxyNames adds the reverse proxy names of R53 to d, then the
 // reverse-proxy endpoints and warnings (R54, R65).
 func (b *builder) proxyNames(d *draft, s *topology.Site, rp *topology.ReverseProxy, pools []poolRef, shared bool) {
-	n := d.names
+	var published []string
+	add := func(group int, name, why string, rules ...string) {
+		d.names.add(group, name, why, rules...)
+		published = append(published, name)
+	}
 	for _, p := range pools {
 		if p.director {
-			n.add(groupDirectorWeb, p.pool.WebExternal, "external web FQDN of Director "+strings.ToLower(p.pool.FQDN), "R53")
+			add(groupDirectorWeb, p.pool.WebExternal, "external web FQDN of Director "+strings.ToLower(p.pool.FQDN), "R53")
 		} else {
-			n.add(groupPoolWeb, p.pool.WebExternal, "external web services FQDN of pool "+strings.ToLower(p.pool.FQDN), "R53")
+			add(groupPoolWeb, p.pool.WebExternal, "external web services FQDN of pool "+strings.ToLower(p.pool.FQDN), "R53")
 		}
 	}
 	if shared {
 		for _, m := range b.urls.meet {
-			n.add(groupMeet, m.host, "meet simple URL of "+m.domain+" (base host)", "R53", "R85")
+			add(groupMeet, m.host, "meet simple URL of "+m.domain+" (base host)", "R53", "R85")
 		}
 		if b.urls.dialin != "" {
-			n.add(groupDialin, b.urls.dialin, "dial-in simple URL (base host)", "R53", "R85")
+			add(groupDialin, b.urls.dialin, "dial-in simple URL (base host)", "R53", "R85")
 		}
 		for _, o := range b.officeWebApps(s) {
-			n.add(groupOfficeWebApps, o, "Office Web Apps Server FQDN", "R53", "R63")
+			add(groupOfficeWebApps, o, "Office Web Apps Server FQDN", "R53", "R63")
 		}
 		if b.t.Mobility {
 			for _, dn := range b.domains {
-				n.add(groupLyncDiscover, dn.discover, dn.discoverWhy, "R53", "M8")
+				add(groupLyncDiscover, dn.discover, dn.discoverWhy, "R53", "M8")
 			}
 			b.lyncDiscoverDomains(d, pools)
 		}
 	}
-	if b.urls.admin != "" && n.has(b.urls.admin) {
+	if b.urls.admin != "" && d.names.has(b.urls.admin) {
 		d.warn("R54: certificate %s: the admin simple URL %s shares its host %s with a published name, so the reverse proxy would publish it; the admin URL is internal only: give it a host of its own that is not published", d.c.ID, b.t.SimpleURLs.Admin, b.urls.admin)
 	}
-	for _, e := range n.entries {
-		if !isWildcard(e.name) {
-			d.c.Endpoints = append(d.c.Endpoints, endpoint(e.name, portHTTPS))
+	// The reverse proxy listens on 443 for every name it publishes.
+	for _, name := range published {
+		if !isWildcard(name) {
+			d.c.Endpoints = append(d.c.Endpoints, endpoint(name, portHTTPS))
 		}
 	}
 }

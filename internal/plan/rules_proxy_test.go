@@ -181,6 +181,16 @@ func TestR60_EdgeAndProxyCombined(t *testing.T) {
 	if c.RequestOn != "edge01.contoso.net" {
 		t.Errorf("request_on = %q", c.RequestOn)
 	}
+	// Endpoints: the edge's Access and Web Conferencing listeners and every
+	// name the proxy publishes, but not sip.<other domain>, which nothing serves.
+	for _, e := range []string{"sip.contoso.com:443", "webcon.contoso.com:443", "webext.contoso.com:443", "meet.fabrikam.com:443"} {
+		if !slices.Contains(c.Endpoints, e) {
+			t.Errorf("endpoints %v lack %s", c.Endpoints, e)
+		}
+	}
+	if slices.Contains(c.Endpoints, "sip.fabrikam.com:443") {
+		t.Errorf("endpoints %v hold sip.fabrikam.com:443", c.Endpoints)
+	}
 	tp.Sites[0].ReverseProxies[0].CombineWithEdge = "nosuch.contoso.net"
 	if _, err := Build(tp); !errors.Is(err, topology.ErrInvalid) || !strings.Contains(err.Error(), "[R60]") {
 		t.Errorf("unknown edge pool: Build = %v", err)
