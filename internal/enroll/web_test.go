@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"os"
@@ -389,5 +390,39 @@ func TestValidDNSName(t *testing.T) {
 		if got := validDNSName(name); got != want {
 			t.Errorf("%q: %v", name, got)
 		}
+	}
+}
+
+// TestRequestUpload: a request uploaded as a DER file is issued.
+func TestRequestUpload(t *testing.T) {
+	tc := newTestCA(t)
+	ts := startServer(t, tc, Config{})
+	csrf := ts.signIn(t, "alice", tc.passAlice)
+	blk, _ := pem.Decode([]byte(newCSR(t, "upload.contoso.com")))
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("csrf", csrf)
+	mw.WriteField("template", tmplAuto)
+	fw, _ := mw.CreateFormFile("file", "upload.req")
+	fw.Write(blk.Bytes)
+	mw.Close()
+	resp, err := ts.client.Post(ts.url+"/certsrv/request", mw.FormDataContentType(), &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/certsrv/requests/") {
+		t.Fatalf("status %d to %q", resp.StatusCode, loc)
+	}
+	resp, err = ts.client.Get(ts.url + loc + "/certnew.cer?enc=der")
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	cert, err := x509.ParseCertificate(der)
+	if err != nil || cert.VerifyHostname("upload.contoso.com") != nil {
+		t.Fatalf("issued certificate: %v", err)
 	}
 }
