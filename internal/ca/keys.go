@@ -3,6 +3,7 @@ package ca
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
 	"errors"
@@ -44,19 +45,14 @@ func generateKey(rand io.Reader, spec string) (crypto.Signer, error) {
 	return nil, checkKeySpec(spec)
 }
 
-// throwawayKey returns a key whose signatures carry the same algorithm
-// identifier as pub's: certificates are linted signed with it, so that the
-// CA key signs each certificate exactly once. For RSA a 1024-bit key is
-// enough (the TBS does not depend on the signer's modulus size) and is
-// several times cheaper than the CA's own key.
-func throwawayKey(rand io.Reader, pub crypto.PublicKey) (crypto.Signer, error) {
-	switch k := pub.(type) {
-	case *rsa.PublicKey:
-		return rsa.GenerateKey(rand, 1024)
-	case *ecdsa.PublicKey:
-		return ecdsa.GenerateKey(k.Curve, rand)
-	}
-	return nil, fmt.Errorf("unsupported CA key type %T", pub)
+// throwawayKey returns the key that signs the draft of each certificate:
+// Go's CreateCertificate always signs (and verifies) what it builds, so the
+// draft is made with a cheap Ed25519 key, its TBS is given the CA's
+// signature algorithm (patchTBSAlgorithm), linted, and only then signed once
+// by the CA key. The bytes linted are exactly the bytes the CA key signs.
+func throwawayKey(rand io.Reader, _ crypto.PublicKey) (crypto.Signer, error) {
+	_, k, err := ed25519.GenerateKey(rand)
+	return k, err
 }
 
 // keyStore opens and creates the CA's keys: sealed files or a PKCS#11 token.
