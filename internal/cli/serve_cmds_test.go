@@ -1,21 +1,34 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/smallstep/pkcs7"
 
 	"edgecert/internal/ca"
+	"edgecert/internal/testtool"
 )
 
 // syncBuffer is a buffer the server goroutine writes while the test reads.
@@ -153,5 +166,92 @@ func TestServeBadInput(t *testing.T) {
 				t.Fatalf("exit %d: %s", code, e.String())
 			}
 		})
+	}
+}
+
+// TestServeSIGTERMFinishesInFlight runs the real binary: a request whose
+// body is still arriving when SIGTERM comes is answered in full, and the
+// process exits 0.
+func TestServeSIGTERMFinishesInFlight(t *testing.T) {
+	gobin := testtool.Path(t, "go")
+	bin := filepath.Join(t.TempDir(), "edgecert")
+	if out, err := exec.Command(gobin, "build", "-o", bin, "../../cmd/edgecert").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "ca")
+	pass := filepath.Join(t.TempDir(), "pass")
+	os.WriteFile(pass, []byte("sigterm passphrase"), 0o600)
+	if err := ca.Init(ctx, dir, ca.InitOptions{Name: "Sigterm", Key: "p256", Passphrase: []byte("sigterm passphrase"), AdminName: "admin", AdminPassword: []byte("admin-password-1")}); err != nil {
+		t.Fatal(err)
+	}
+	eng, err := ca.Open(ctx, dir, ca.OpenOptions{Passphrase: []byte("sigterm passphrase")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := eng.NewToken(ctx, "admin")
+	chain := eng.Chain()
+	eng.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	cmd := exec.Command(bin, "ca", "serve", "--dir", dir, "--listen", "127.0.0.1:0", "--passphrase-file", pass)
+	stdout, _ := cmd.StdoutPipe()
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	sc := bufio.NewScanner(stdout)
+	var host string
+	for sc.Scan() {
+		if m := regexp.MustCompile(`HTTPS:\s+https://(\S+)/certsrv/`).FindStringSubmatch(sc.Text()); m != nil {
+			host = m[1]
+			break
+		}
+	}
+	if host == "" {
+		t.Fatalf("no URL printed: %s", stderr.String())
+	}
+	go io.Copy(io.Discard, stdout)
+
+	pool := x509.NewCertPool()
+	pool.AddCert(chain[len(chain)-1])
+	conn, err := tls.Dial("tcp", host, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "inflight.contoso.com"}, DNSNames: []string{"inflight.contoso.com"}}, key)
+	body, _ := json.Marshal(map[string]string{"csr": string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})), "template": "WebServer"})
+	fmt.Fprintf(conn, "POST /api/v1/certificates HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", host, token, len(body))
+	conn.Write(body[:10])
+	time.Sleep(300 * time.Millisecond) // the server is now reading the body
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	conn.Write(body[10:])
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("in-flight request lost: %v (%s)", err, stderr.String())
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusCreated || !strings.Contains(string(b), "BEGIN CERTIFICATE") {
+		t.Fatalf("in-flight request: %d %s", resp.StatusCode, b)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve after SIGTERM: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatal("serve did not exit after SIGTERM")
 	}
 }
