@@ -71,11 +71,9 @@ type chainOnce struct {
 	err error
 }
 
+// importChainOn imports the chain on one server. The store, not the
+// journal, says whether it is there: a root deleted since is put back.
 func (r *runner) importChainOn(srv string) error {
-	if r.j.chainOn(srv) == r.chainSum {
-		r.event(StepChain, "", srv, EventSkipped, "CA chain already imported")
-		return nil
-	}
 	st, _, err := r.w.Store(srv)
 	if err != nil {
 		return err
@@ -88,6 +86,10 @@ func (r *runner) importChainOn(srv string) error {
 		return fmt.Errorf("apply: import the CA chain on %s: %w", srv, err)
 	}
 	r.j.chainDoneLater(r.chainSum, srv)
+	if len(res.Added) == 0 {
+		r.event(StepChain, "", srv, EventSkipped, "CA chain already imported")
+		return nil
+	}
 	r.event(StepChain, "", srv, EventDone, "CA chain imported (%d added to root/ca)", len(res.Added))
 	return nil
 }
@@ -184,7 +186,19 @@ func (r *runner) obtain(ctx context.Context, c *plan.Certificate, cs CertState) 
 		return "", "", err
 	} else if e != nil {
 		r.event(StepImport, c.ID, c.RequestOn, EventSkipped, "certificate %s already in my", e.Thumbprint)
-		return e.Thumbprint, "", nil
+		if !chainBroken(st, e.Thumbprint) {
+			return e.Thumbprint, "", nil
+		}
+		saved := r.w.path("issued", fmt.Sprintf("%s-g%d.pem", safeName(c.ID), cs.Generation))
+		b, err := os.ReadFile(saved)
+		if err != nil {
+			return "", "", fmt.Errorf("apply: the chain of %s is missing on %s and cannot be rebuilt: %w", c.ID, c.RequestOn, err)
+		}
+		certs, err := certfmt.ParseCertificates(b)
+		if err != nil || len(certs) < 2 {
+			return "", "", fmt.Errorf("apply: the chain of %s is missing on %s and %s has none", c.ID, c.RequestOn, saved)
+		}
+		return e.Thumbprint, "", r.putChain(c, c.RequestOn, st, certs[1:])
 	}
 	pend, err := findPending(st, cs.FriendlyName)
 	if err != nil {
@@ -358,5 +372,30 @@ func (r *runner) writeOutbox(c *plan.Certificate, pend *store.Pending) error {
 		return fmt.Errorf("apply: outbox: %w", err)
 	}
 	r.event(StepIssue, c.ID, c.RequestOn, EventWaiting, "request written to %s.csr: waiting for the public CA", base)
+	return nil
+}
+
+// chainBroken reports whether thumb's chain no longer builds in st.
+func chainBroken(st *store.Store, thumb string) bool {
+	_, cert, err := st.Certificate(thumb)
+	if err != nil {
+		return false
+	}
+	_, err = st.Chain(cert)
+	return err != nil
+}
+
+// putChain imports CA certificates on a server whose store lost them (the
+// caller holds the server's lock): the store is the source of truth, and
+// apply does what is missing.
+func (r *runner) putChain(c *plan.Certificate, srv string, st *store.Store, cas []*x509.Certificate) error {
+	p7b, err := certfmt.EncodePKCS7(cas)
+	if err != nil {
+		return fmt.Errorf("apply: %w", err)
+	}
+	if _, err := st.Import(p7b, store.ImportOptions{}); err != nil {
+		return fmt.Errorf("apply: put back the chain of %s on %s: %w", c.ID, srv, err)
+	}
+	r.event(StepChain, c.ID, srv, EventDone, "chain of the certificate put back (%d CA certificates)", len(cas))
 	return nil
 }

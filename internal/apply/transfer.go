@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -69,9 +70,22 @@ func (r *runner) importMember(c *plan.Certificate, srv string, st *store.Store, 
 	}
 	unlock := r.w.lock(srv)
 	ok, err := hasMy(st, thumb)
+	broken := ok && err == nil && chainBroken(st, thumb)
 	unlock()
 	if err != nil {
 		return err
+	}
+	if broken { // no lock held here: chainOf takes request_on's
+		cas, err := r.chainOf(c, thumb)
+		if err != nil {
+			return fmt.Errorf("apply: the chain of %s is missing on %s and cannot be rebuilt: %w", c.ID, srv, err)
+		}
+		unlock = r.w.lock(srv)
+		err = r.putChain(c, srv, st, cas)
+		unlock()
+		if err != nil {
+			return err
+		}
 	}
 	if ok {
 		r.event(StepTransfer, c.ID, srv, EventSkipped, "already imported")
@@ -278,4 +292,23 @@ func LeadTime(usages []string) time.Duration {
 		}
 	}
 	return lead
+}
+
+// chainOf returns the CA certificates of thumb's chain in request_on's store.
+func (r *runner) chainOf(c *plan.Certificate, thumb string) ([]*x509.Certificate, error) {
+	st, _, err := r.w.Store(c.RequestOn)
+	if err != nil {
+		return nil, err
+	}
+	unlock := r.w.lock(c.RequestOn)
+	defer unlock()
+	_, cert, err := st.Certificate(thumb)
+	if err != nil {
+		return nil, err
+	}
+	chain, err := st.Chain(cert)
+	if err != nil {
+		return nil, err
+	}
+	return chain[1:], nil
 }
