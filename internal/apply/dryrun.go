@@ -15,11 +15,13 @@ func (r *runner) dryRun(ctx context.Context, certs []*plan.Certificate) (*Result
 		if !r.w.Local(srv) {
 			continue
 		}
-		if r.j.chainOn(srv) == "" {
-			r.event(StepChain, "", srv, EventPlanned, "fetch the CA chain (.p7b) and import it into root and ca")
-		} else {
-			r.event(StepChain, "", srv, EventSkipped, "CA chain already imported")
+		if st, ok, err := r.w.ExistingStore(srv); err == nil && ok && r.j.chainOn(srv) != "" {
+			if roots, err := st.List(store.Root); err == nil && len(roots) > 0 {
+				r.event(StepChain, "", srv, EventSkipped, "CA chain already imported")
+				continue
+			}
 		}
+		r.event(StepChain, "", srv, EventPlanned, "fetch the CA chain (.p7b) and import it into root and ca")
 	}
 	res := &Result{Waiting: map[string]string{}, Failed: map[string]string{}}
 	for _, c := range certs {
