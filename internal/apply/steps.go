@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -227,6 +228,10 @@ func (r *runner) obtain(ctx context.Context, c *plan.Certificate, cs CertState) 
 		return "", waitingPublic, r.writeOutbox(c, pend)
 	}
 	issued, err := r.issue(ctx, c, cs, pend, req)
+	if errors.Is(err, errNoIssuer) {
+		r.event(StepIssue, c.ID, c.RequestOn, EventWaiting, "%s", waitingCA)
+		return "", waitingCA, nil
+	}
 	if err != nil || issued == nil {
 		if err == nil {
 			return "", waitingApproval, nil
@@ -248,7 +253,11 @@ const issuerPublic = "public"
 const (
 	waitingPublic   = "waiting for the public CA: send outbox request, then apply --import-response FILE"
 	waitingApproval = "waiting for approval at the CA: run apply again once approved"
+	waitingCA       = "waiting for the internal CA: run apply with --ca URL --token-file F or --ca-dir DIR"
 )
+
+// errNoIssuer: an internal-issuer certificate and no CA given.
+var errNoIssuer = errors.New("no internal CA given")
 
 func keyID(pub any) string {
 	der, err := x509.MarshalPKIXPublicKey(pub)
@@ -289,7 +298,7 @@ func (r *runner) issue(ctx context.Context, c *plan.Certificate, cs CertState, p
 		}
 	}
 	if r.o.Issuer == nil {
-		return nil, fmt.Errorf("apply: %w: %s needs the internal CA: give --ca URL or --ca-dir DIR", ErrInvalidInput, c.ID)
+		return nil, errNoIssuer
 	}
 	var is *Issued
 	var err error
