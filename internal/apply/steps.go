@@ -213,7 +213,7 @@ func (r *runner) obtain(ctx context.Context, c *plan.Certificate, cs CertState) 
 		if pend, err = st.NewRequest(spec); err != nil {
 			return "", "", fmt.Errorf("apply: request on %s: %w", c.RequestOn, err)
 		}
-		r.event(StepRequest, c.ID, c.RequestOn, EventDone, "%s key and request created (%d names)", spec.Key, len(c.SANs))
+		r.event(StepRequest, c.ID, c.RequestOn, EventDone, "%s key and request created for %s", spec.Key, strings.Join(c.SANs, ", "))
 	} else {
 		r.event(StepRequest, c.ID, c.RequestOn, EventSkipped, "request already pending; its key is kept")
 	}
