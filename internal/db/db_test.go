@@ -67,7 +67,9 @@ func cert(serial string) Cert {
 	return Cert{Serial: serial, Requester: "u", Template: "WebServer", Subject: "CN=x", NotBefore: now, NotAfter: now.Add(time.Hour), DER: []byte{1, 2, 3}}
 }
 
-func req() Request { return Request{Requester: "u", Template: "WebServer", Subject: "CN=x", Submitted: time.Now()} }
+func req() Request {
+	return Request{Requester: "u", Template: "WebServer", Subject: "CN=x", Submitted: time.Now()}
+}
 
 func TestGroupCommitConcurrentAndUnique(t *testing.T) {
 	for name, open := range backends(t) {
