@@ -131,22 +131,8 @@ func Init(ctx context.Context, dir string, opts InitOptions) (err error) {
 		created = append(created, p)
 		return p
 	}
-	rootName := opts.Name + " Root CA"
-	issName := opts.Name + " Issuing CA"
-	cfg := &Config{Name: opts.Name, Key: opts.Key, FileName: fileSafe(issName), RootName: fileSafe(rootName),
-		CRLBase: opts.CRLURL, AIABase: opts.AIAURL, OCSPURL: opts.OCSPURL, DSN: opts.DSN, RootOnly: opts.RootOnly,
-		CRLValidity: Duration(7 * 24 * time.Hour), DeltaValidity: Duration(24 * time.Hour), PKCS11: opts.PKCS11}
-	if opts.RootOnly {
-		cfg.FileName = cfg.RootName
-	}
-	if opts.PKCS11 != nil {
-		if cfg.PKCS11.RootLabel == "" {
-			cfg.PKCS11.RootLabel = cfg.RootName
-		}
-		if cfg.PKCS11.IssuingLabel == "" {
-			cfg.PKCS11.IssuingLabel = cfg.FileName
-		}
-	}
+	rootName, issName := opts.Name+" Root CA", opts.Name+" Issuing CA"
+	cfg := newConfig(&opts, rootName, issName)
 	ks, err := keysFor(dir, cfg, opts.Passphrase, opts.Rand)
 	if err != nil {
 		return err
@@ -198,6 +184,25 @@ func Init(ctx context.Context, dir string, opts InitOptions) (err error) {
 		}
 	}
 	return finishInit(ctx, dir, cfg, &opts, track)
+}
+
+// newConfig is the ca.yaml of a new CA.
+func newConfig(opts *InitOptions, rootName, issName string) *Config {
+	cfg := &Config{Name: opts.Name, Key: opts.Key, FileName: fileSafe(issName), RootName: fileSafe(rootName),
+		CRLBase: opts.CRLURL, AIABase: opts.AIAURL, OCSPURL: opts.OCSPURL, DSN: opts.DSN, RootOnly: opts.RootOnly,
+		CRLValidity: Duration(7 * 24 * time.Hour), DeltaValidity: Duration(24 * time.Hour), PKCS11: opts.PKCS11}
+	if opts.RootOnly {
+		cfg.FileName = cfg.RootName
+	}
+	if opts.PKCS11 != nil {
+		if cfg.PKCS11.RootLabel == "" {
+			cfg.PKCS11.RootLabel = cfg.RootName
+		}
+		if cfg.PKCS11.IssuingLabel == "" {
+			cfg.PKCS11.IssuingLabel = cfg.FileName
+		}
+	}
+	return cfg
 }
 
 // finishInit writes the templates, the database with the first
