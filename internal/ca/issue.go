@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -75,13 +76,13 @@ func (e *Engine) Templates(ctx context.Context, p *Principal) ([]TemplateInfo, e
 	if err != nil {
 		return nil, err
 	}
-	ts, _ := ListTemplates(e.dir)
 	var out []TemplateInfo
-	for _, t := range ts {
-		if cur, ok := m[t.Name]; ok && cur.mayEnroll(p) {
-			out = append(out, cur.info())
+	for _, t := range m {
+		if t.mayEnroll(p) {
+			out = append(out, t.info())
 		}
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
 
