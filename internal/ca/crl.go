@@ -4,14 +4,19 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/hex"
 	"fmt"
 	"math/big"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"edgecert/internal/certfmt"
+	"edgecert/internal/db"
 )
 
 var (
@@ -337,3 +342,40 @@ func crlEntry(serial string, at time.Time, reason int) ([]byte, error) {
 }
 
 func timeUnix(s int64) time.Time { return time.Unix(s, 0) }
+
+// RenewRootCRL re-signs the root CA's CRL (no entries: this CA never
+// revokes its own issuing CA) with the next CRL number and a year of
+// validity, using the root key, and returns it (DER). For a root-only CA it
+// is CRL(ctx, false).
+func (e *Engine) RenewRootCRL(ctx context.Context) ([]byte, error) {
+	if e.keys == nil {
+		return nil, fmt.Errorf("the CA was opened without its key: %w", ErrBadRequest)
+	}
+	if e.cfg.RootOnly {
+		return e.CRL(ctx, false)
+	}
+	label, _ := keyLabels(e.cfg)
+	key, err := e.keys.open(label)
+	if err != nil {
+		return nil, err
+	}
+	if !certfmt.PublicKeysEqual(key.Public(), e.root.PublicKey) {
+		return nil, fmt.Errorf("the root key does not match %s: %w", rootCertFile, ErrBadRequest)
+	}
+	number := big.NewInt(1)
+	if old, err := e.RootCRL(); err == nil {
+		if crl, err := x509.ParseRevocationList(old); err == nil && crl.Number != nil {
+			number = new(big.Int).Add(crl.Number, big.NewInt(1))
+		}
+	}
+	now := e.now().UTC().Truncate(time.Second)
+	der, err := x509.CreateRevocationList(e.rand, &x509.RevocationList{Number: number, ThisUpdate: now, NextUpdate: now.Add(365 * 24 * time.Hour)}, e.root, key)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(filepath.Join(e.dir, rootCRLFile), der, 0o644); err != nil {
+		return nil, err
+	}
+	return der, wrapDB(e.db.AppendAudit(ctx, db.Audit{At: e.now(), Actor: operatorName(), Action: "root-crl", Subject: e.root.Subject.CommonName,
+		Result: "ok", Detail: "CRL number " + number.String()}))
+}

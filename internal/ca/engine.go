@@ -200,8 +200,8 @@ func (e *Engine) FileName() string { return e.cfg.FileName }
 // points at <crl base><root>.crl and <aia base><root>.crt.
 func (e *Engine) RootFileName() string { return e.cfg.RootName }
 
-// RootCRL returns the root CA's CRL (DER), signed at init (or by 'ca crl
-// --root'); empty for a root-only CA, whose CRL is CRL().
+// RootCRL returns the root CA's CRL (DER), signed at init and by
+// RenewRootCRL ('ca crl --root'); a root-only CA's CRL is CRL().
 func (e *Engine) RootCRL() ([]byte, error) {
 	if e.cfg.RootOnly {
 		return nil, fmt.Errorf("root-only CA: the root's CRL is the CA's CRL: %w", ErrNotFound)

@@ -178,3 +178,23 @@ func TestServerCertificate(t *testing.T) {
 		t.Fatalf("not recorded: %v", err)
 	}
 }
+
+func TestRenewRootCRL(t *testing.T) {
+	e, _ := newCA(t, "", "p256")
+	first, err := e.RootCRL()
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := e.RenewRootCRL(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := x509.ParseRevocationList(first)
+	b, err := x509.ParseRevocationList(der)
+	if err != nil || b.CheckSignatureFrom(e.root) != nil || b.Number.Cmp(a.Number) <= 0 {
+		t.Fatalf("renewed root CRL: %v, number %v after %v", err, b.Number, a.Number)
+	}
+	if stored, _ := e.RootCRL(); string(stored) != string(der) {
+		t.Fatal("renewed root CRL not stored")
+	}
+}

@@ -507,16 +507,18 @@ The CRLs are regenerated when next fetched or written ('ca crl').`,
 
 func newCACRLCmd(env *Env) *cobra.Command {
 	o := &caCommon{}
-	var delta, asPEM bool
+	var delta, asPEM, root bool
 	var out string
 	cmd := &cobra.Command{
 		Use:   "crl --dir DIR [--delta] --out FILE",
 		Short: "Write the current full (or delta) CRL",
 		Long: `Write the CA's current full CRL (or with --delta the delta CRL), regenerated
 first when a revocation happened since or half of its validity has passed.
-DER by default; --pem (or a .pem file name) writes PEM.`,
+With --root, re-sign the root CA's CRL instead (do it within its year of
+validity). DER by default; --pem (or a .pem file name) writes PEM.`,
 		Example: `  edgecert ca crl --dir ca --out contoso.crl --passphrase-file pass.txt
-  edgecert ca crl --dir ca --delta --out contoso+.crl --passphrase-file pass.txt`,
+  edgecert ca crl --dir ca --delta --out contoso+.crl --passphrase-file pass.txt
+  edgecert ca crl --dir ca --root --out contoso-root.crl --passphrase-file pass.txt`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			e, err := o.open(env, true)
@@ -524,7 +526,12 @@ DER by default; --pem (or a .pem file name) writes PEM.`,
 				return err
 			}
 			defer e.Close()
-			der, err := e.CRL(env.Ctx, delta)
+			var der []byte
+			if root {
+				der, err = e.RenewRootCRL(env.Ctx)
+			} else {
+				der, err = e.CRL(env.Ctx, delta)
+			}
 			if err != nil {
 				return caErr(err)
 			}
@@ -540,6 +547,7 @@ DER by default; --pem (or a .pem file name) writes PEM.`,
 	}
 	o.add(cmd, true)
 	cmd.Flags().BoolVar(&delta, "delta", false, "the delta CRL")
+	cmd.Flags().BoolVar(&root, "root", false, "re-sign the root CA's CRL (a year of validity) with the root key and write it")
 	cmd.Flags().BoolVar(&asPEM, "pem", false, "write PEM instead of DER")
 	cmd.Flags().StringVar(&out, "out", "", "output file (required)")
 	cmd.MarkFlagRequired("out")

@@ -128,6 +128,7 @@ func TestCACommandsEndToEnd(t *testing.T) {
 	crl := filepath.Join(tmp, "ca.crl.pem")
 	must(0, "ca", "crl", "--dir", dir, "--out", crl, "--passphrase-file", pass)
 	must(0, "ca", "crl", "--dir", dir, "--delta", "--out", filepath.Join(tmp, "delta.crl"), "--passphrase-file", pass)
+	must(0, "ca", "crl", "--dir", dir, "--root", "--out", filepath.Join(tmp, "root.crl"), "--passphrase-file", pass)
 	chain := filepath.Join(tmp, "chain.pem")
 	must(0, "ca", "chain", "--dir", dir, "--out", chain)
 	must(0, "ca", "chain", "--dir", dir, "--out", filepath.Join(tmp, "chain.p7b"))
