@@ -125,7 +125,7 @@ func newRunner(p *plan.Plan, w *Workspace, o Options) (*runner, error) {
 	if o.Concurrency <= 0 {
 		// Key generation keeps every CPU busy while other certificates
 		// wait on disk or on the CA.
-		o.Concurrency = 2*runtime.NumCPU() + 2
+		o.Concurrency = 4*runtime.NumCPU() + 2
 	}
 	j, err := openJournal(w.path("state.json"), o.Now)
 	if err != nil {
@@ -266,9 +266,7 @@ func (r *runner) certificate(ctx context.Context, c *plan.Certificate) (string, 
 	}
 	if err != nil || waiting != "" {
 		if waiting != "" {
-			if jerr := r.j.update(c.ID, c.FriendlyName, func(s *CertState) { s.Waiting = waiting }); jerr != nil {
-				return "", jerr
-			}
+			r.j.set(c.ID, c.FriendlyName, func(s *CertState) { s.Waiting = waiting })
 		}
 		return waiting, err
 	}
@@ -278,9 +276,10 @@ func (r *runner) certificate(ctx context.Context, c *plan.Certificate) (string, 
 	if err := r.assign(c, thumb); err != nil {
 		return "", err
 	}
-	return "", r.j.update(c.ID, c.FriendlyName, func(s *CertState) {
+	r.j.set(c.ID, c.FriendlyName, func(s *CertState) {
 		s.Thumbprint, s.Waiting, s.Renewing = thumb, "", false
 	})
+	return "", nil
 }
 
 // verify is step 6 for one certificate: check it on every server and
@@ -302,9 +301,7 @@ func (r *runner) verify(ctx context.Context, id string) error {
 		}
 	}
 	cs := r.j.cert(id, "")
-	if err := r.j.update(id, cs.FriendlyName, func(s *CertState) { s.Verified = s.Thumbprint }); err != nil {
-		return err
-	}
+	r.j.set(id, cs.FriendlyName, func(s *CertState) { s.Verified = s.Thumbprint })
 	r.event(StepVerify, id, "", EventDone, "verified on every server")
 	return nil
 }

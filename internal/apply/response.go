@@ -127,7 +127,8 @@ func (r *runner) importResponse(f Response) (string, error) {
 		base := r.w.path("outbox", safeName(c.ID))
 		os.Remove(base + ".csr")
 		os.Remove(base + ".txt")
-		return c.ID, r.j.update(c.ID, c.FriendlyName, func(s *CertState) { s.Waiting = "" })
+		r.j.set(c.ID, c.FriendlyName, func(s *CertState) { s.Waiting = "" })
+		return c.ID, r.j.save()
 	}
 	return "", fmt.Errorf("apply: %w: %w: %s (subject %s): its public key belongs to no request waiting for the public CA in this workspace",
 		ErrInvalidInput, ErrNoMatch, f.Name, leaf.Subject.CommonName)

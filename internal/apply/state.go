@@ -41,8 +41,13 @@ type CertState struct {
 type journal struct {
 	path string
 	now  func() time.Time
-	mu   sync.Mutex
+	mu   sync.Mutex // guards st and seq
 	st   State
+	seq  uint64 // version of st
+	// wmu serialises writes, done outside mu so that readers never wait
+	// for an fsync; written is the version on disk.
+	wmu     sync.Mutex
+	written uint64
 }
 
 func openJournal(path string, now func() time.Time) (*journal, error) {
@@ -77,10 +82,16 @@ func (j *journal) cert(id, friendlyName string) CertState {
 	return *c
 }
 
-// update changes the state of id and persists the journal.
-func (j *journal) update(id, friendlyName string, f func(*CertState)) error {
+// set changes the state of id in memory; the next update or save
+// persists it. For what a later run can find again in the stores (progress
+// marks), so that certificates do not queue behind each other's fsync.
+func (j *journal) set(id, friendlyName string, f func(*CertState)) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	j.changeLocked(id, friendlyName, f)
+}
+
+func (j *journal) changeLocked(id, friendlyName string, f func(*CertState)) {
 	c := j.st.Certificates[id]
 	if c == nil {
 		c = &CertState{Generation: 1, FriendlyName: friendlyName}
@@ -88,18 +99,44 @@ func (j *journal) update(id, friendlyName string, f func(*CertState)) error {
 	}
 	f(c)
 	c.Updated = j.now().UTC()
-	return j.saveLocked()
 }
 
-// chainDone records the chain imported on servers.
-func (j *journal) chainDone(sum string, servers []string) error {
+// update changes the state of id and persists the journal before it
+// returns: for what the stores cannot tell (a renewal's generation, a CA
+// request id).
+func (j *journal) update(id, friendlyName string, f func(*CertState)) error {
 	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.st.ChainSHA256 = sum
-	for _, s := range servers {
-		j.st.ChainServers[s] = sum
+	j.changeLocked(id, friendlyName, f)
+	b, seq, err := j.marshalLocked()
+	j.mu.Unlock()
+	if err != nil {
+		return err
 	}
-	return j.saveLocked()
+	return j.write(b, seq)
+}
+
+// marshalLocked returns the journal's bytes and a new version number.
+func (j *journal) marshalLocked() ([]byte, uint64, error) {
+	b, err := json.MarshalIndent(j.st, "", "  ")
+	if err != nil {
+		return nil, 0, err
+	}
+	j.seq++
+	return append(b, '\n'), j.seq, nil
+}
+
+// write puts version seq on disk unless a newer one is already there.
+func (j *journal) write(b []byte, seq uint64) error {
+	j.wmu.Lock()
+	defer j.wmu.Unlock()
+	if seq <= j.written {
+		return nil
+	}
+	if err := writeFileAtomic(j.path, b, 0o600); err != nil {
+		return fmt.Errorf("apply: journal: %w", err)
+	}
+	j.written = seq
+	return nil
 }
 
 // chainDoneLater records the chain on server; the next save persists it.
@@ -113,8 +150,12 @@ func (j *journal) chainDoneLater(sum, server string) {
 // save persists the journal.
 func (j *journal) save() error {
 	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.saveLocked()
+	b, seq, err := j.marshalLocked()
+	j.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return j.write(b, seq)
 }
 
 func (j *journal) chainOn(server string) string {
@@ -130,15 +171,4 @@ func (j *journal) snapshot() State {
 	var s State
 	_ = json.Unmarshal(b, &s)
 	return s
-}
-
-func (j *journal) saveLocked() error {
-	b, err := json.MarshalIndent(j.st, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := writeFileAtomic(j.path, append(b, '\n'), 0o600); err != nil {
-		return fmt.Errorf("apply: journal: %w", err)
-	}
-	return nil
 }

@@ -181,8 +181,9 @@ func (r *runner) obtain(ctx context.Context, c *plan.Certificate, cs CertState) 
 	if err != nil {
 		return "", "", err
 	}
-	unlock := r.w.lock(c.RequestOn)
-	defer unlock()
+	// No workspace lock here: one goroutine handles one certificate, and
+	// the store serialises its own changes, so that the key generations of
+	// certificates requested on the same server run in parallel.
 	if e, err := findMy(st, cs.FriendlyName); err != nil {
 		return "", "", err
 	} else if e != nil {
@@ -221,9 +222,7 @@ func (r *runner) obtain(ctx context.Context, c *plan.Certificate, cs CertState) 
 	if err != nil {
 		return "", "", fmt.Errorf("apply: pending request on %s: %w", c.RequestOn, err)
 	}
-	if err := r.j.update(c.ID, c.FriendlyName, func(s *CertState) { s.RequestKey = keyID(req.PublicKey) }); err != nil {
-		return "", "", err
-	}
+	r.j.set(c.ID, c.FriendlyName, func(s *CertState) { s.RequestKey = keyID(req.PublicKey) })
 	if c.Issuer == issuerPublic {
 		return "", waitingPublic, r.writeOutbox(c, pend)
 	}

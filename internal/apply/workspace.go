@@ -27,7 +27,7 @@ type Workspace struct {
 	opts          store.Options
 
 	mu     sync.Mutex
-	stores map[string]*store.Store
+	stores map[string]*storeHandle
 	locks  map[string]*sync.Mutex
 }
 
@@ -39,7 +39,7 @@ func OpenWorkspace(dir string, opts store.Options) (*Workspace, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "servers"), 0o755); err != nil {
 		return nil, fmt.Errorf("apply: workspace: %w", err)
 	}
-	return &Workspace{Dir: dir, opts: opts, stores: map[string]*store.Store{}, locks: map[string]*sync.Mutex{}}, nil
+	return &Workspace{Dir: dir, opts: opts, stores: map[string]*storeHandle{}, locks: map[string]*sync.Mutex{}}, nil
 }
 
 // OpenServer opens the workspace of one server that is a separate machine:
@@ -55,7 +55,7 @@ func OpenServer(fqdn, storeDir, exchange string, opts store.Options) (*Workspace
 		return nil, fmt.Errorf("apply: exchange folder: %w", err)
 	}
 	return &Workspace{Dir: dir, Exchange: exchange, only: fqdn, onlyDir: storeDir, opts: opts,
-		stores: map[string]*store.Store{}, locks: map[string]*sync.Mutex{}}, nil
+		stores: map[string]*storeHandle{}, locks: map[string]*sync.Mutex{}}, nil
 }
 
 // ServerMode reports whether only one server is local.
@@ -75,23 +75,39 @@ func (w *Workspace) StoreDir(server string) string {
 }
 
 // Store returns server's store, opening it once; ok is false for a server
-// that is not local.
+// that is not local. Stores open concurrently: only the lookup is serialised.
 func (w *Workspace) Store(server string) (*store.Store, bool, error) {
 	if !w.Local(server) {
 		return nil, false, nil
 	}
 	server = strings.ToLower(server)
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if s := w.stores[server]; s != nil {
-		return s, true, nil
+	h := w.stores[server]
+	if h == nil {
+		h = &storeHandle{}
+		w.stores[server] = h
 	}
-	s, err := store.Open(w.StoreDir(server), w.opts)
-	if err != nil {
-		return nil, true, fmt.Errorf("apply: store of %s: %w", server, err)
+	w.mu.Unlock()
+	h.once.Do(func() {
+		h.s, h.err = store.Open(w.StoreDir(server), w.opts)
+		if h.err != nil {
+			h.err = fmt.Errorf("apply: store of %s: %w", server, h.err)
+		}
+	})
+	if h.err != nil {
+		w.mu.Lock()
+		delete(w.stores, server) // let a later call try again
+		w.mu.Unlock()
+		return nil, true, h.err
 	}
-	w.stores[server] = s
-	return s, true, nil
+	return h.s, true, nil
+}
+
+// storeHandle opens one store once.
+type storeHandle struct {
+	once sync.Once
+	s    *store.Store
+	err  error
 }
 
 // ExistingStore is like Store but does not create a missing store: a
