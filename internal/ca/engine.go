@@ -27,13 +27,12 @@ type Engine struct {
 	now  func() time.Time
 	rand io.Reader
 
-	keys      keyStore
-	signer    crypto.Signer // the issuing key (nil when opened without key)
-	softKey   bool          // a Go key, whose signatures Go already checks
-	throwaway crypto.Signer // signs the linted TBS once, see throwawayKey
-	issuer    *x509.Certificate
-	root      *x509.Certificate
-	chain     []*x509.Certificate
+	keys    keyStore
+	signer  crypto.Signer // the issuing key (nil when opened without key)
+	softKey bool          // a Go key, whose signatures Go already checks
+	issuer  *x509.Certificate
+	root    *x509.Certificate
+	chain   []*x509.Certificate
 
 	tmplMu      sync.Mutex
 	templates   map[string]*Template
@@ -156,10 +155,6 @@ func (e *Engine) openKey(passphrase []byte) error {
 	if !certfmt.PublicKeysEqual(k.Public(), e.issuer.PublicKey) {
 		ks.close()
 		return fmt.Errorf("the issuing key does not match %s: %w", issuingCertFile, ErrBadRequest)
-	}
-	if e.throwaway, err = throwawayKey(e.rand, k.Public()); err != nil {
-		ks.close()
-		return err
 	}
 	e.keys, e.signer, e.softKey = ks, k, isSoftKey(k)
 	return nil

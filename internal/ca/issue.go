@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"errors"
 	"fmt"
 	"math/big"
 	"net"
@@ -163,9 +162,9 @@ func ParseSerial(s string) (*big.Int, error) {
 	return n, nil
 }
 
-// issueCert builds, lints and signs a certificate under template t. The
-// linted certificate is signed by a throwaway key of the CA key's type; the
-// CA key then signs that exact TBS once.
+// issueCert builds, lints and signs a certificate under template t: the
+// TBSCertificate is encoded once (tbs.go), linted as a certificate with a
+// placeholder signature, and that exact TBS is then signed once by the CA key.
 func (e *Engine) issueCert(t *Template, subj pkix.Name, rawSubject []byte, pub crypto.PublicKey, dns []string, ips []net.IP) (*x509.Certificate, error) {
 	if e.signer == nil {
 		return nil, fmt.Errorf("the CA was opened without its key: %w", ErrBadRequest)
@@ -174,18 +173,17 @@ func (e *Engine) issueCert(t *Template, subj pkix.Name, rawSubject []byte, pub c
 	if err != nil {
 		return nil, err
 	}
-	parent := &x509.Certificate{RawSubject: e.issuer.RawSubject, SubjectKeyId: e.issuer.SubjectKeyId}
-	draft, err := x509.CreateCertificate(e.rand, tmpl, parent, pub, e.throwaway)
-	if err != nil {
-		return nil, fmt.Errorf("template %s: cannot build the certificate: %v: %w", t.Name, err, ErrBadRequest)
-	}
 	alg, err := sigAlgorithmID(e.signer.Public())
 	if err != nil {
 		return nil, err
 	}
-	tbs, err := patchTBSAlgorithm(draft, alg)
+	spki, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("unsupported public key: %v: %w", err, ErrBadRequest)
+	}
+	tbs, err := e.encodeTBS(tmpl, spki, alg)
+	if err != nil {
+		return nil, fmt.Errorf("template %s: cannot build the certificate: %v: %w", t.Name, err, ErrBadRequest)
 	}
 	// Lint the final TBS, with a placeholder signature (lints do not verify it).
 	if err := e.lintCertificate(t, assembleCert(tbs, alg, lintSignature(alg))); err != nil {
@@ -208,26 +206,6 @@ func (e *Engine) issueCert(t *Template, subj pkix.Name, rawSubject []byte, pub c
 		}
 	}
 	return cert, nil
-}
-
-// patchTBSAlgorithm returns the TBSCertificate of a draft certificate with
-// its signature AlgorithmIdentifier replaced by alg.
-func patchTBSAlgorithm(draft, alg []byte) ([]byte, error) {
-	var outer, tbs, version, serial, oldAlg cryptobyte.String
-	s := cryptobyte.String(draft)
-	if !s.ReadASN1(&outer, cbasn1.SEQUENCE) || !outer.ReadASN1(&tbs, cbasn1.SEQUENCE) ||
-		!tbs.ReadASN1Element(&version, cbasn1.Tag(0).Constructed().ContextSpecific()) ||
-		!tbs.ReadASN1Element(&serial, cbasn1.INTEGER) || !tbs.ReadASN1Element(&oldAlg, cbasn1.SEQUENCE) {
-		return nil, errors.New("malformed draft certificate")
-	}
-	b := cryptobyte.NewBuilder(make([]byte, 0, len(draft)+16))
-	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddBytes(version)
-		b.AddBytes(serial)
-		b.AddBytes(alg)
-		b.AddBytes(tbs) // issuer onwards
-	})
-	return b.Bytes()
 }
 
 // assembleCert builds Certificate ::= SEQUENCE { tbs, alg, BIT STRING sig }.

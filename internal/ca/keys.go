@@ -3,7 +3,6 @@ package ca
 import (
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
 	"errors"
@@ -43,16 +42,6 @@ func generateKey(rand io.Reader, spec string) (crypto.Signer, error) {
 		return ecdsa.GenerateKey(elliptic.P384(), rand)
 	}
 	return nil, checkKeySpec(spec)
-}
-
-// throwawayKey returns the key that signs the draft of each certificate:
-// Go's CreateCertificate always signs (and verifies) what it builds, so the
-// draft is made with a cheap Ed25519 key, its TBS is given the CA's
-// signature algorithm (patchTBSAlgorithm), linted, and only then signed once
-// by the CA key. The bytes linted are exactly the bytes the CA key signs.
-func throwawayKey(rand io.Reader, _ crypto.PublicKey) (crypto.Signer, error) {
-	_, k, err := ed25519.GenerateKey(rand)
-	return k, err
 }
 
 // keyStore opens and creates the CA's keys: sealed files or a PKCS#11 token.
