@@ -1,0 +1,385 @@
+package cli
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"edgecert/internal/ca"
+)
+
+func newCATemplateCmd(env *Env) *cobra.Command {
+	c := &cobra.Command{Use: "template", Short: "Certificate templates: list, show, set"}
+	var dir, output string
+	list := &cobra.Command{
+		Use:     "list --dir DIR [-o table|json|yaml]",
+		Short:   "List the CA's templates",
+		Example: `  edgecert ca template list --dir ca`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(output); err != nil {
+				return err
+			}
+			ts, err := ca.ListTemplates(dir)
+			if err != nil {
+				return caErr(err)
+			}
+			infos := make([]ca.TemplateInfo, 0, len(ts))
+			for _, t := range ts {
+				infos = append(infos, t.Info())
+			}
+			return render(env.Out, output, infos, func(w io.Writer) error {
+				tw := newTable(w)
+				fmt.Fprintln(tw, "NAME\tDISPLAY NAME\tEKU\tVALIDITY\tAPPROVAL\tENROLL")
+				for _, t := range infos {
+					enroll := strings.Join(t.Enroll, ",")
+					if enroll == "" {
+						enroll = "(administrators only)"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\n", t.Name, t.DisplayName, strings.Join(t.EKU, ","), t.Validity, t.Approval, enroll)
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	list.Flags().StringVar(&dir, "dir", "", "CA directory (required)")
+	list.MarkFlagRequired("dir")
+	addOutputFlag(list, &output)
+	c.AddCommand(list, newCATemplateShowCmd(env), newCATemplateSetCmd(env))
+	return c
+}
+
+func newCATemplateShowCmd(env *Env) *cobra.Command {
+	var dir, output string
+	cmd := &cobra.Command{
+		Use:     "show --dir DIR NAME [-o yaml|json]",
+		Short:   "Show a template in full",
+		Example: `  edgecert ca template show --dir ca WebServer`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			t, err := ca.GetTemplate(dir, args[0])
+			if err != nil {
+				return caErr(err)
+			}
+			if output == formatJSON {
+				return render(env.Out, output, t, nil)
+			}
+			b, err := ca.TemplateYAML(t)
+			if err != nil {
+				return err
+			}
+			_, err = env.Out.Write(b)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "CA directory (required)")
+	cmd.MarkFlagRequired("dir")
+	cmd.Flags().StringVarP(&output, "output", "o", formatYAML, "output format: yaml or json")
+	return cmd
+}
+
+func newCATemplateSetCmd(env *Env) *cobra.Command {
+	var dir, validity, copyFrom string
+	var enroll, users, dns, sources []string
+	var approval, public bool
+	cmd := &cobra.Command{
+		Use:   "set --dir DIR NAME [--enroll GROUP...] [--approval] [--validity DURATION]",
+		Short: "Change a template (or create one as a copy of another)",
+		Long: `Change a template: who may enroll (--enroll groups, --enroll-user users;
+administrators always may), whether a CA administrator must approve
+(--approval, --approval=false), the validity, the allowed DNS name patterns
+("contoso.com", "*.contoso.com"; none: any name), the zlint sources
+(RFC5280 always; CABF_BR for publicly-trusted-style templates). Only the
+flags given change. --copy-from creates NAME as a copy of another template.`,
+		Example: `  # let the Lync administrators enroll in WebServer
+  edgecert ca template set --dir ca WebServer --enroll RTCUniversalServerAdmins
+
+  # restrict names and require approval
+  edgecert ca template set --dir ca WebServer --allow-dns contoso.com --allow-dns '*.contoso.com' --approval
+
+  # a publicly-trusted-style template, linted with the CA/Browser Forum rules
+  edgecert ca template set --dir ca PublicWeb --copy-from WebServer --publicly-trusted --validity 199d`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ch := ca.TemplateChange{CopyFrom: copyFrom}
+			f := cmd.Flags()
+			if f.Changed("enroll") {
+				ch.Enroll = &enroll
+			}
+			if f.Changed("enroll-user") {
+				ch.EnrollUsers = &users
+			}
+			if f.Changed("approval") {
+				ch.Approval = &approval
+			}
+			if f.Changed("allow-dns") {
+				ch.AllowedDNS = &dns
+			}
+			if f.Changed("lint-source") {
+				ch.LintSources = &sources
+			}
+			if f.Changed("publicly-trusted") {
+				ch.PubliclyTrusted = &public
+			}
+			if f.Changed("validity") {
+				d, err := ca.ParseDuration(validity)
+				if err != nil {
+					return invalidInput(fmt.Errorf("--validity: %w", err))
+				}
+				ch.Validity = &d
+			}
+			t, err := ca.SetTemplate(dir, args[0], ch)
+			if err != nil {
+				if errors.Is(err, ca.ErrConflict) {
+					return invalidInput(err)
+				}
+				return caErr(err)
+			}
+			i := t.Info()
+			fmt.Fprintf(env.Out, "template %s: validity %s, approval %v, enroll %s\n", t.Name, i.Validity, i.Approval, strings.Join(i.Enroll, ","))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dir, "dir", "", "CA directory (required)")
+	f.StringSliceVar(&enroll, "enroll", nil, "groups with Enroll permission (repeatable; replaces the list)")
+	f.StringSliceVar(&users, "enroll-user", nil, "users with Enroll permission (repeatable; replaces the list)")
+	f.BoolVar(&approval, "approval", false, "a CA administrator must approve each request")
+	f.StringVar(&validity, "validity", "", "certificate validity (e.g. 2y, 397d, 720h)")
+	f.StringSliceVar(&dns, "allow-dns", nil, "allowed DNS name patterns (repeatable; replaces the list)")
+	f.StringSliceVar(&sources, "lint-source", nil, "zlint sources that must pass (RFC5280, CABF_BR, ...)")
+	f.BoolVar(&public, "publicly-trusted", false, "lint with the CA/Browser Forum Baseline Requirements too")
+	f.StringVar(&copyFrom, "copy-from", "", "create NAME as a copy of this template")
+	cmd.MarkFlagRequired("dir")
+	return cmd
+}
+
+func newCAUserCmd(env *Env) *cobra.Command {
+	c := &cobra.Command{Use: "user", Short: "CA users, groups and API tokens"}
+	o := &caCommon{}
+	var groups []string
+	var admin bool
+	var pwFile string
+	add := &cobra.Command{
+		Use:   "add --dir DIR NAME [--group G...] [--admin] [--password-file F]",
+		Short: "Add a user (password hashed with argon2id)",
+		Example: `  edgecert ca user add --dir ca alice --group RTCUniversalServerAdmins --password-file alice.txt
+  edgecert ca user add --dir ca carol --admin --password-file carol.txt
+  edgecert ca user add --dir ca deploybot --group RTCUniversalServerAdmins   # token-only`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			u := ca.UserSpec{Name: args[0], Groups: groups, Admin: admin}
+			if pwFile != "" {
+				p, err := caReadSecretFile("password", pwFile)
+				if err != nil {
+					return err
+				}
+				u.Password = p
+			}
+			e, err := o.open(env, false)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			if err := e.AddUser(env.Ctx, u); err != nil {
+				if errors.Is(err, ca.ErrConflict) {
+					return invalidInput(err)
+				}
+				return caErr(err)
+			}
+			fmt.Fprintf(env.Out, "user %s added\n", u.Name)
+			return nil
+		},
+	}
+	o.add(add, false)
+	add.Flags().StringSliceVar(&groups, "group", nil, "group membership (repeatable)")
+	add.Flags().BoolVar(&admin, "admin", false, "CA administrator: manages templates, approves, revokes")
+	add.Flags().StringVar(&pwFile, "password-file", "", "file holding the password (none: API token only)")
+	c.AddCommand(add, newCAUserTokenCmd(env), newCAUserListCmd(env))
+	return c
+}
+
+func newCAUserTokenCmd(env *Env) *cobra.Command {
+	o := &caCommon{}
+	var out string
+	cmd := &cobra.Command{
+		Use:   "token --dir DIR NAME [--out FILE]",
+		Short: "Create an API bearer token for a user (only its hash is kept)",
+		Example: `  edgecert ca user token --dir ca alice --out alice.token
+  edgecert apply -t topology.yaml --workspace ws --ca https://ca:8443 --token-file alice.token`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := o.open(env, false)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			tok, err := e.NewToken(env.Ctx, args[0])
+			if err != nil {
+				return caErr(err)
+			}
+			if out == "" {
+				_, err := fmt.Fprintln(env.Out, tok)
+				return err
+			}
+			if err := ca.WriteFileAtomic(out, []byte(tok+"\n"), 0o600); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Out, "token for %s written to %s\n", args[0], out)
+			return nil
+		},
+	}
+	o.add(cmd, false)
+	cmd.Flags().StringVar(&out, "out", "", "write the token to this file (mode 0600) instead of standard output")
+	return cmd
+}
+
+func newCAUserListCmd(env *Env) *cobra.Command {
+	o := &caCommon{}
+	var output string
+	cmd := &cobra.Command{
+		Use:     "list --dir DIR [-o table|json|yaml]",
+		Short:   "List users",
+		Example: `  edgecert ca user list --dir ca -o json`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(output); err != nil {
+				return err
+			}
+			e, err := o.open(env, false)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			us, err := e.Users(env.Ctx)
+			if err != nil {
+				return caErr(err)
+			}
+			return render(env.Out, output, us, func(w io.Writer) error {
+				tw := newTable(w)
+				fmt.Fprintln(tw, "NAME\tGROUPS\tADMIN\tPASSWORD")
+				for _, u := range us {
+					fmt.Fprintf(tw, "%s\t%s\t%v\t%v\n", u.Name, strings.Join(u.Groups, ","), u.Admin, u.HasPassword)
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	o.add(cmd, false)
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+func newCAPendingCmd(env *Env) *cobra.Command {
+	c := &cobra.Command{Use: "pending", Short: "Requests waiting for approval: list, approve, deny"}
+	lo := &caCommon{}
+	var output string
+	list := &cobra.Command{
+		Use:     "list --dir DIR [-o table|json|yaml]",
+		Short:   "List pending requests",
+		Example: `  edgecert ca pending list --dir ca`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(output); err != nil {
+				return err
+			}
+			e, err := lo.open(env, false)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			rs, err := e.Requests(env.Ctx, ca.Operator(), ca.StatusPending)
+			if err != nil {
+				return caErr(err)
+			}
+			return render(env.Out, output, rs, func(w io.Writer) error {
+				tw := newTable(w)
+				fmt.Fprintln(tw, "ID\tREQUESTER\tTEMPLATE\tSUBJECT\tSUBMITTED")
+				for _, r := range rs {
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", r.RequestID, r.Requester, r.Template, r.Subject, r.Submitted.UTC().Format(time.RFC3339))
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	lo.add(list, false)
+	addOutputFlag(list, &output)
+	c.AddCommand(list, newCAPendingDecideCmd(env, true), newCAPendingDecideCmd(env, false))
+	return c
+}
+
+// newCAPendingDecideCmd is `ca pending approve ID` or `ca pending deny ID`.
+func newCAPendingDecideCmd(env *Env, approve bool) *cobra.Command {
+	o := &caCommon{}
+	var as, reason, out string
+	verb := "deny"
+	if approve {
+		verb = "approve"
+	}
+	cmd := &cobra.Command{
+		Use:   verb + " --dir DIR ID",
+		Short: map[bool]string{true: "Approve and issue a pending request", false: "Deny a pending request"}[approve],
+		Example: map[bool]string{
+			true:  "  edgecert ca pending approve --dir ca 42 --passphrase-file pass.txt --out edge.cer",
+			false: "  edgecert ca pending deny --dir ca 42 --reason \"not an edge server\"",
+		}[approve],
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := caParseID(args[0])
+			if err != nil {
+				return err
+			}
+			e, err := o.open(env, approve)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			p, err := caPrincipal(env.Ctx, e, as)
+			if err != nil {
+				return err
+			}
+			if !approve {
+				if err := e.Deny(env.Ctx, p, id, reason); err != nil {
+					return caDecideErr(err)
+				}
+				fmt.Fprintf(env.Out, "request %d denied\n", id)
+				return nil
+			}
+			res, err := e.Approve(env.Ctx, p, id)
+			if err != nil {
+				return caDecideErr(err)
+			}
+			if out != "" {
+				data, err := caEncodeCerts(out, false, append([]*x509.Certificate{res.Certificate}, res.Chain...))
+				if err != nil {
+					return err
+				}
+				if err := ca.WriteFileAtomic(out, data, 0o644); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintf(env.Out, "request %d approved: serial %s\n", id, res.Serial)
+			return nil
+		},
+	}
+	o.add(cmd, approve)
+	cmd.Flags().StringVar(&as, "as", "", "act as this CA user (default: the local operator, an administrator)")
+	if approve {
+		cmd.Flags().StringVar(&out, "out", "", "also write the issued certificate here")
+	} else {
+		cmd.Flags().StringVar(&reason, "reason", "", "why the request is denied")
+	}
+	return cmd
+}
+
+func caDecideErr(err error) error {
+	if errors.Is(err, ca.ErrConflict) {
+		return invalidInput(err)
+	}
+	return caErr(err)
+}
