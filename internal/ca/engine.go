@@ -204,6 +204,11 @@ func (e *Engine) RootCRL() ([]byte, error) {
 	return os.ReadFile(filepath.Join(e.dir, rootCRLFile))
 }
 
+// Signer returns the issuing key, for measuring its raw signing rate
+// (`edgecert bench sign-rate`); nil when the CA was opened without its key.
+// Issuance never goes through this accessor.
+func (e *Engine) Signer() crypto.Signer { return e.signer }
+
 // Dir is the CA directory.
 func (e *Engine) Dir() string { return e.dir }
 
