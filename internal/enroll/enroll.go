@@ -44,6 +44,10 @@ type Engine interface {
 	Templates(ctx context.Context, p *ca.Principal) ([]ca.TemplateInfo, error)
 	Chain() []*x509.Certificate
 	FileName() string
+	// RootFileName and RootCRL: the issuing CA certificate's CDP and AIA
+	// point at /crl/<root>.crl and /aia/<root>.crt.
+	RootFileName() string
+	RootCRL() ([]byte, error)
 	CRL(ctx context.Context, delta bool) ([]byte, error)
 	OCSP(ctx context.Context, req []byte) ([]byte, error)
 	IssueServerCertificate(ctx context.Context, dnsNames []string, ips []string) (certPEM, keyPEM []byte, err error)

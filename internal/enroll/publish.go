@@ -27,6 +27,7 @@ type publications struct {
 	eng      Engine
 	now      func() time.Time
 	name     string
+	rootName string // the root CA's file name (CDP and AIA of the issuing CA certificate)
 	chain    []*x509.Certificate
 	chainPEM [][]byte // issuing CA first, up to the root
 	chainStr []string // the same, as strings for JSON answers
@@ -56,6 +57,7 @@ func newPublications(eng Engine, now func() time.Time) *publications {
 		p.chainPEM = append(p.chainPEM, b)
 		p.chainStr = append(p.chainStr, string(b))
 	}
+	p.rootName = eng.RootFileName()
 	p.caDER = chain[0].Raw
 	p.caPEM = p.chainPEM[0]
 	p.p7b = mustP7B(chain)
@@ -186,13 +188,21 @@ func crlMaxAge(e crlEntry, now time.Time) time.Duration {
 	return d
 }
 
-// handleCRLFile serves /crl/<name>.crl and /crl/<name>+.crl.
+// handleCRLFile serves /crl/<name>.crl and /crl/<name>+.crl, and the root
+// CA's CRL at /crl/<root>.crl (the issuing CA certificate's CDP).
 func (s *Server) handleCRLFile(w http.ResponseWriter, r *http.Request) error {
 	var delta bool
-	switch r.PathValue("file") {
-	case s.pub.name + ".crl":
-	case s.pub.name + "+.crl":
+	switch file := r.PathValue("file"); {
+	case file == s.pub.name+".crl":
+	case file == s.pub.name+"+.crl":
 		delta = true
+	case s.pub.rootName != "" && file == s.pub.rootName+".crl":
+		der, err := s.pub.eng.RootCRL()
+		if err != nil {
+			return err
+		}
+		writeObject(w, r, ctCRL, "", der, time.Hour)
+		return nil
 	default:
 		return errStatus(http.StatusNotFound, "not_found", "no such CRL")
 	}
@@ -204,12 +214,17 @@ func (s *Server) handleCRLFile(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// handleAIAFile serves /aia/<name>.crt, the issuing CA certificate (DER).
+// handleAIAFile serves /aia/<name>.crt, the issuing CA certificate, and
+// /aia/<root>.crt, the root (the issuing CA certificate's AIA), both DER.
 func (s *Server) handleAIAFile(w http.ResponseWriter, r *http.Request) error {
-	if r.PathValue("file") != s.pub.name+".crt" {
+	switch file := r.PathValue("file"); {
+	case file == s.pub.name+".crt":
+		writeObject(w, r, ctCert, "", s.pub.caDER, time.Hour)
+	case s.pub.rootName != "" && file == s.pub.rootName+".crt":
+		writeObject(w, r, ctCert, "", s.pub.chain[len(s.pub.chain)-1].Raw, time.Hour)
+	default:
 		return errStatus(http.StatusNotFound, "not_found", "no such certificate")
 	}
-	writeObject(w, r, ctCert, "", s.pub.caDER, time.Hour)
 	return nil
 }
 

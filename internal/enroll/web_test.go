@@ -58,6 +58,27 @@ func TestPlainHTTPServesOnlyPublications(t *testing.T) {
 			t.Fatalf("status %d", st)
 		}
 	})
+	// The issuing CA certificate's own CDP and AIA point at the root's CRL and certificate.
+	root := tc.eng.Chain()[len(tc.eng.Chain())-1]
+	t.Run("root CRL at the issuing CA's CDP", func(t *testing.T) {
+		if len(issuing.CRLDistributionPoints) != 1 || !strings.HasSuffix(issuing.CRLDistributionPoints[0], "/crl/"+tc.eng.RootFileName()+".crl") {
+			t.Fatalf("issuing CA CDP %v", issuing.CRLDistributionPoints)
+		}
+		st, b := get("/crl/" + tc.eng.RootFileName() + ".crl")
+		rl, err := x509.ParseRevocationList(b)
+		if st != 200 || err != nil || rl.CheckSignatureFrom(root) != nil {
+			t.Fatalf("status %d, %v", st, err)
+		}
+	})
+	t.Run("root certificate at the issuing CA's AIA", func(t *testing.T) {
+		if len(issuing.IssuingCertificateURL) != 1 || !strings.HasSuffix(issuing.IssuingCertificateURL[0], "/aia/"+tc.eng.RootFileName()+".crt") {
+			t.Fatalf("issuing CA AIA %v", issuing.IssuingCertificateURL)
+		}
+		st, b := get("/aia/" + tc.eng.RootFileName() + ".crt")
+		if st != 200 || !bytes.Equal(b, root.Raw) {
+			t.Fatalf("status %d", st)
+		}
+	})
 	// OCSP for a certificate the CA issued, GET and POST.
 	_, body := ts.call(t, "POST", "/api/v1/certificates", tc.tokAlice, map[string]string{"csr": newCSR(t, "ocsp.contoso.com"), "template": tmplAuto})
 	leaf := parsePEMCert(t, decodeNoT(body).Certificate)
