@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"edgecert/internal/atomicfile"
 	"edgecert/internal/certfmt"
 	"edgecert/internal/plan"
 )
@@ -113,7 +114,7 @@ func (r *runner) importResponse(f Response) (string, error) {
 				ErrInvalidInput, f.Name, c.ID, strings.Join(missing, ", "))
 		}
 		saved := r.w.path("issued", fmt.Sprintf("%s-g%d.pem", safeName(c.ID), cs.Generation))
-		if err := writeFileAtomic(saved, certfmt.EncodeCertificatePEM(append([]*x509.Certificate{leaf}, cas...)...), 0o644); err != nil {
+		if err := atomicfile.Write(saved, certfmt.EncodeCertificatePEM(append([]*x509.Certificate{leaf}, cas...)...), 0o644); err != nil {
 			unlock()
 			return "", fmt.Errorf("apply: save %s: %w", f.Name, err)
 		}

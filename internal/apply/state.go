@@ -7,6 +7,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"edgecert/internal/atomicfile"
 )
 
 // State is the journal of a workspace (state.json). The stores are the
@@ -132,7 +134,7 @@ func (j *journal) write(b []byte, seq uint64) error {
 	if seq <= j.written {
 		return nil
 	}
-	if err := writeFileAtomic(j.path, b, 0o600); err != nil {
+	if err := atomicfile.Write(j.path, b, 0o600); err != nil {
 		return fmt.Errorf("apply: journal: %w", err)
 	}
 	j.written = seq

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"edgecert/internal/atomicfile"
 	"edgecert/internal/certfmt"
 	"edgecert/internal/csr"
 	"edgecert/internal/plan"
@@ -117,11 +118,11 @@ func (r *runner) chainFile(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("apply: CA chain: %w", err)
 	}
-	if err := writeFileAtomic(r.w.path("ca-chain.p7b"), p7b, 0o644); err != nil {
+	if err := atomicfile.Write(r.w.path("ca-chain.p7b"), p7b, 0o644); err != nil {
 		return nil, fmt.Errorf("apply: save the CA chain: %w", err)
 	}
 	if r.w.Exchange != "" {
-		if err := writeFileAtomic(filepath.Join(r.w.Exchange, "ca-chain.p7b"), p7b, 0o644); err != nil {
+		if err := atomicfile.Write(filepath.Join(r.w.Exchange, "ca-chain.p7b"), p7b, 0o644); err != nil {
 			return nil, fmt.Errorf("apply: save the CA chain: %w", err)
 		}
 	}
@@ -317,7 +318,7 @@ func (r *runner) issue(ctx context.Context, c *plan.Certificate, cs CertState, p
 	if !certfmt.PublicKeysEqual(is.Leaf.PublicKey, req.PublicKey) {
 		return nil, fmt.Errorf("apply: the CA returned a certificate for another key (request %d)", is.RequestID)
 	}
-	if err := writeFileAtomic(saved, certfmt.EncodeCertificatePEM(append([]*x509.Certificate{is.Leaf}, is.Chain...)...), 0o644); err != nil {
+	if err := atomicfile.Write(saved, certfmt.EncodeCertificatePEM(append([]*x509.Certificate{is.Leaf}, is.Chain...)...), 0o644); err != nil {
 		return nil, fmt.Errorf("apply: save the issued certificate: %w", err)
 	}
 	r.event(StepIssue, c.ID, c.RequestOn, EventDone, "issued by the internal CA (serial %X)", is.Leaf.SerialNumber)
@@ -371,12 +372,12 @@ func requestSpec(c *plan.Certificate, fn string) (store.RequestSpec, error) {
 // writeOutbox writes the request for the public CA and its instruction.
 func (r *runner) writeOutbox(c *plan.Certificate, pend *store.Pending) error {
 	base := r.w.path("outbox", safeName(c.ID))
-	if err := writeFileAtomic(base+".csr", csr.EncodePEM(pend.DER), 0o644); err != nil {
+	if err := atomicfile.Write(base+".csr", csr.EncodePEM(pend.DER), 0o644); err != nil {
 		return fmt.Errorf("apply: outbox: %w", err)
 	}
 	note := fmt.Sprintf("Submit %s.csr to your public CA (server type Microsoft IIS, usage Web Server, response PKCS#7, R31); "+
 		"then run: edgecert apply -t TOPOLOGY --workspace %s --import-response RESPONSE.p7b\n", safeName(c.ID), r.w.Dir)
-	if err := writeFileAtomic(base+".txt", []byte(note), 0o644); err != nil {
+	if err := atomicfile.Write(base+".txt", []byte(note), 0o644); err != nil {
 		return fmt.Errorf("apply: outbox: %w", err)
 	}
 	r.event(StepIssue, c.ID, c.RequestOn, EventWaiting, "request written to %s.csr: waiting for the public CA", base)

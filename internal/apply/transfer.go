@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"edgecert/internal/atomicfile"
 	"edgecert/internal/plan"
 	"edgecert/internal/store"
 )
@@ -139,10 +140,10 @@ func (r *runner) toExchange(c *plan.Certificate, thumb string) error {
 	if err != nil {
 		return fmt.Errorf("apply: export %s: %w", c.ID, err)
 	}
-	if err := writeFileAtomic(base+".pfx", pfx, 0o600); err != nil {
+	if err := atomicfile.Write(base+".pfx", pfx, 0o600); err != nil {
 		return fmt.Errorf("apply: exchange: %w", err)
 	}
-	if err := writeFileAtomic(base+".thumbprint", []byte(thumb+"\n"), 0o644); err != nil {
+	if err := atomicfile.Write(base+".thumbprint", []byte(thumb+"\n"), 0o644); err != nil {
 		return fmt.Errorf("apply: exchange: %w", err)
 	}
 	r.event(StepTransfer, c.ID, "", EventDone, "PFX written to %s.pfx for the other members", base)

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"edgecert/internal/atomicfile"
 	"edgecert/internal/ca"
 	"edgecert/internal/certfmt"
 )
@@ -351,7 +352,7 @@ func runCAIssue(env *Env, o *caIssueOptions) error {
 		_, err := env.Out.Write(out)
 		return err
 	}
-	if err := ca.WriteFileAtomic(o.out, out, 0o644); err != nil {
+	if err := atomicfile.Write(o.out, out, 0o644); err != nil {
 		return err
 	}
 	return render(env.Out, o.output, res, func(w io.Writer) error {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"edgecert/internal/atomicfile"
 	"edgecert/internal/ca"
 )
 
@@ -227,7 +228,7 @@ func newCAUserTokenCmd(env *Env) *cobra.Command {
 				_, err := fmt.Fprintln(env.Out, tok)
 				return err
 			}
-			if err := ca.WriteFileAtomic(out, []byte(tok+"\n"), 0o600); err != nil {
+			if err := atomicfile.Write(out, []byte(tok+"\n"), 0o600); err != nil {
 				return err
 			}
 			fmt.Fprintf(env.Out, "token for %s written to %s\n", args[0], out)
@@ -359,7 +360,7 @@ func newCAPendingDecideCmd(env *Env, approve bool) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if err := ca.WriteFileAtomic(out, data, 0o644); err != nil {
+				if err := atomicfile.Write(out, data, 0o644); err != nil {
 					return err
 				}
 			}

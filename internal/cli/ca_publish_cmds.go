@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"edgecert/internal/atomicfile"
 	"edgecert/internal/ca"
 	"edgecert/internal/certfmt"
 )
@@ -42,7 +43,7 @@ func newCAChainCmd(env *Env) *cobra.Command {
 			default:
 				return invalidInput(fmt.Errorf("--out %q: use a .p7b or .pem file name", out))
 			}
-			if err := ca.WriteFileAtomic(out, data, 0o644); err != nil {
+			if err := atomicfile.Write(out, data, 0o644); err != nil {
 				return err
 			}
 			fmt.Fprintf(env.Out, "wrote %d certificates to %s\n", len(e.Chain()), out)
@@ -179,7 +180,7 @@ validity). DER by default; --pem (or a .pem file name) writes PEM.`,
 			if asPEM || strings.HasSuffix(strings.ToLower(out), ".pem") {
 				der = pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})
 			}
-			if err := ca.WriteFileAtomic(out, der, 0o644); err != nil {
+			if err := atomicfile.Write(out, der, 0o644); err != nil {
 				return err
 			}
 			fmt.Fprintf(env.Out, "wrote %s\n", out)

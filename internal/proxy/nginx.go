@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/template"
 
+	"edgecert/internal/atomicfile"
 	"edgecert/internal/certfmt"
 )
 
@@ -99,14 +100,14 @@ func WriteNginx(cfg Config) (*Files, error) {
 			{chain, certfmt.EncodeCertificatePEM(append([]*x509.Certificate{l.Cert}, l.Chain...)...), 0o644},
 		}
 		for _, w := range writes {
-			if err := writeFileAtomic(w.path, w.data, w.perm); err != nil {
+			if err := atomicfile.Write(w.path, w.data, w.perm); err != nil {
 				return nil, fmt.Errorf("proxy: %w", err)
 			}
 		}
 		files.Certs, files.Keys, files.Chains = append(files.Certs, crt), append(files.Keys, key), append(files.Chains, chain)
 		data.Listeners = append(data.Listeners, tmplListener{Name: l.Name, Cert: crt, Key: key, Rules: l.Rules})
 	}
-	if err := writeFileAtomic(files.Trust, certfmt.EncodeCertificatePEM(cfg.UpstreamTrust...), 0o644); err != nil {
+	if err := atomicfile.Write(files.Trust, certfmt.EncodeCertificatePEM(cfg.UpstreamTrust...), 0o644); err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
 	for _, sub := range []string{"logs", "temp"} {
@@ -118,7 +119,7 @@ func WriteNginx(cfg Config) (*Files, error) {
 	if err := nginxTemplate.Execute(&buf, data); err != nil {
 		return nil, fmt.Errorf("proxy: nginx.conf: %w", err)
 	}
-	if err := writeFileAtomic(files.Config, buf.Bytes(), 0o644); err != nil {
+	if err := atomicfile.Write(files.Config, buf.Bytes(), 0o644); err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
 	return files, nil
@@ -200,29 +201,3 @@ http {
 {{- end}}
 {{end}}{{end}}}
 `))
-
-// writeFileAtomic writes data to path through a temporary file, fsync and rename.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
