@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"edgecert/internal/atomicfile"
 )
 
 // docsCommands returns the hidden `docs` command that writes the CLI
@@ -31,7 +32,7 @@ func docsCommands(env *Env) []*cobra.Command {
 				_, err := env.Out.Write(b.Bytes())
 				return err
 			}
-			return os.WriteFile(out, b.Bytes(), 0o644)
+			return atomicfile.Write(out, b.Bytes(), 0o644)
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", "", "file to write (default standard output)")
