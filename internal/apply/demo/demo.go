@@ -71,6 +71,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	res.Plan = p
+	fmt.Fprintf(o.Log, "== plan -t %s (%d certificates)\n\n", res.Topology, len(p.Certificates))
+	if err := plan.WriteTable(o.Log, p, false); err != nil {
+		return nil, err
+	}
+	fmt.Fprintln(o.Log)
 	ln, base, err := listen(o.Dir)
 	if err != nil {
 		return nil, err
