@@ -37,6 +37,11 @@ type IssueConfig struct {
 	Dir      string // working directory; empty = a temporary one, removed after
 	Requests int    // distinct pre-generated requests (cycled); 0 = 4096
 	Progress io.Writer
+	// CPUProfile, when set, runs the server under the CPU profiler
+	// (edgecert bench profile) and writes its profile there.
+	CPUProfile string
+	// ServerGOGC, when set, is the server process's GOGC.
+	ServerGOGC string
 }
 
 // IssueResult is what one run measured.
@@ -204,7 +209,13 @@ func startCA(ctx context.Context, cfg IssueConfig, dir string) (*server, error) 
 	if cfg.DSN != "" {
 		args = append(args, "--db", cfg.DSN)
 	}
+	if cfg.CPUProfile != "" {
+		args = append([]string{"bench", "profile", "--cpuprofile", cfg.CPUProfile, "--"}, args...)
+	}
 	cmd := exec.Command(cfg.Exe, args...)
+	if cfg.ServerGOGC != "" {
+		cmd.Env = append(os.Environ(), "GOGC="+cfg.ServerGOGC)
+	}
 	logf, err := os.Create(filepath.Join(dir, "serve.log"))
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -21,7 +22,7 @@ func benchCommands(env *Env) []*cobra.Command {
 		Example: `  # P-256 issuing CA, 64 clients, 10 seconds, embedded database
   edgecert bench issue --ca-key p256 --clients 64 --duration 10s`,
 	}
-	b.AddCommand(newBenchIssueCmd(env), newBenchSignRateCmd(env))
+	b.AddCommand(newBenchIssueCmd(env), newBenchSignRateCmd(env), newBenchProfileCmd(env))
 	return []*cobra.Command{b}
 }
 
@@ -34,6 +35,8 @@ type benchIssueOptions struct {
 	dir      string
 	requests int
 	output   string
+	profile  string
+	gogc     string
 }
 
 func newBenchIssueCmd(env *Env) *cobra.Command {
@@ -60,6 +63,8 @@ server's CPU seconds, and the raw signing rate of the same CA key.`,
 	f.StringVar(&o.dsn, "db", "", "database DSN (default: SQLite in the CA directory)")
 	f.StringVar(&o.dir, "dir", "", "working directory kept after the run (default: temporary)")
 	f.IntVar(&o.requests, "requests", 4096, "distinct pre-generated requests, cycled")
+	f.StringVar(&o.profile, "cpuprofile", "", "write the server's CPU profile (whole run) to this file; with several --clients, one file per run (FILE.cN)")
+	f.StringVar(&o.gogc, "server-gogc", "", "GOGC for the server process (default: the environment's)")
 	addOutputFlag(cmd, &o.output)
 	return cmd
 }
@@ -86,9 +91,14 @@ func runBenchIssue(env *Env, o *benchIssueOptions) error {
 		if dir != "" && len(counts) > 1 {
 			dir = fmt.Sprintf("%s/c%d", dir, n)
 		}
+		prof := o.profile
+		if prof != "" && len(counts) > 1 {
+			prof = fmt.Sprintf("%s.c%d", prof, n)
+		}
 		r, err := bench.RunIssue(env.Ctx, bench.IssueConfig{
 			Exe: exe, CAKey: o.caKey, Clients: n, Duration: o.duration, Warmup: o.warmup,
 			DSN: o.dsn, Dir: dir, Requests: o.requests, Progress: env.Err,
+			CPUProfile: prof, ServerGOGC: o.gogc,
 		})
 		if err != nil {
 			return err
@@ -129,5 +139,42 @@ func newBenchSignRateCmd(env *Env) *cobra.Command {
 	cmd.Flags().DurationVar(&d, "duration", time.Second, "how long to sign")
 	addOutputFlag(cmd, &output)
 	_ = cmd.MarkFlagRequired("dir")
+	return cmd
+}
+
+// newBenchProfileCmd is `edgecert bench profile -o FILE -- ca serve …`: it
+// runs another edgecert command in this process under the CPU profiler
+// (bench issue --cpuprofile starts the server this way).
+func newBenchProfileCmd(env *Env) *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:     "profile --cpuprofile FILE -- COMMAND [ARGS…]",
+		Short:   "Run an edgecert command under the CPU profiler",
+		Example: `  edgecert bench profile --cpuprofile serve.prof -- ca serve --dir ./ca --listen 127.0.0.1:8443 --passphrase-file ca.pass`,
+		Hidden:  true,
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			target, rest, err := c.Root().Find(args)
+			if err != nil || target == c || target.RunE == nil {
+				return invalidInput(fmt.Errorf("bench profile: %q is not an edgecert command", strings.Join(args, " ")))
+			}
+			if err := target.ParseFlags(rest); err != nil {
+				return invalidInput(err)
+			}
+			f, err := os.Create(out)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+			defer pprof.StopCPUProfile()
+			target.SetContext(env.Ctx)
+			return target.RunE(target, target.Flags().Args())
+		},
+	}
+	cmd.Flags().StringVar(&out, "cpuprofile", "", "profile file to write")
+	_ = cmd.MarkFlagRequired("cpuprofile")
 	return cmd
 }
