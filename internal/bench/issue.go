@@ -42,6 +42,10 @@ type IssueConfig struct {
 	CPUProfile string
 	// ServerGOGC, when set, is the server process's GOGC.
 	ServerGOGC string
+	// PKCS11Module, when set, keeps the CA keys in a fresh SoftHSM2 token
+	// (softhsm2-util, a token directory in the run's directory); the
+	// edgecert binary must be the pkcs11 build.
+	PKCS11Module string
 }
 
 // IssueResult is what one run measured.
@@ -113,6 +117,9 @@ func RunIssue(ctx context.Context, cfg IssueConfig) (*IssueResult, error) {
 		return nil, err
 	}
 	res.CAKey, res.Clients = cfg.CAKey, cfg.Clients
+	if cfg.PKCS11Module != "" {
+		res.CAKey += "/pkcs11"
+	}
 	res.Database = "sqlite"
 	if cfg.DSN != "" {
 		res.Database = "postgresql"
@@ -120,7 +127,7 @@ func RunIssue(ctx context.Context, cfg IssueConfig) (*IssueResult, error) {
 	res.Verified, res.VerifyFailures = verifyAnswers(answers, keys, srv.roots, srv.inters)
 	srv.stop()
 	fmt.Fprintf(cfg.Progress, "measuring the raw signing rate of the issuing key\n")
-	rate, n, err := rawSignRate(cfg.Exe, dir, srv.passFile)
+	rate, n, err := rawSignRate(cfg.Exe, srv.env, dir, srv.passFile)
 	if err != nil {
 		fmt.Fprintf(cfg.Progress, "raw signing rate not measured: %v\n", err)
 	}
@@ -131,6 +138,7 @@ func RunIssue(ctx context.Context, cfg IssueConfig) (*IssueResult, error) {
 // server is a running `edgecert ca serve` child.
 type server struct {
 	cmd      *exec.Cmd
+	env      []string // added to the environment of every edgecert child
 	url      string
 	token    string
 	passFile string
@@ -156,9 +164,13 @@ func (s *server) stop() {
 	})
 }
 
-// run executes the edgecert binary with args and returns its combined output.
-func run(ctx context.Context, exe string, args ...string) error {
+// run executes the edgecert binary with args (and env added to this
+// process's environment) and returns its combined output.
+func run(ctx context.Context, env []string, exe string, args ...string) error {
 	cmd := exec.CommandContext(ctx, exe, args...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("bench: edgecert %s: %w: %s", strings.Join(args[:2], " "), err, bytes.TrimSpace(out))
@@ -181,6 +193,14 @@ func startCA(ctx context.Context, cfg IssueConfig, dir string) (*server, error) 
 	if cfg.DSN != "" {
 		initArgs = append(initArgs, "--db", cfg.DSN)
 	}
+	var env []string
+	if cfg.PKCS11Module != "" {
+		var err error
+		if env, err = softHSMToken(ctx, dir, "bench-passphrase-0123456789"); err != nil {
+			return nil, err
+		}
+		initArgs = append(initArgs, "--pkcs11-module", cfg.PKCS11Module, "--pkcs11-token", "edgecert-bench")
+	}
 	steps := [][]string{
 		initArgs,
 		{"ca", "user", "add", "--dir", caDir, "bench", "--admin", "--password-file", pw},
@@ -189,7 +209,7 @@ func startCA(ctx context.Context, cfg IssueConfig, dir string) (*server, error) 
 	}
 	fmt.Fprintf(cfg.Progress, "creating a %s CA in %s\n", cfg.CAKey, caDir)
 	for _, s := range steps {
-		if err := run(ctx, cfg.Exe, s...); err != nil {
+		if err := run(ctx, env, cfg.Exe, s...); err != nil {
 			return nil, err
 		}
 	}
@@ -213,8 +233,9 @@ func startCA(ctx context.Context, cfg IssueConfig, dir string) (*server, error) 
 		args = append([]string{"bench", "profile", "--cpuprofile", cfg.CPUProfile, "--"}, args...)
 	}
 	cmd := exec.Command(cfg.Exe, args...)
+	cmd.Env = append(os.Environ(), env...)
 	if cfg.ServerGOGC != "" {
-		cmd.Env = append(os.Environ(), "GOGC="+cfg.ServerGOGC)
+		cmd.Env = append(cmd.Env, "GOGC="+cfg.ServerGOGC)
 	}
 	logf, err := os.Create(filepath.Join(dir, "serve.log"))
 	if err != nil {
@@ -224,7 +245,7 @@ func startCA(ctx context.Context, cfg IssueConfig, dir string) (*server, error) 
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("bench: start ca serve: %w", err)
 	}
-	s := &server{cmd: cmd, url: "https://" + addr, token: strings.TrimSpace(string(token)), passFile: pass,
+	s := &server{cmd: cmd, env: env, url: "https://" + addr, token: strings.TrimSpace(string(token)), passFile: pass,
 		roots: roots, inters: inters, tlsConf: &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}}
 	if err := s.waitReady(ctx, 30*time.Second); err != nil {
 		s.stop()
@@ -459,4 +480,24 @@ func verifyAnswers(answers []answer, keys []crypto.PublicKey, roots, inters *x50
 		ok++
 	}
 	return ok, failed
+}
+
+// softHSMToken creates a SoftHSM2 token labelled edgecert-bench with PIN
+// pin in dir/softhsm and returns the environment that selects it.
+func softHSMToken(ctx context.Context, dir, pin string) ([]string, error) {
+	tokens := filepath.Join(dir, "softhsm", "tokens")
+	if err := os.MkdirAll(tokens, 0o700); err != nil {
+		return nil, err
+	}
+	conf := filepath.Join(dir, "softhsm", "softhsm2.conf")
+	if err := os.WriteFile(conf, []byte("directories.tokendir = "+tokens+"\nobjectstore.backend = file\nlog.level = ERROR\n"), 0o600); err != nil {
+		return nil, err
+	}
+	env := []string{"SOFTHSM2_CONF=" + conf}
+	cmd := exec.CommandContext(ctx, "softhsm2-util", "--init-token", "--free", "--label", "edgecert-bench", "--pin", pin, "--so-pin", pin)
+	cmd.Env = append(os.Environ(), env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("bench: softhsm2-util --init-token: %w: %s", err, bytes.TrimSpace(out))
+	}
+	return env, nil
 }

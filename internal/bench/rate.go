@@ -57,8 +57,9 @@ func MeasureSignRate(key crypto.Signer, d time.Duration) SignRate {
 // rawSignRate asks the edgecert binary to measure the CA's own issuing key
 // (`edgecert bench sign-rate`), so that the figure comes from the same key
 // and build as the run.
-func rawSignRate(exe, dir, passFile string) (float64, int, error) {
+func rawSignRate(exe string, env []string, dir, passFile string) (float64, int, error) {
 	cmd := exec.Command(exe, "bench", "sign-rate", "--dir", filepath.Join(dir, "ca"), "--passphrase-file", passFile, "-o", "json")
+	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {

@@ -37,6 +37,7 @@ type benchIssueOptions struct {
 	output   string
 	profile  string
 	gogc     string
+	pkcs11   string
 }
 
 func newBenchIssueCmd(env *Env) *cobra.Command {
@@ -51,7 +52,9 @@ chain), and prints certificates per second, latency percentiles, errors, the
 server's CPU seconds, and the raw signing rate of the same CA key.`,
 		Example: `  edgecert bench issue --ca-key p256 --clients 64 --duration 10s
   edgecert bench issue --ca-key rsa2048 --clients 1,8,64 -o json
-  edgecert bench issue --db 'postgres://user@127.0.0.1:5432/bench' --clients 64`,
+  edgecert bench issue --db 'postgres://user@127.0.0.1:5432/bench' --clients 64
+  # RSA-2048 CA key in SoftHSM2 (CGO_ENABLED=1 go build -tags pkcs11 ./cmd/edgecert)
+  edgecert bench issue --ca-key rsa2048 --pkcs11-module /usr/lib/softhsm/libsofthsm2.so`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return runBenchIssue(env, o) },
 	}
@@ -64,6 +67,7 @@ server's CPU seconds, and the raw signing rate of the same CA key.`,
 	f.StringVar(&o.dir, "dir", "", "working directory kept after the run (default: temporary)")
 	f.IntVar(&o.requests, "requests", 4096, "distinct pre-generated requests, cycled")
 	f.StringVar(&o.profile, "cpuprofile", "", "write the server's CPU profile (whole run) to this file; with several --clients, one file per run (FILE.cN)")
+	f.StringVar(&o.pkcs11, "pkcs11-module", "", "keep the CA keys in a fresh SoftHSM2 token through this PKCS#11 module (pkcs11 build)")
 	f.StringVar(&o.gogc, "server-gogc", "", "GOGC for the server process (default: the environment's)")
 	addOutputFlag(cmd, &o.output)
 	return cmd
@@ -98,7 +102,7 @@ func runBenchIssue(env *Env, o *benchIssueOptions) error {
 		r, err := bench.RunIssue(env.Ctx, bench.IssueConfig{
 			Exe: exe, CAKey: o.caKey, Clients: n, Duration: o.duration, Warmup: o.warmup,
 			DSN: o.dsn, Dir: dir, Requests: o.requests, Progress: env.Err,
-			CPUProfile: prof, ServerGOGC: o.gogc,
+			CPUProfile: prof, ServerGOGC: o.gogc, PKCS11Module: o.pkcs11,
 		})
 		if err != nil {
 			return err
