@@ -98,6 +98,7 @@ func (e *Engine) Submit(ctx context.Context, p *Principal, csrData []byte, templ
 	if p == nil {
 		return nil, fmt.Errorf("no caller: %w", ErrUnauthenticated)
 	}
+	defer e.db.Coming()() // the group commit waits for issuances in progress
 	req, err := parseCSR(csrData)
 	if err != nil {
 		e.audit(ctx, db.Audit{Actor: p.Name, Action: "submit", Template: template, Result: "refused", Detail: err.Error()})

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -154,7 +155,8 @@ type DB struct {
 	mu      sync.RWMutex
 	closed  bool
 	maxOps  int
-	Backend string // "sqlite" or "postgres"
+	coming  atomic.Int64 // writes announced with Coming and not done
+	Backend string       // "sqlite" or "postgres"
 }
 
 // Open opens (creating and migrating when needed) the database named by dsn:
@@ -202,7 +204,6 @@ func (d *DB) Close() error {
 // groupCommit commits everything queued in one transaction per round.
 func (d *DB) groupCommit() {
 	defer d.wg.Done()
-	prev := 0
 	for op := range d.ch {
 		batch := []*writeOp{op}
 	drain:
@@ -217,28 +218,33 @@ func (d *DB) groupCommit() {
 				break drain
 			}
 		}
-		if prev >= lingerMin && len(batch) < 2*prev && len(batch) < d.maxOps {
-			batch = d.linger(batch, min(2*prev, d.maxOps))
+		if n := int(d.coming.Load()); len(batch) < n && len(batch) < d.maxOps {
+			batch = d.linger(batch, min(n, d.maxOps))
 		}
-		prev = len(batch)
 		d.flush(batch)
 	}
 }
 
-// Under load (the previous round carried lingerMin ops or more), the
-// writer waits up to lingerFor for more ops before committing: every
+// While callers announced with Coming are still on their way (signing,
+// say), the writer waits up to lingerFor for them before committing: every
 // commit writes the same table and index pages to the WAL and syncs once,
 // so larger rounds cost less CPU per record. A lone caller never waits.
-const (
-	lingerMin = 8
-	lingerFor = time.Millisecond
-)
+const lingerFor = 2 * time.Millisecond
 
-// linger adds ops to batch until it holds target ops or lingerFor passed.
+// Coming announces a write the caller is about to make (an issuance in
+// progress); the caller runs the returned func when it is done, written or
+// not. The group commit uses the count to gather larger rounds.
+func (d *DB) Coming() (done func()) {
+	d.coming.Add(1)
+	return func() { d.coming.Add(-1) }
+}
+
+// linger adds ops to batch until it holds target ops, no announced writer
+// remains outside it, or lingerFor passed.
 func (d *DB) linger(batch []*writeOp, target int) []*writeOp {
 	t := time.NewTimer(lingerFor)
 	defer t.Stop()
-	for len(batch) < target {
+	for len(batch) < target && len(batch) < int(d.coming.Load()) {
 		select {
 		case next, ok := <-d.ch:
 			if !ok {
