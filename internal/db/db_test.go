@@ -97,6 +97,18 @@ func TestGroupCommitConcurrentAndUnique(t *testing.T) {
 				}
 				seen[ids[i]] = true
 			}
+			// Each caller's id is its own request, and its certificate's.
+			for i, id := range ids {
+				serial := fmt.Sprintf("%X", 1000+i)
+				r, err := d.Request(ctx, id)
+				if err != nil || r.Serial != serial {
+					t.Fatalf("request %d: %+v, %v; want serial %s", id, r, err, serial)
+				}
+				c, err := d.Certificate(ctx, serial)
+				if err != nil || c.RequestID != id {
+					t.Fatalf("certificate %s: %+v, %v; want request %d", serial, c, err, id)
+				}
+			}
 			// A duplicate serial in a batch fails only its own caller.
 			wg = sync.WaitGroup{}
 			var dup, ok atomic.Int32

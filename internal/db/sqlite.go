@@ -23,6 +23,8 @@ var migrations embed.FS
 type sqliteStore struct {
 	w, r *sql.DB
 	ins  struct{ req, cert, audit *sql.Stmt }
+	// multi holds the multi-row INSERTs of group-commit rounds (sqlite_batch.go).
+	multi multiStmts
 }
 
 func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
@@ -115,6 +117,7 @@ func (s *sqliteStore) writers() int { return 1 }
 
 func (s *sqliteStore) close() error {
 	var errs []error
+	s.multi.close()
 	for _, st := range []*sql.Stmt{s.ins.req, s.ins.cert, s.ins.audit} {
 		if st != nil {
 			errs = append(errs, st.Close())
@@ -142,9 +145,23 @@ func sqliteErr(what string, err error) error {
 }
 
 func (s *sqliteStore) commit(ctx context.Context, ops []*writeOp) error {
+	var m *multiRound
+	if len(ops) > 1 {
+		var err error
+		if m, err = s.prepareMulti(ctx, ops); err != nil {
+			return err
+		}
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return sqliteErr("begin", err)
+	}
+	if m != nil {
+		if err := s.commitMulti(ctx, tx, m); err != nil {
+			tx.Rollback()
+			return err
+		}
+		return sqliteErr("commit", tx.Commit())
 	}
 	req, cert, aud := tx.StmtContext(ctx, s.ins.req), tx.StmtContext(ctx, s.ins.cert), tx.StmtContext(ctx, s.ins.audit)
 	for _, op := range ops {
