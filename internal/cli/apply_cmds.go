@@ -110,7 +110,7 @@ func (f *issuerFlags) open(ctx context.Context, env *Env) (apply.Issuer, func(),
 		}
 		return apply.RemoteCA(c), func() {}, nil
 	case f.caDir != "":
-		pass, err := serveReadPassphrase(env, f.passFile)
+		pass, err := readCAPassphrase(env, f.passFile)
 		if err != nil {
 			return nil, nil, err
 		}

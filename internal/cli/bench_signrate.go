@@ -20,7 +20,7 @@ func runBenchSignRate(env *Env, dir, passFile string, d time.Duration, output st
 	if d <= 0 {
 		return invalidInput(fmt.Errorf("--duration must be positive, not %s", d))
 	}
-	pass, err := caReadPassphrase(env, passFile)
+	pass, err := readCAPassphrase(env, passFile)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -11,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"edgecert/internal/atomicfile"
 	"edgecert/internal/ca"
@@ -61,7 +59,7 @@ func (c *caCommon) add(cmd *cobra.Command, key bool) {
 func (c *caCommon) open(env *Env, key bool) (*ca.Engine, error) {
 	opts := ca.OpenOptions{DSN: c.dsn, Now: env.Now, Rand: env.Rand, WithoutKey: !key}
 	if key {
-		p, err := caReadPassphrase(env, c.passphraseFile)
+		p, err := readCAPassphrase(env, c.passphraseFile)
 		if err != nil {
 			return nil, err
 		}
@@ -80,40 +78,6 @@ func caErr(err error) error {
 		return invalidInput(err)
 	}
 	return err
-}
-
-// caReadPassphrase reads the CA key passphrase: --passphrase-file, else
-// $EDGECERT_CA_PASSPHRASE_FILE, else a prompt on a terminal.
-func caReadPassphrase(env *Env, file string) ([]byte, error) {
-	if file == "" {
-		file = os.Getenv("EDGECERT_CA_PASSPHRASE_FILE")
-	}
-	if file != "" {
-		return caReadSecretFile("passphrase", file)
-	}
-	if !env.InTTY {
-		return nil, invalidInput(errors.New("the CA key passphrase is needed: give --passphrase-file or set EDGECERT_CA_PASSPHRASE_FILE"))
-	}
-	fmt.Fprint(env.Err, "CA key passphrase: ")
-	b, err := term.ReadPassword(int(os.Stdin.Fd()))
-	fmt.Fprintln(env.Err)
-	if err != nil {
-		return nil, fmt.Errorf("read passphrase: %w", err)
-	}
-	return b, nil
-}
-
-// caReadSecretFile reads a one-line secret file (trailing newline dropped).
-func caReadSecretFile(what, file string) ([]byte, error) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return nil, invalidInput(fmt.Errorf("%s file: %w", what, err))
-	}
-	b = bytes.TrimRight(b, "\r\n")
-	if len(b) == 0 {
-		return nil, invalidInput(fmt.Errorf("%s file %s is empty", what, file))
-	}
-	return b, nil
 }
 
 // caPrincipal returns --as USER, or the local operator as administrator.
@@ -206,11 +170,11 @@ func runCAInit(env *Env, o *caInitOptions) error {
 		opts.PKCS11 = &ca.PKCS11Config{Module: o.pkcs11Module, TokenLabel: o.pkcs11Token}
 	}
 	if o.admin != "" {
-		if opts.AdminPassword, err = caReadSecretFile("administrator password", o.adminPasswordFile); err != nil {
+		if opts.AdminPassword, err = readRequiredSecret(o.adminPasswordFile, "administrator password"); err != nil {
 			return err
 		}
 	}
-	if opts.Passphrase, err = caReadPassphrase(env, o.passphraseFile); err != nil {
+	if opts.Passphrase, err = readCAPassphrase(env, o.passphraseFile); err != nil {
 		return err
 	}
 	if err := ca.Init(env.Ctx, o.dir, opts); err != nil {

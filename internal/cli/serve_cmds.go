@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/pem"
 	"errors"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"edgecert/internal/ca"
 	"edgecert/internal/caclient"
@@ -88,7 +86,7 @@ func runCAServe(ctx context.Context, env *Env, o *caServeOptions) error {
 	if _, err := os.Stat(filepath.Join(o.dir)); err != nil {
 		return invalidInput(fmt.Errorf("--dir %s: %w", o.dir, err))
 	}
-	pass, err := serveReadPassphrase(env, o.passphraseFile)
+	pass, err := readCAPassphrase(env, o.passphraseFile)
 	if err != nil {
 		return err
 	}
@@ -128,35 +126,6 @@ func runCAServe(ctx context.Context, env *Env, o *caServeOptions) error {
 	err = srv.Serve(ctx)
 	log.Info("stopped", "err", err)
 	return err
-}
-
-// serveReadPassphrase reads the CA key passphrase: --passphrase-file, else
-// $EDGECERT_CA_PASSPHRASE_FILE, else a prompt on a terminal.
-func serveReadPassphrase(env *Env, file string) ([]byte, error) {
-	if file == "" {
-		file = os.Getenv("EDGECERT_CA_PASSPHRASE_FILE")
-	}
-	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return nil, invalidInput(fmt.Errorf("passphrase file: %w", err))
-		}
-		b = bytes.TrimRight(b, "\r\n")
-		if len(b) == 0 {
-			return nil, invalidInput(fmt.Errorf("passphrase file %s is empty", file))
-		}
-		return b, nil
-	}
-	if !env.InTTY {
-		return nil, invalidInput(errors.New("the CA key passphrase is needed: give --passphrase-file or set EDGECERT_CA_PASSPHRASE_FILE"))
-	}
-	fmt.Fprint(env.Err, "CA key passphrase: ")
-	b, err := term.ReadPassword(int(os.Stdin.Fd()))
-	fmt.Fprintln(env.Err)
-	if err != nil {
-		return nil, fmt.Errorf("read passphrase: %w", err)
-	}
-	return b, nil
 }
 
 type fetchChainOptions struct {

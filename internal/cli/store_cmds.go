@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"edgecert/internal/atomicfile"
 	"edgecert/internal/certfmt"
@@ -116,48 +115,6 @@ func storeErr(err error) error {
 		}
 	}
 	return err
-}
-
-// readSecretFile returns the first line of a password or passphrase file.
-func readSecretFile(path, what string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", invalidInput(fmt.Errorf("%s file: %w", what, err))
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	return strings.TrimRight(line, "\r"), nil
-}
-
-// password returns the password from file, else prompts on a terminal
-// (twice when confirm), else fails with what to do.
-func password(env *Env, file, what string, confirm bool) (string, error) {
-	if file != "" {
-		return readSecretFile(file, what)
-	}
-	f, ok := env.In.(*os.File)
-	if !env.InTTY || !ok {
-		return "", invalidInput(fmt.Errorf("%s needed: give --password-file (standard input is not a terminal to prompt on)", what))
-	}
-	read := func(prompt string) (string, error) {
-		fmt.Fprint(env.Err, prompt)
-		b, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(env.Err)
-		return string(b), err
-	}
-	p, err := read("Enter " + what + ": ")
-	if err != nil {
-		return "", err
-	}
-	if confirm {
-		again, err := read("Confirm " + what + ": ")
-		if err != nil {
-			return "", err
-		}
-		if again != p {
-			return "", invalidInput(errors.New("the two passwords differ"))
-		}
-	}
-	return p, nil
 }
 
 // writeOutput writes data to path atomically ("-" or "" = standard output).
