@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"edgecert/internal/atomicfile"
 	"edgecert/internal/certfmt"
 	"edgecert/internal/db"
 )
@@ -164,7 +165,7 @@ func Init(ctx context.Context, dir string, opts InitOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, rootCertFile), certfmt.EncodeCertificatePEM(rootCert), 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, rootCertFile), certfmt.EncodeCertificatePEM(rootCert), 0o644); err != nil {
 		return err
 	}
 	if !opts.RootOnly {
@@ -176,7 +177,7 @@ func Init(ctx context.Context, dir string, opts InitOptions) (err error) {
 		if err != nil {
 			return err
 		}
-		if err := writeFileAtomic(filepath.Join(dir, issuingCertFile), certfmt.EncodeCertificatePEM(issCert), 0o644); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, issuingCertFile), certfmt.EncodeCertificatePEM(issCert), 0o644); err != nil {
 			return err
 		}
 		if err := writeRootCRL(dir, cfg, rootCert, rootKey, opts.Rand, now, ctx); err != nil {
@@ -256,7 +257,7 @@ func initIssuingRequest(dir string, cfg *Config, ks keyStore, opts *InitOptions,
 		return err
 	}
 	p := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
-	if err := writeFileAtomic(filepath.Join(dir, issuingCSRFile), p, 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, issuingCSRFile), p, 0o644); err != nil {
 		return err
 	}
 	cfg.Pending = true
@@ -299,10 +300,10 @@ func ImportIssuing(dir string, certPEM, rootPEM []byte) error {
 	case iss.CheckSignatureFrom(root) != nil:
 		return fmt.Errorf("the certificate is not signed by the given root: %w", ErrBadRequest)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, rootCertFile), certfmt.EncodeCertificatePEM(root), 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, rootCertFile), certfmt.EncodeCertificatePEM(root), 0o644); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, issuingCertFile), certfmt.EncodeCertificatePEM(iss), 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, issuingCertFile), certfmt.EncodeCertificatePEM(iss), 0o644); err != nil {
 		return err
 	}
 	cfg.Pending = false
@@ -353,7 +354,7 @@ func writeRootCRL(dir string, cfg *Config, root *x509.Certificate, key crypto.Si
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, rootCRLFile), der, 0o644)
+	return atomicfile.Write(filepath.Join(dir, rootCRLFile), der, 0o644)
 }
 
 // subjectKeyID is RFC 5280 method 1: SHA-1 of the subjectPublicKey bits.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"edgecert/internal/atomicfile"
 	"edgecert/internal/certfmt"
 )
 
@@ -67,7 +68,7 @@ func (f *fileKeys) generate(rand io.Reader, spec, file string) (crypto.Signer, e
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(filepath.Join(f.dir, file), sealed, 0o600); err != nil {
+	if err := atomicfile.Write(filepath.Join(f.dir, file), sealed, 0o600); err != nil {
 		return nil, err
 	}
 	return k, nil

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"edgecert/internal/atomicfile"
 )
 
 // Template is a certificate template: what a certificate issued under it
@@ -288,7 +290,7 @@ func saveTemplate(dir string, t *Template) error {
 	if err := os.MkdirAll(filepath.Join(dir, templatesDir), 0o755); err != nil {
 		return err
 	}
-	return writeFileAtomic(templatePath(dir, t.Name), b, 0o644)
+	return atomicfile.Write(templatePath(dir, t.Name), b, 0o644)
 }
 
 // TemplateChange is what `ca template set` changes; nil fields stay.
