@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"os"
+
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"golang.org/x/term"
 	"io"
 	"text/tabwriter"
 
@@ -36,17 +39,27 @@ func checkFormat(f string) error {
 // Output is buffered: large listings cost one write, not one per cell.
 func render(out io.Writer, format string, v any, table func(w io.Writer) error) error {
 	w := bufio.NewWriterSize(out, 64<<10)
-	if err := renderTo(w, format, v, table); err != nil {
+	if err := renderTo(w, format, v, table, isTerminal(out)); err != nil {
 		return err
 	}
 	return w.Flush()
 }
 
-func renderTo(w io.Writer, format string, v any, table func(w io.Writer) error) error {
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// renderTo writes JSON indented for a person on a terminal and compact for
+// programs (indenting costs more than encoding on large listings).
+func renderTo(w io.Writer, format string, v any, table func(w io.Writer) error, pretty bool) error {
 	switch format {
 	case formatJSON:
 		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
+		if pretty {
+			enc.SetIndent("", "  ")
+		}
 		enc.SetEscapeHTML(false)
 		return enc.Encode(v)
 	case formatYAML:
