@@ -1,16 +1,15 @@
 package cli
 
 import (
-	"os"
-
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"golang.org/x/term"
 	"io"
+	"os"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 	"gopkg.in/yaml.v3"
 )
 
