@@ -1,0 +1,49 @@
+package bench
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"edgecert/internal/testtool"
+)
+
+// TestRunIssue runs a short benchmark end to end against a real `ca serve`
+// child built from this tree: every certificate answered must verify, no
+// request may fail, and the raw signing rate must be measured.
+func TestRunIssue(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the edgecert binary")
+	}
+	goTool := testtool.Path(t, "go")
+	exe := filepath.Join(t.TempDir(), "edgecert")
+	build := exec.Command(goTool, "build", "-o", exe, "edgecert/cmd/edgecert")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build edgecert: %v\n%s", err, out)
+	}
+	for _, key := range []string{"p256", "rsa2048"} {
+		t.Run(key, func(t *testing.T) {
+			r, err := RunIssue(context.Background(), IssueConfig{
+				Exe: exe, CAKey: key, Clients: 4, Duration: 700 * time.Millisecond,
+				Warmup: 200 * time.Millisecond, Requests: 32, Dir: t.TempDir(),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Issued == 0 || r.Errors != 0 {
+				t.Fatalf("issued %d, errors %d (first: %s)", r.Issued, r.Errors, r.FirstError)
+			}
+			if r.Verified != r.Issued || r.VerifyFailures != 0 {
+				t.Fatalf("verified %d of %d, %d failures", r.Verified, r.Issued, r.VerifyFailures)
+			}
+			if r.RawSignPerSec <= 0 {
+				t.Fatalf("raw signing rate not measured")
+			}
+			if r.P50 <= 0 || r.P99 < r.P50 || r.ServerCPU <= 0 {
+				t.Fatalf("implausible measurements: p50 %v p99 %v server CPU %v", r.P50, r.P99, r.ServerCPU)
+			}
+		})
+	}
+}
