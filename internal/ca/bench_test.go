@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"edgecert/internal/db"
+	"edgecert/internal/testtool"
 )
 
 // BenchmarkIssue measures issuance through the engine (parse, policy, lint,
@@ -31,7 +32,7 @@ func BenchmarkIssue(b *testing.B) {
 func BenchmarkIssuePostgres(b *testing.B) {
 	for _, key := range []string{"rsa2048", "p256"} {
 		b.Run(key, func(b *testing.B) {
-			e, _ := newCA(b, freshPostgres(b), key)
+			e, _ := newCA(b, testtool.PostgresSchema(b), key)
 			benchIssue(b, e)
 		})
 	}

@@ -11,18 +11,12 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/pem"
-	"fmt"
 	"math/big"
 	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"edgecert/internal/db"
 
@@ -38,41 +32,8 @@ type backend struct {
 func backends() []backend {
 	return []backend{
 		{"sqlite", func(testing.TB) string { return "" }},
-		{"postgres", freshPostgres},
+		{"postgres", testtool.PostgresSchema},
 	}
-}
-
-var schemaSeq atomic.Int64
-
-// freshPostgres creates a schema of its own for one test and returns a DSN using it.
-func freshPostgres(t testing.TB) string {
-	t.Helper()
-	base := testtool.PostgresDSN(t)
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("PostgreSQL at %s: %v", base, err)
-	}
-	defer conn.Close(ctx)
-	schema := fmt.Sprintf("t_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, schemaSeq.Add(1))
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), base)
-		if err == nil {
-			c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(context.Background())
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 var testPassphrase = []byte("correct horse battery staple")

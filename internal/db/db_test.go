@@ -4,20 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"edgecert/internal/testtool"
 )
-
-var schemaSeq atomic.Int64
 
 // open returns a fresh database of each backend.
 func backends(t *testing.T) map[string]func(t *testing.T) *DB {
@@ -31,28 +25,7 @@ func backends(t *testing.T) map[string]func(t *testing.T) *DB {
 			return d
 		},
 		"postgres": func(t *testing.T) *DB {
-			base := testtool.PostgresDSN(t)
-			ctx := context.Background()
-			conn, err := pgx.Connect(ctx, base)
-			if err != nil {
-				t.Fatal(err)
-			}
-			schema := fmt.Sprintf("dbt_%d_%d", os.Getpid(), schemaSeq.Add(1))
-			if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-				t.Fatal(err)
-			}
-			conn.Close(ctx)
-			t.Cleanup(func() {
-				if c, err := pgx.Connect(context.Background(), base); err == nil {
-					c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-					c.Close(context.Background())
-				}
-			})
-			u, _ := url.Parse(base)
-			q := u.Query()
-			q.Set("search_path", schema)
-			u.RawQuery = q.Encode()
-			d, err := Open(ctx, u.String())
+			d, err := Open(context.Background(), testtool.PostgresSchema(t))
 			if err != nil {
 				t.Fatal(err)
 			}

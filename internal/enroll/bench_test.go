@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"edgecert/internal/ca"
+	"edgecert/internal/testtool"
 )
 
 // Benchmarks of the HTTPS API with keep-alive clients and the embedded
@@ -109,7 +110,7 @@ func BenchmarkIssueHTTPS(b *testing.B) {
 func BenchmarkIssueHTTPSPostgres(b *testing.B) {
 	for _, key := range []string{"p256", "rsa2048"} {
 		b.Run("ca="+key+"/clients=64", func(b *testing.B) {
-			benchIssue(b, key, freshPostgres(b), 64)
+			benchIssue(b, key, testtool.PostgresSchema(b), 64)
 		})
 	}
 }

@@ -1,58 +1,18 @@
 package enroll
 
 import (
-	"context"
 	"fmt"
 	"net/http"
-	"net/url"
-	"os"
 	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"edgecert/internal/testtool"
 )
 
-var schemaSeq atomic.Int64
-
-// freshPostgres creates a schema of its own for one test in the test
-// PostgreSQL server and returns a DSN using it.
-func freshPostgres(t testing.TB) string {
-	t.Helper()
-	base := testtool.PostgresDSN(t)
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("PostgreSQL at %s: %v", base, err)
-	}
-	defer conn.Close(ctx)
-	schema := fmt.Sprintf("enroll_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, schemaSeq.Add(1))
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if c, err := pgx.Connect(context.Background(), base); err == nil {
-			c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(context.Background())
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
 // TestAPIOnPostgres runs submissions, approval, a refusal and concurrent
 // load with the CA's database on PostgreSQL.
 func TestAPIOnPostgres(t *testing.T) {
-	dsn := freshPostgres(t)
+	dsn := testtool.PostgresSchema(t)
 	t.Parallel()
 	tc := newRealCAKey(t, "p256", dsn)
 	ts := startServer(t, tc, Config{})

@@ -8,9 +8,16 @@
 package testtool
 
 import (
+	"context"
+	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Required reports whether missing tools must fail tests.
@@ -62,4 +69,38 @@ func SoftHSMModule(t testing.TB) string {
 	}
 	missing(t, "SoftHSM2 module libsofthsm2.so")
 	return ""
+}
+
+var schemaSeq atomic.Int64
+
+// PostgresSchema creates a schema of its own for one test in the test
+// PostgreSQL server (see [PostgresDSN]), drops it when the test ends, and
+// returns a DSN whose search_path is that schema.
+func PostgresSchema(t testing.TB) string {
+	t.Helper()
+	base := PostgresDSN(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("PostgreSQL at %s: %v", base, err)
+	}
+	defer conn.Close(ctx)
+	schema := fmt.Sprintf("t_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, schemaSeq.Add(1))
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if c, err := pgx.Connect(context.Background(), base); err == nil {
+			c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+			c.Close(context.Background())
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
