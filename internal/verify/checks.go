@@ -88,6 +88,8 @@ func checkKey(c *plan.Certificate, st *store.Store, f Finding, e *store.Entry, c
 	return nil
 }
 
+// exportRule is the rule that makes a certificate shared by several servers
+// (and so its key exportable and identical on every member).
 func exportRule(c *plan.Certificate) string {
 	switch c.Kind {
 	case plan.KindEdgeInternal:

@@ -323,7 +323,7 @@ func checkPool(c *plan.Certificate, stores StoreFunc) []Finding {
 	if len(c.Servers) < 2 {
 		return nil
 	}
-	rule := poolRule(c)
+	rule := exportRule(c)
 	var out []Finding
 	for _, u := range c.Usages {
 		seen := map[string][]string{}
@@ -358,16 +358,6 @@ func checkPool(c *plan.Certificate, stores StoreFunc) []Finding {
 		}
 	}
 	return out
-}
-
-func poolRule(c *plan.Certificate) string {
-	switch c.Kind {
-	case plan.KindEdgeInternal:
-		return "R38"
-	case plan.KindReverseProxy, plan.KindEdgeExternalAndProxy:
-		return "R58"
-	}
-	return "R27"
 }
 
 func short(t string) string {
