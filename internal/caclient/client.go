@@ -12,7 +12,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/smallstep/pkcs7"
+	"edgecert/internal/certfmt"
 )
 
 // maxAnswer bounds what the client reads from the server.
@@ -82,17 +82,7 @@ func toPEM(csr []byte) []byte {
 }
 
 func parseP7B(der []byte) ([]*x509.Certificate, error) {
-	if b, _ := pem.Decode(der); b != nil {
-		der = b.Bytes
-	}
-	p7, err := pkcs7.Parse(der)
-	if err != nil {
-		return nil, err
-	}
-	if len(p7.Certificates) == 0 {
-		return nil, errors.New("no certificate in the PKCS#7 file")
-	}
-	return p7.Certificates, nil
+	return certfmt.DecodePKCS7(der)
 }
 
 func (c *Client) newRequest(ctx context.Context, method, path string, body any) (*http.Request, error) {

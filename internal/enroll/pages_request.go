@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"edgecert/internal/ca"
+	"edgecert/internal/certfmt"
 )
 
 // revocationReasons are the RFC 5280 reason names the revoke form offers.
@@ -134,7 +135,7 @@ func (s *Server) fileIssuedChain(w http.ResponseWriter, r *http.Request) error {
 	if len(chain) == 0 {
 		chain = s.pub.chain
 	}
-	p7, err := encodeP7B(append([]*x509.Certificate{res.Certificate}, chain...))
+	p7, err := certfmt.EncodePKCS7(append([]*x509.Certificate{res.Certificate}, chain...))
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/smallstep/pkcs7"
+	"edgecert/internal/certfmt"
 )
 
 // crlCacheTTL bounds how stale a served CRL may be next to the engine's own
@@ -65,18 +65,8 @@ func newPublications(eng Engine, now func() time.Time) *publications {
 	return p
 }
 
-// encodeP7B writes a certificates-only PKCS#7 (degenerate SignedData) in the
-// order given.
-func encodeP7B(certs []*x509.Certificate) ([]byte, error) {
-	var raw []byte
-	for _, c := range certs {
-		raw = append(raw, c.Raw...)
-	}
-	return pkcs7.DegenerateCertificate(raw)
-}
-
 func mustP7B(certs []*x509.Certificate) []byte {
-	b, err := encodeP7B(certs)
+	b, err := certfmt.EncodePKCS7(certs)
 	if err != nil {
 		panic(fmt.Sprintf("enroll: PKCS#7 of the CA chain: %v", err)) // parsed certificates always encode
 	}
