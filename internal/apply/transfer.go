@@ -226,22 +226,24 @@ func (r *runner) assignOn(c *plan.Certificate, srv string, st *store.Store, thum
 	}
 	var assigned, staged []string
 	var eff time.Time
+	var binds []store.Binding
 	for _, u := range c.Usages {
 		a := cur[u]
 		if strings.EqualFold(a.Thumbprint, thumb) || strings.EqualFold(a.Staged, thumb) {
 			continue
 		}
 		if e, ok := r.stageDate(st, c, u, a.Thumbprint); ok {
-			if err := st.Stage(u, thumb, e); err != nil {
-				return fmt.Errorf("apply: stage %s on %s: %w", u, srv, err)
-			}
+			binds = append(binds, store.Binding{Usage: u, Effective: e})
 			staged, eff = append(staged, u), e
 			continue
 		}
-		if err := st.Assign(u, thumb); err != nil {
-			return fmt.Errorf("apply: assign %s on %s: %w", u, srv, err)
-		}
+		binds = append(binds, store.Binding{Usage: u})
 		assigned = append(assigned, u)
+	}
+	if len(binds) > 0 {
+		if err := st.Bind(thumb, binds...); err != nil {
+			return fmt.Errorf("apply: assign %s on %s: %w", strings.Join(c.Usages, ", "), srv, err)
+		}
 	}
 	switch {
 	case len(assigned) == 0 && len(staged) == 0:

@@ -11,6 +11,7 @@
 // # Layout
 //
 //	DIR/index.bin         the index: every entry and the assignments (the commit point)
+//	DIR/index.spare       the previous index, overwritten by the next commit
 //	DIR/store.lock        flock(2) lock file
 //	DIR/certs/T.cer       DER certificates, named by SHA-1 thumbprint
 //	DIR/requests/T.csr    DER PKCS#10 requests, named by SHA-1 of the request
@@ -20,8 +21,10 @@
 // # Atomicity
 //
 // A change writes its new files first (temp file, fsync, rename, fsync of
-// the directory), then replaces index.bin in the same way (the single
-// commit point), then removes the files the new index no longer references.
+// the directory), then writes the new index into index.spare, syncs it and
+// swaps it with index.bin in one atomic rename (the single commit point;
+// where the file system cannot swap, a temporary file is renamed over
+// index.bin), then removes the files the new index no longer references.
 // Opening a store removes files that no index entry references (left by a
 // change that was killed before its commit). After a crash the store is
 // therefore exactly as before or exactly as after the change.
@@ -31,7 +34,9 @@
 // Readers take a shared flock on store.lock and writers an exclusive one; a
 // process that cannot get the lock within Options.LockTimeout gets an error
 // wrapping ErrLocked. The parsed index is cached per Store and reloaded only
-// when index.bin changes, so List does not re-read certificate files.
+// when index.bin changes (its header's generation rises with every commit),
+// so List does not re-read certificate files. The lock file stays open for
+// the Store's life.
 package store
 
 import (

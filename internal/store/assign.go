@@ -17,54 +17,64 @@ func canonicalUsage(usage string) (string, error) {
 	return "", fmt.Errorf("unknown usage %q (use one of %s): %w", usage, strings.Join(Usages, ", "), ErrInvalidInput)
 }
 
+// Binding is one usage to bind: at once, or staged to take over at
+// Effective when that is not zero.
+type Binding struct {
+	Usage     string
+	Effective time.Time
+}
+
 // Assign binds usage to the certificate, refusing one whose key is not in
 // the store (ErrNoKey), whose chain does not reach root (ErrChain) or that
 // has expired (ErrExpired). A staged certificate for the usage is dropped.
 func (s *Store) Assign(usage, thumbprint string) error {
-	u, err := canonicalUsage(usage)
-	if err != nil {
-		return err
-	}
-	return s.update(func(t *txn) error {
-		tp, err := s.assignableLocked(t.idx, thumbprint)
-		if err != nil {
-			return err
-		}
-		a := t.assignment(u)
-		if a.Thumbprint != tp && a.Thumbprint != "" && stageable[u] {
-			a.Previous = a.Thumbprint
-		}
-		a.Thumbprint, a.Staged, a.Effective = tp, "", time.Time{}
-		t.dirty = true
-		return nil
-	})
+	return s.Bind(thumbprint, Binding{Usage: usage})
 }
 
 // Stage schedules thumbprint to take over usage at effective (R80–R82):
 // only AudioVideoAuthentication and OAuthTokenIssuer can be staged, and an
 // effective date is required ("-Roll without -EffectiveDate fails").
 func (s *Store) Stage(usage, thumbprint string, effective time.Time) error {
-	u, err := canonicalUsage(usage)
-	if err != nil {
-		return err
-	}
-	if !stageable[u] {
-		return fmt.Errorf("only AudioVideoAuthentication and OAuthTokenIssuer can be staged with an effective date (R80), not %s: %w", u, ErrInvalidInput)
-	}
 	if effective.IsZero() {
 		return fmt.Errorf("staging needs an effective date (R80): %w", ErrInvalidInput)
+	}
+	return s.Bind(thumbprint, Binding{Usage: usage, Effective: effective})
+}
+
+// Bind assigns or stages the certificate for every binding in one commit,
+// with the checks of Assign and Stage; on error nothing changes.
+func (s *Store) Bind(thumbprint string, bs ...Binding) error {
+	us := make([]string, len(bs))
+	for i, b := range bs {
+		u, err := canonicalUsage(b.Usage)
+		if err != nil {
+			return err
+		}
+		if !b.Effective.IsZero() && !stageable[u] {
+			return fmt.Errorf("only AudioVideoAuthentication and OAuthTokenIssuer can be staged with an effective date (R80), not %s: %w", u, ErrInvalidInput)
+		}
+		us[i] = u
 	}
 	return s.update(func(t *txn) error {
 		tp, err := s.assignableLocked(t.idx, thumbprint)
 		if err != nil {
 			return err
 		}
-		a := t.assignment(u)
-		settle(a, s.opts.Now())
-		if a.Thumbprint == "" {
-			a.Thumbprint = tp // nothing to roll over from: assign at once
-		} else if a.Thumbprint != tp {
-			a.Staged, a.Effective = tp, effective.UTC()
+		for i, b := range bs {
+			a := t.assignment(us[i])
+			if b.Effective.IsZero() {
+				if a.Thumbprint != tp && a.Thumbprint != "" && stageable[us[i]] {
+					a.Previous = a.Thumbprint
+				}
+				a.Thumbprint, a.Staged, a.Effective = tp, "", time.Time{}
+				continue
+			}
+			settle(a, s.opts.Now())
+			if a.Thumbprint == "" {
+				a.Thumbprint = tp // nothing to roll over from: assign at once
+			} else if a.Thumbprint != tp {
+				a.Staged, a.Effective = tp, b.Effective.UTC()
+			}
 		}
 		t.dirty = true
 		return nil

@@ -103,7 +103,7 @@ func pickIssuer(c *x509.Certificate, cas []*x509.Certificate, roots map[string]b
 		if !bytes.Equal(p.RawSubject, c.RawIssuer) || bytes.Equal(p.Raw, c.Raw) {
 			continue
 		}
-		if c.CheckSignatureFrom(p) != nil {
+		if !signedBy(c, p) {
 			continue
 		}
 		score := 0

@@ -21,6 +21,7 @@ type Store struct {
 	opts Options
 
 	mu        sync.Mutex // serialises this process's goroutines; flock serialises processes
+	lockFile  *os.File   // DIR/store.lock, open for the Store's life (closed when it is collected)
 	cache     *index
 	cacheTag  fileTag
 	certCache map[string]*x509.Certificate // by thumbprint; files are content-addressed
@@ -29,6 +30,7 @@ type Store struct {
 const (
 	indexName = "index.bin"
 	lockName  = "store.lock"
+	spareName = "index.spare"
 	certDir   = "certs"
 	reqDir    = "requests"
 	keyDir    = "keys"
@@ -60,27 +62,36 @@ func Open(dir string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("store: %w", err)
 		}
 	}
-	s := &Store{dir: dir, opts: opts, certCache: map[string]*x509.Certificate{}}
+	lf, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	s := &Store{dir: dir, opts: opts, lockFile: lf, certCache: map[string]*x509.Certificate{}}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	unlock, err := s.lock(true)
 	if err != nil {
+		_ = lf.Close()
 		return nil, err
 	}
 	defer unlock()
 	idx, err := s.loadLocked()
 	if errors.Is(err, fs.ErrNotExist) {
 		if err := s.checkEmptyLocked(); err != nil {
+			_ = lf.Close()
 			return nil, err
 		}
 		idx = &index{Version: indexVersion}
 		if err := s.writeIndexLocked(idx); err != nil {
+			_ = lf.Close()
 			return nil, err
 		}
 	} else if err != nil {
+		_ = lf.Close()
 		return nil, err
 	}
 	if err := s.gcLocked(idx); err != nil {
+		_ = lf.Close()
 		return nil, err
 	}
 	return s, nil
@@ -179,10 +190,8 @@ func (s *Store) read(fn func(*index) error) error {
 // lock takes the store's flock, shared or exclusive, waiting at most
 // LockTimeout.
 func (s *Store) lock(exclusive bool) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(s.dir, lockName), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
-	}
+	f := s.lockFile
+	var err error
 	how := syscall.LOCK_SH
 	if exclusive {
 		how = syscall.LOCK_EX
@@ -192,17 +201,12 @@ func (s *Store) lock(exclusive bool) (func(), error) {
 	for {
 		err = syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
 		if err == nil {
-			return func() {
-				_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-				_ = f.Close()
-			}, nil
+			return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }, nil
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			_ = f.Close()
 			return nil, fmt.Errorf("store %s: lock: %w", s.dir, err)
 		}
 		if time.Now().After(deadline) {
-			_ = f.Close()
 			return nil, fmt.Errorf("store %s: waited %s: %w", s.dir, s.opts.LockTimeout, ErrLocked)
 		}
 		time.Sleep(wait)

@@ -462,6 +462,32 @@ func TestAssign(t *testing.T) {
 			t.Fatalf("after the date: %+v", av)
 		}
 	})
+	t.Run("bind several usages in one commit", func(t *testing.T) {
+		before, _ := s.snapshot()
+		err := s.Bind(thumb(good2), Binding{Usage: "AccessEdgeExternal"}, Binding{Usage: "DataEdgeExternal"}, Binding{Usage: "Nope"})
+		if !errors.Is(err, ErrInvalidInput) {
+			t.Fatalf("a bad usage among several: err = %v", err)
+		}
+		if err := s.Bind(thumb(good2), Binding{Usage: "DataEdgeExternal"}, Binding{Usage: "Internal", Effective: testNow.Add(time.Hour)}); !errors.Is(err, ErrInvalidInput) {
+			t.Fatalf("staging Internal among several: err = %v", err)
+		}
+		if after, _ := s.snapshot(); after.Generation != before.Generation {
+			t.Fatalf("a refused Bind committed: generation %d → %d", before.Generation, after.Generation)
+		}
+		if err := s.Bind(thumb(good2), Binding{Usage: "AccessEdgeExternal"}, Binding{Usage: "DataEdgeExternal"}); err != nil {
+			t.Fatal(err)
+		}
+		after, _ := s.snapshot()
+		if after.Generation != before.Generation+1 {
+			t.Fatalf("two usages took %d commits, want 1", after.Generation-before.Generation)
+		}
+		as, _ := s.Assignments()
+		for _, u := range []string{"AccessEdgeExternal", "DataEdgeExternal"} {
+			if a := find(as, u); a.Thumbprint != thumb(good2) {
+				t.Fatalf("%s: %+v", u, a)
+			}
+		}
+	})
 	t.Run("delete assigned is refused", func(t *testing.T) {
 		if err := s.Delete(thumb(good)); !errors.Is(err, ErrInvalidInput) {
 			t.Fatalf("err = %v", err)
@@ -583,4 +609,64 @@ func TestConcurrentGoroutines(t *testing.T) {
 		t.Fatalf("%d certificates in my, want 40", len(mine))
 	}
 	mustCheck(t, stores[0])
+}
+
+// TestIndexSwap checks the commit by exchange: after the first commits the
+// index alternates between two files (no file is created per commit), and
+// another Store on the same directory sees every commit even when the
+// inode, size and time of index.bin repeat.
+func TestIndexSwap(t *testing.T) {
+	p := newPKI(t, "Contoso", 0)
+	dir := t.TempDir()
+	a := openTest(t, dir, "")
+	b := openTest(t, dir, "")
+	if _, err := a.Import(pemOf(p.root, p.inter), ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	key := newKey(t, 0)
+	leaf := p.leaf(t, key.Public(), "edge.contoso.com", testNow.AddDate(1, 0, 0))
+	if _, err := a.Import(pfxOf(t, &certfmt.PFX{Key: key, Leaf: leaf}, "pw"), ImportOptions{Password: "pw"}); err != nil {
+		t.Fatal(err)
+	}
+	inodes := map[uint64]bool{}
+	for i := 0; i < 6; i++ {
+		// Two usages that alternate keep the index the same size.
+		u := []string{"AccessEdgeExternal", "DataEdgeExternal"}[i%2]
+		if err := a.Assign(u, thumb(leaf)); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(filepath.Join(dir, indexName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		inodes[tagOf(fi).ino] = true
+		// A coarse clock gives both files the same time; b looks every
+		// other commit, when the inode is the one it saw last time.
+		fixed := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		if err := os.Chtimes(filepath.Join(dir, indexName), fixed, fixed); err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 0 {
+			continue
+		}
+		as, err := b.Assignments()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := find(as, u); got.Thumbprint != thumb(leaf) {
+			t.Fatalf("commit %d: the other Store does not see %s: %+v", i, u, as)
+		}
+		ia, _ := a.snapshot()
+		ib, _ := b.snapshot()
+		if ia.Generation != ib.Generation {
+			t.Fatalf("commit %d: generations %d and %d", i, ia.Generation, ib.Generation)
+		}
+	}
+	if len(inodes) != 2 {
+		t.Fatalf("index.bin used %d inodes over 6 commits, want 2 (swap with index.spare)", len(inodes))
+	}
+	if _, err := os.Stat(filepath.Join(dir, spareName)); err != nil {
+		t.Fatalf("no spare: %v", err)
+	}
+	mustCheck(t, a)
 }
