@@ -32,6 +32,9 @@ func benchApply(b *testing.B, engine bool) {
 	}
 	opts := e.Options()
 	opts.Verify.SkipRevocation = false
+	if os.Getenv("GOMAXPROCS") == "" { // as the apply command runs
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(apply.IOProcs()))
+	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()

@@ -19,10 +19,9 @@ import (
 // password is random and only held in memory; in server mode the PFX goes
 // to the exchange folder and its password is handed over out of band.
 func (r *runner) distribute(c *plan.Certificate, fn, thumb string) error {
-	var pfx []byte
-	var password string
+	var decoded *store.Decoded // the PFX as a member's import reads it, decoded once
 	export := func() error {
-		if pfx != nil {
+		if decoded != nil {
 			return nil
 		}
 		pw, err := newTransferPassword(r.o.Rand)
@@ -39,7 +38,11 @@ func (r *runner) distribute(c *plan.Certificate, fn, thumb string) error {
 		if err != nil {
 			return fmt.Errorf("apply: export %s from %s: %w", c.ID, c.RequestOn, err)
 		}
-		pfx, password = b, pw
+		d, err := store.Decode(b, pw)
+		if err != nil {
+			return fmt.Errorf("apply: the .pfx exported from %s does not read back: %w", c.RequestOn, err)
+		}
+		decoded = d
 		return nil
 	}
 	remote := false
@@ -55,7 +58,7 @@ func (r *runner) distribute(c *plan.Certificate, fn, thumb string) error {
 		if err != nil {
 			return err
 		}
-		if err := r.importMember(c, srv, st, thumb, fn, export, &pfx, &password); err != nil {
+		if err := r.importMember(c, srv, st, thumb, fn, export, &decoded); err != nil {
 			return err
 		}
 	}
@@ -65,7 +68,7 @@ func (r *runner) distribute(c *plan.Certificate, fn, thumb string) error {
 	return nil
 }
 
-func (r *runner) importMember(c *plan.Certificate, srv string, st *store.Store, thumb, fn string, export func() error, pfx *[]byte, password *string) error {
+func (r *runner) importMember(c *plan.Certificate, srv string, st *store.Store, thumb, fn string, export func() error, pfx **store.Decoded) error {
 	if err := r.ensureChain(srv); err != nil {
 		return err
 	}
@@ -97,7 +100,7 @@ func (r *runner) importMember(c *plan.Certificate, srv string, st *store.Store, 
 		return err
 	}
 	unlock = r.w.lock(srv)
-	_, err = st.Import(*pfx, store.ImportOptions{Password: *password, FriendlyName: fn, Exportable: c.Key.Exportable})
+	_, err = st.ImportDecoded(*pfx, store.ImportOptions{FriendlyName: fn, Exportable: c.Key.Exportable})
 	unlock()
 	if err != nil {
 		r.event(StepTransfer, c.ID, srv, EventFailed, "%v", err)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -178,7 +179,16 @@ when servers are separate machines: the first server of a pool writes the
 	return cmd
 }
 
+// useIOProcs gives apply's store commits spare Ps (see apply.IOProcs)
+// unless the environment chose GOMAXPROCS.
+func useIOProcs() {
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(apply.IOProcs())
+	}
+}
+
 func runApply(ctx context.Context, env *Env, o *applyOptions) error {
+	useIOProcs()
 	if o.output != formatTable && o.output != formatJSON {
 		return invalidInput(fmt.Errorf("unknown output format %q: use table or json", o.output))
 	}
@@ -513,6 +523,7 @@ previous certificates.`,
 }
 
 func runRenew(ctx context.Context, env *Env, o *renewOptions) error {
+	useIOProcs()
 	within, err := parseWindow(o.within)
 	if err != nil {
 		return invalidInput(err)
@@ -657,6 +668,7 @@ apply leaves in the outbox. Nothing needs to be installed beyond edgecert.`,
 }
 
 func runDemo(ctx context.Context, env *Env, dir, output string) error {
+	useIOProcs()
 	if err := checkFormat(output); err != nil {
 		return err
 	}

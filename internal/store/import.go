@@ -143,10 +143,31 @@ func CheckImport(data []byte, opts ImportOptions) error {
 //
 // Nothing is changed unless every certificate of the file can be filed.
 func (s *Store) Import(data []byte, opts ImportOptions) (*ImportResult, error) {
-	c, err := decodeInput(data, opts.Password)
+	d, err := Decode(data, opts.Password)
 	if err != nil {
 		return nil, err
 	}
+	return s.ImportDecoded(d, opts)
+}
+
+// Decoded is an import file decoded once (a PFX's password checked and its
+// key decrypted), to be imported into several stores.
+type Decoded struct{ c *content }
+
+// Decode decodes an import file as Import does, with password for a PFX.
+func Decode(data []byte, password string) (*Decoded, error) {
+	c, err := decodeInput(data, password)
+	if err != nil {
+		return nil, err
+	}
+	return &Decoded{c: c}, nil
+}
+
+// ImportDecoded is Import of a file already decoded; opts.Password is not
+// used.
+func (s *Store) ImportDecoded(d *Decoded, opts ImportOptions) (*ImportResult, error) {
+	c := d.c
+	var err error
 	var keyPEM []byte
 	if c.key != nil {
 		if keyPEM, err = s.encodeKey(c.key); err != nil {
