@@ -119,6 +119,8 @@ func RunIssue(ctx context.Context, cfg IssueConfig) (*IssueResult, error) {
 	res.CAKey, res.Clients = cfg.CAKey, cfg.Clients
 	if cfg.PKCS11Module != "" {
 		res.CAKey += "/pkcs11"
+	} else if impl := srv.cryptoImpl(ctx); impl != "" && impl != "go" {
+		res.CAKey += "/" + impl
 	}
 	res.Database = "sqlite"
 	if cfg.DSN != "" {
@@ -253,6 +255,35 @@ func startCA(ctx context.Context, cfg IssueConfig, dir string) (*server, error) 
 		return nil, fmt.Errorf("%w; server log:\n%s", err, log)
 	}
 	return s, nil
+}
+
+// cryptoImpl returns the server's crypto implementation from the
+// edgecert_build_info metric ("" when it cannot be read).
+func (s *server) cryptoImpl(ctx context.Context) string {
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: s.tlsConf}, Timeout: 2 * time.Second}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/metrics", nil)
+	if err != nil {
+		return ""
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "edgecert_build_info{") {
+			continue
+		}
+		if _, rest, ok := strings.Cut(line, `crypto="`); ok {
+			impl, _, _ := strings.Cut(rest, `"`)
+			return impl
+		}
+	}
+	return ""
 }
 
 func (s *server) waitReady(ctx context.Context, limit time.Duration) error {

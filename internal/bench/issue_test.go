@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -45,5 +46,35 @@ func TestRunIssue(t *testing.T) {
 				t.Fatalf("implausible measurements: p50 %v p99 %v server CPU %v", r.P50, r.P99, r.ServerCPU)
 			}
 		})
+	}
+}
+
+// TestRunIssueBoringCrypto builds edgecert with Go's BoringCrypto
+// (GOEXPERIMENT=boringcrypto, cgo), the faster RSA signer the benchmark
+// reports next to Go's, and runs the same short benchmark with it.
+func TestRunIssueBoringCrypto(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the edgecert binary")
+	}
+	goTool := testtool.Path(t, "go")
+	testtool.Path(t, "gcc") // cgo
+	exe := filepath.Join(t.TempDir(), "edgecert-boring")
+	build := exec.Command(goTool, "build", "-o", exe, "edgecert/cmd/edgecert")
+	build.Env = append(os.Environ(), "CGO_ENABLED=1", "GOEXPERIMENT=boringcrypto")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build edgecert with BoringCrypto: %v\n%s", err, out)
+	}
+	r, err := RunIssue(context.Background(), IssueConfig{
+		Exe: exe, CAKey: "rsa2048", Clients: 4, Duration: 700 * time.Millisecond,
+		Warmup: 200 * time.Millisecond, Requests: 32, Dir: t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.CAKey != "rsa2048/boringcrypto" {
+		t.Fatalf("the benchmark reports %q: the child does not sign with BoringCrypto", r.CAKey)
+	}
+	if r.Issued == 0 || r.Errors != 0 || r.Verified != r.Issued {
+		t.Fatalf("issued %d, errors %d (first: %s), verified %d", r.Issued, r.Errors, r.FirstError, r.Verified)
 	}
 }

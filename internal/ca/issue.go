@@ -98,6 +98,19 @@ func (e *Engine) Submit(ctx context.Context, p *Principal, csrData []byte, templ
 	if p == nil {
 		return nil, fmt.Errorf("no caller: %w", ErrUnauthenticated)
 	}
+	select {
+	case e.admit <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for the CA: %w", ctx.Err())
+	}
+	admitted := true
+	leave := func() {
+		if admitted {
+			<-e.admit
+			admitted = false
+		}
+	}
+	defer leave()
 	defer e.db.Coming()() // the group commit waits for issuances in progress
 	req, err := parseCSR(csrData)
 	if err != nil {
@@ -128,6 +141,7 @@ func (e *Engine) Submit(ctx context.Context, p *Principal, csrData []byte, templ
 	now := e.now()
 	r := db.Request{Requester: p.Name, Template: t.Name, Subject: subject, Submitted: now}
 	if t.Approval {
+		leave() // the CPU work is done; the database round is not
 		r.CSR = req.Raw
 		id, err := e.db.InsertPending(ctx, r, db.Audit{At: now, Actor: p.Name, Action: "submit", Template: t.Name, Subject: subject, Result: "pending"})
 		if err != nil {
@@ -140,6 +154,7 @@ func (e *Engine) Submit(ctx context.Context, p *Principal, csrData []byte, templ
 		e.audit(ctx, db.Audit{Actor: p.Name, Action: "submit", Template: t.Name, Subject: subject, Result: "refused", Detail: err.Error()})
 		return nil, err
 	}
+	leave()
 	serial := serialHex(cert.SerialNumber)
 	c := db.Cert{Serial: serial, Requester: p.Name, Template: t.Name, Subject: subject, NotBefore: cert.NotBefore, NotAfter: cert.NotAfter, DER: cert.Raw}
 	id, err := e.db.InsertIssued(ctx, r, c, db.Audit{At: now, Actor: p.Name, Action: "submit", Template: t.Name, Subject: subject, Serial: serial, Result: "issued"})

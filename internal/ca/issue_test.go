@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -333,5 +334,44 @@ func TestSubmitAcceptsEveryEncoding(t *testing.T) {
 		if res, err := e.Submit(context.Background(), admin, data, "WebServer"); err != nil || res.Status != StatusIssued {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// TestSubmitAdmission checks the admission gate: while every slot is taken
+// a submission waits, gives up with its context and leaves nothing behind;
+// a waiting submission goes on as soon as a slot frees.
+func TestSubmitAdmission(t *testing.T) {
+	e, _ := newCA(t, "", "p256")
+	admin := mustPrincipal(t, e, "admin")
+	for i := 0; i < cap(e.admit); i++ {
+		e.admit <- struct{}{} // every slot busy
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := e.Submit(ctx, admin, makeCSR(t, csrSpec{cn: "late.contoso.com"}), "WebServer"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("full gate: err = %v, want the context's deadline", err)
+	}
+	if rs, err := e.Requests(context.Background(), admin, ""); err != nil || len(rs) != 0 {
+		t.Fatalf("a submission that was never admitted left %d requests (%v)", len(rs), err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		res, err := e.Submit(context.Background(), admin, makeCSR(t, csrSpec{cn: "next.contoso.com"}), "WebServer")
+		if err == nil && res.Status != StatusIssued {
+			err = fmt.Errorf("status %s", res.Status)
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("admitted through a full gate: %v", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	<-e.admit // one slot frees
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(e.admit) != cap(e.admit)-1 {
+		t.Fatalf("the submission kept its slot: %d of %d taken", len(e.admit), cap(e.admit))
 	}
 }

@@ -157,7 +157,11 @@ never makes a second key for a certificate that has one.
 With --server FQDN --store DIR --exchange SHARE, apply does one server's part
 when servers are separate machines: the first server of a pool writes the
 .pfx to SHARE, the others import it (transfer password out of band, with
---transfer-password-file).`,
+--transfer-password-file).
+
+Unless the environment sets GOMAXPROCS, apply runs with twice the CPUs as
+Ps: store commits block threads in fsync and file creation, and key
+generation keeps every core busy meanwhile.`,
 		Example: `  edgecert apply -t topology.yaml --workspace ws --ca-dir ca --passphrase-file ca.pass
   edgecert apply -t topology.yaml --workspace ws --ca https://ca.contoso.net:8443 --token-file token
   edgecert apply -t topology.yaml --workspace ws --import-response sip.p7b --ca-dir ca

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -24,8 +26,19 @@ import (
 // database, as `go test -run '^$' -bench . ./internal/enroll`. Each reports
 // certificates (or requests) per second and p50/p99 latency.
 
+// tuned runs the benchmark with the runtime settings of `ca serve`
+// (TuneRuntime), restoring the test binary's afterwards.
+func tuned(b *testing.B) {
+	gc := debug.SetGCPercent(100)
+	debug.SetGCPercent(gc)
+	procs := runtime.GOMAXPROCS(0)
+	TuneRuntime()
+	b.Cleanup(func() { debug.SetGCPercent(gc); runtime.GOMAXPROCS(procs) })
+}
+
 func benchCA(b *testing.B, key, dsn string) (*testCA, string, *http.Client) {
 	b.Helper()
+	tuned(b)
 	tc := newRealCAKey(b, key, dsn)
 	url, stop, err := StartLoopback(tc.eng, nil)
 	if err != nil {
@@ -143,6 +156,7 @@ func BenchmarkIssueEngine(b *testing.B) {
 	for _, key := range []string{"p256", "rsa2048"} {
 		for _, clients := range []int{1, 64} {
 			b.Run(fmt.Sprintf("ca=%s/clients=%d", key, clients), func(b *testing.B) {
+				tuned(b)
 				tc := newRealCAKey(b, key, "")
 				p, err := tc.eng.AuthenticateToken(context.Background(), tc.tokAlice)
 				if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"runtime"
 	"sort"
 	"strconv"
 	"sync"
@@ -177,6 +178,9 @@ func (s *Server) writeGauges(ctx context.Context, w *bufio.Writer) {
 		}
 		fmt.Fprintf(w, "edgecert_crl_age_seconds{crl=%q} %g\n", kind.name, age)
 	}
+	fmt.Fprintln(w, "# HELP edgecert_build_info The server's build: Go version and the implementation of its cryptography (go or boringcrypto).")
+	fmt.Fprintln(w, "# TYPE edgecert_build_info gauge")
+	fmt.Fprintf(w, "edgecert_build_info{go=%q,crypto=%q} 1\n", runtime.Version(), cryptoImpl())
 	fmt.Fprintln(w, "# HELP edgecert_uptime_seconds Time since the server started.")
 	fmt.Fprintln(w, "# TYPE edgecert_uptime_seconds gauge")
 	fmt.Fprintf(w, "edgecert_uptime_seconds %g\n", now.Sub(s.started).Seconds())

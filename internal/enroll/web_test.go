@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -301,6 +302,7 @@ func TestHealthAndMetrics(t *testing.T) {
 		`edgecert_issuance_duration_seconds_bucket{le="+Inf"} 2`,
 		`edgecert_pending_requests 1`,
 		`edgecert_crl_age_seconds{crl="full"} `,
+		`edgecert_build_info{go="` + runtime.Version() + `",crypto="` + cryptoImpl() + `"} 1`,
 		"# TYPE edgecert_issuance_duration_seconds histogram",
 	} {
 		if !strings.Contains(string(b), want) {
