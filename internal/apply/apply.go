@@ -102,11 +102,12 @@ func (r *Result) Complete() bool {
 }
 
 type runner struct {
-	p    *plan.Plan
-	w    *Workspace
-	o    Options
-	j    *journal
-	evMu sync.Mutex
+	p       *plan.Plan
+	w       *Workspace
+	o       Options
+	j       *journal
+	release func() // the workspace's run lock
+	evMu    sync.Mutex
 
 	chainP7B  []byte
 	chainSum  string
@@ -127,13 +128,21 @@ func newRunner(p *plan.Plan, w *Workspace, o Options) (*runner, error) {
 		// wait on disk or on the CA.
 		o.Concurrency = 4*runtime.NumCPU() + 2
 	}
+	release := func() {}
+	if !o.DryRun {
+		var err error
+		if release, err = w.exclusive(); err != nil {
+			return nil, err
+		}
+	}
 	j, err := openJournal(w.path("state.json"), o.Now)
 	if err != nil {
+		release()
 		return nil, err
 	}
 	vo := o.Verify
 	vo.Now = o.Now
-	return &runner{p: p, w: w, o: o, j: j, chainOnce: map[string]*chainOnce{}, v: verify.NewVerifier(vo), rep: &verify.Report{}}, nil
+	return &runner{p: p, w: w, o: o, j: j, release: release, chainOnce: map[string]*chainOnce{}, v: verify.NewVerifier(vo), rep: &verify.Report{}}, nil
 }
 
 func (r *runner) event(step Step, id, server, status, format string, args ...any) {
@@ -175,6 +184,7 @@ func Run(ctx context.Context, p *plan.Plan, w *Workspace, opts Options) (*Result
 	if err != nil {
 		return nil, err
 	}
+	defer r.release()
 	return r.run(ctx)
 }
 

@@ -1,9 +1,16 @@
 package apply_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"edgecert/internal/apply"
 	"edgecert/internal/apply/applytest"
@@ -211,5 +218,53 @@ func TestPublicResponseMatchesByKey(t *testing.T) {
 	st, err := apply.Status(e.Plan, e.Workspace)
 	if err != nil || st.Complete {
 		t.Fatalf("status after a stray response: %+v %v", st, err)
+	}
+}
+
+// TestOneRunPerWorkspace checks the workspace's run lock: while one apply
+// works, a second (from another process or, as here, another open of the
+// lock file) is refused at once with ErrBusy and changes nothing; a dry run
+// still reads; once the first is done, apply runs again.
+func TestOneRunPerWorkspace(t *testing.T) {
+	e := applytest.New(t, applytest.Example(t, "single-edge.yaml"), applytest.Options{})
+	started, proceed := make(chan struct{}), make(chan struct{})
+	opts := e.Options()
+	var once sync.Once
+	opts.Progress = func(apply.Event) {
+		once.Do(func() { close(started); <-proceed })
+	}
+	first := make(chan error, 1)
+	go func() {
+		_, err := apply.Run(context.Background(), e.Plan, e.Workspace, opts)
+		first <- err
+	}()
+	<-started // the first run holds the lock and waits in its first event
+	journal := filepath.Join(e.Workspace.Dir, "state.json")
+	before, _ := os.ReadFile(journal)
+	other, err := apply.OpenWorkspace(e.Workspace.Dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = apply.Run(context.Background(), e.Plan, other, e.Options())
+	if !errors.Is(err, apply.ErrBusy) || !strings.Contains(err.Error(), fmt.Sprintf("process %d", os.Getpid())) {
+		t.Fatalf("second run: err = %v, want ErrBusy naming this process", err)
+	}
+	if _, err := apply.Renew(context.Background(), e.Plan, other, 30*24*time.Hour, e.Options()); !errors.Is(err, apply.ErrBusy) {
+		t.Fatalf("renew during apply: err = %v, want ErrBusy", err)
+	}
+	if after, _ := os.ReadFile(journal); !bytes.Equal(before, after) {
+		t.Fatal("a refused run changed the journal")
+	}
+	dry := e.Options()
+	dry.DryRun = true
+	if _, err := apply.Run(context.Background(), e.Plan, other, dry); err != nil {
+		t.Fatalf("a dry run during apply: %v", err)
+	}
+	close(proceed)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := apply.Run(context.Background(), e.Plan, other, e.Options()); err != nil {
+		t.Fatalf("after the first run: %v", err)
 	}
 }

@@ -23,6 +23,7 @@ func Renew(ctx context.Context, p *plan.Plan, w *Workspace, within time.Duration
 	if err != nil {
 		return nil, err
 	}
+	defer r.release()
 	var ids []string
 	for _, c := range r.selected() {
 		due, err := r.renewDue(c, within)

@@ -32,6 +32,7 @@ func ImportResponses(ctx context.Context, p *plan.Plan, w *Workspace, files []Re
 	if err != nil {
 		return nil, err
 	}
+	defer r.release()
 	var matched []string
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {

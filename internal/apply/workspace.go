@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"edgecert/internal/store"
 )
@@ -159,4 +161,46 @@ func newTransferPassword(r interface{ Read([]byte) (int, error) }) (string, erro
 		b[i] = alphabet[int(b[i])%len(alphabet)]
 	}
 	return string(b), nil
+}
+
+// ErrBusy: another apply, renew or response import works on the workspace.
+var ErrBusy = errors.New("workspace in use")
+
+// lockName is the run lock of a workspace (in server mode, of that server's
+// state folder).
+const lockName = "apply.lock"
+
+// exclusive takes the workspace's run lock, so that two processes (or two
+// runs in one process) never carry out the procedure on one workspace at
+// once: their journals would overwrite each other and both could make a key
+// for the same certificate. It fails at once, naming the holder, when the
+// lock is taken. The lock is flock(2) on DIR/apply.lock: it goes with the
+// process, so a killed apply leaves nothing to clean up.
+func (w *Workspace) exclusive() (release func(), err error) {
+	path := w.path(lockName)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("apply: workspace lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		holder := ""
+		if b, rerr := os.ReadFile(path); rerr == nil {
+			if pid, perr := strconv.Atoi(strings.TrimSpace(string(b))); perr == nil {
+				holder = fmt.Sprintf(" (process %d)", pid)
+			}
+		}
+		_ = f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("apply: another apply or renew is working on %s%s; wait for it to finish: %w", w.Dir, holder, ErrBusy)
+		}
+		return nil, fmt.Errorf("apply: workspace lock %s: %w", path, err)
+	}
+	if err := f.Truncate(0); err == nil {
+		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return func() {
+		_ = f.Truncate(0)
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		_ = f.Close()
+	}, nil
 }

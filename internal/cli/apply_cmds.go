@@ -152,7 +152,9 @@ the certificate with its key to the other members as a .pfx with a random
 password; assign the usages on every server; verify.
 
 apply is idempotent and resumable: run it again to finish what is missing; it
-never makes a second key for a certificate that has one.
+never makes a second key for a certificate that has one. One apply (or
+renew) works on a workspace at a time: a second one is refused at once,
+naming the process that holds DIR/apply.lock.
 
 With --server FQDN --store DIR --exchange SHARE, apply does one server's part
 when servers are separate machines: the first server of a pool writes the
