@@ -343,10 +343,17 @@ func (s *Store) commitLocked(t *txn) error {
 			continue // content-addressed and already committed
 		}
 		d, name := filepath.Split(filepath.FromSlash(rel))
-		if err := writeAtomic(filepath.Join(s.dir, d), name, f.data, f.mode); err != nil {
+		dir := filepath.Join(s.dir, d)
+		dirs[dir] = true
+		if ok, err := linkShared(dir, name, f.data, f.mode); err != nil {
+			return err
+		} else if ok {
+			continue
+		}
+		if err := writeAtomic(dir, name, f.data, f.mode); err != nil {
 			return err
 		}
-		dirs[filepath.Join(s.dir, d)] = true
+		rememberFile(filepath.Join(dir, name), f.data)
 	}
 	for d := range dirs {
 		if err := syncDir(d); err != nil {

@@ -670,3 +670,62 @@ func TestIndexSwap(t *testing.T) {
 	}
 	mustCheck(t, a)
 }
+
+// TestSharedFilesAreLinked checks that a file another store of this
+// process has committed is hard-linked instead of written again, that the
+// stores stay independent, and that a changed or missing source is not
+// linked.
+func TestSharedFilesAreLinked(t *testing.T) {
+	p := newPKI(t, "Contoso", 0)
+	key := newKey(t, 0)
+	leaf := p.leaf(t, key.Public(), "edge.contoso.com", testNow.AddDate(1, 0, 0))
+	pfx := pfxOf(t, &certfmt.PFX{Key: key, Leaf: leaf, CA: []*x509.Certificate{p.inter, p.root}}, "pw")
+	dirA, dirB, dirC := t.TempDir(), t.TempDir(), t.TempDir()
+	a, b := openTest(t, dirA, ""), openTest(t, dirB, "")
+	for _, s := range []*Store{a, b} {
+		if _, err := s.Import(pfx, ImportOptions{Password: "pw"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ino := func(path string) uint64 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tagOf(fi).ino
+	}
+	idx, _ := a.snapshot()
+	files := idx.files()
+	if len(files) != 4 { // leaf, key, intermediate, root
+		t.Fatalf("store holds %d files, want 4: %v", len(files), files)
+	}
+	for rel := range files {
+		if ino(filepath.Join(dirA, rel)) != ino(filepath.Join(dirB, rel)) {
+			t.Errorf("%s was written again, not linked", rel)
+		}
+	}
+	mustCheck(t, a)
+	mustCheck(t, b)
+	// Deleting from one store leaves the other whole.
+	if err := a.Delete(thumb(leaf)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.PrivateKey(thumb(leaf)); err != nil {
+		t.Fatalf("the other store lost the key: %v", err)
+	}
+	mustCheck(t, b)
+	// A source changed on disk is not linked: the next store gets its own file.
+	rootRel := "certs/" + thumb(p.root) + ".cer"
+	src := filepath.Join(dirB, rootRel)
+	if err := os.Chmod(src, 0o600); err != nil { // a different mode: not the content wanted
+		t.Fatal(err)
+	}
+	c := openTest(t, dirC, "")
+	if _, err := c.Import(pemOf(p.root), ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if ino(filepath.Join(dirC, rootRel)) == ino(src) {
+		t.Fatal("linked a file whose mode had changed")
+	}
+	mustCheck(t, c)
+}
