@@ -12,7 +12,7 @@
 //
 //	DIR/index.bin         the index: every entry and the assignments (the commit point)
 //	DIR/index.spare       the previous index, overwritten by the next commit
-//	DIR/store.lock        flock(2) lock file
+//	DIR/store.lock        flock(2) lock file, in stores made by earlier versions (new ones lock DIR)
 //	DIR/certs/T.cer       DER certificates, named by SHA-1 thumbprint
 //	DIR/requests/T.csr    DER PKCS#10 requests, named by SHA-1 of the request
 //	DIR/keys/H.key        PKCS#8 PEM private keys (sealed when a passphrase is set),
@@ -31,11 +31,12 @@
 //
 // # Concurrency
 //
-// Readers take a shared flock on store.lock and writers an exclusive one; a
+// Readers take a shared flock on the store directory (and on store.lock,
+// when an earlier version made one) and writers an exclusive one; a
 // process that cannot get the lock within Options.LockTimeout gets an error
 // wrapping ErrLocked. The parsed index is cached per Store and reloaded only
 // when index.bin changes (its header's generation rises with every commit),
-// so List does not re-read certificate files. The lock file stays open for
+// so List does not re-read certificate files. What is locked stays open for
 // the Store's life.
 package store
 

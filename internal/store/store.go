@@ -21,7 +21,7 @@ type Store struct {
 	opts Options
 
 	mu        sync.Mutex // serialises this process's goroutines; flock serialises processes
-	lockFile  *os.File   // DIR/store.lock, open for the Store's life (closed when it is collected)
+	lockFiles []*os.File // what lock takes (see openLocks); open for the Store's life
 	cache     *index
 	cacheTag  fileTag
 	certCache map[string]*x509.Certificate // by thumbprint; files are content-addressed
@@ -62,36 +62,41 @@ func Open(dir string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("store: %w", err)
 		}
 	}
-	lf, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE, 0o600)
+	locks, err := openLocks(dir)
 	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
+		return nil, err
 	}
-	s := &Store{dir: dir, opts: opts, lockFile: lf, certCache: map[string]*x509.Certificate{}}
+	closeLocks := func() {
+		for _, f := range locks {
+			_ = f.Close()
+		}
+	}
+	s := &Store{dir: dir, opts: opts, lockFiles: locks, certCache: map[string]*x509.Certificate{}}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	unlock, err := s.lock(true)
 	if err != nil {
-		_ = lf.Close()
+		closeLocks()
 		return nil, err
 	}
 	defer unlock()
 	idx, err := s.loadLocked()
 	if errors.Is(err, fs.ErrNotExist) {
 		if err := s.checkEmptyLocked(); err != nil {
-			_ = lf.Close()
+			closeLocks()
 			return nil, err
 		}
 		idx = &index{Version: indexVersion}
 		if err := s.writeIndexLocked(idx); err != nil {
-			_ = lf.Close()
+			closeLocks()
 			return nil, err
 		}
 	} else if err != nil {
-		_ = lf.Close()
+		closeLocks()
 		return nil, err
 	}
 	if err := s.gcLocked(idx); err != nil {
-		_ = lf.Close()
+		closeLocks()
 		return nil, err
 	}
 	return s, nil
@@ -187,22 +192,52 @@ func (s *Store) read(fn func(*index) error) error {
 	return fn(idx)
 }
 
+// openLocks opens what the store's lock is taken on: the store directory
+// itself, and DIR/store.lock when it exists. Stores made by earlier
+// versions have that file and their processes lock it, so it is locked too;
+// new stores do without it (a file creation is dear, see writeIndexLocked).
+func openLocks(dir string) ([]*os.File, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	locks := []*os.File{d}
+	if f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR, 0); err == nil {
+		locks = append(locks, f)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		_ = d.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return locks, nil
+}
+
 // lock takes the store's flock, shared or exclusive, waiting at most
 // LockTimeout.
 func (s *Store) lock(exclusive bool) (func(), error) {
-	f := s.lockFile
-	var err error
 	how := syscall.LOCK_SH
 	if exclusive {
 		how = syscall.LOCK_EX
 	}
+	unlockAll := func(fs []*os.File) {
+		for _, f := range fs {
+			_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		}
+	}
 	deadline := time.Now().Add(s.opts.LockTimeout)
 	wait := time.Millisecond
 	for {
-		err = syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
-		if err == nil {
-			return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }, nil
+		var err error
+		n := 0
+		for _, f := range s.lockFiles {
+			if err = syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB); err != nil {
+				break
+			}
+			n++
 		}
+		if err == nil {
+			return func() { unlockAll(s.lockFiles) }, nil
+		}
+		unlockAll(s.lockFiles[:n])
 		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
 			return nil, fmt.Errorf("store %s: lock: %w", s.dir, err)
 		}

@@ -7,11 +7,13 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -728,4 +730,53 @@ func TestSharedFilesAreLinked(t *testing.T) {
 		t.Fatal("linked a file whose mode had changed")
 	}
 	mustCheck(t, c)
+}
+
+// TestLockWithEarlierStores checks the store lock: a new store has no lock
+// file (the directory is locked), and in a store an earlier version made,
+// whose processes lock store.lock, a holder of that file still keeps
+// writers out.
+func TestLockWithEarlierStores(t *testing.T) {
+	p := newPKI(t, "Contoso", 0)
+	dir := t.TempDir()
+	s := openTest(t, dir, "")
+	if _, err := os.Stat(filepath.Join(dir, lockName)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a new store made %s (err %v)", lockName, err)
+	}
+	// An earlier version's store: the lock file exists and another process
+	// (here, another open file description) holds it.
+	old := t.TempDir()
+	openTest(t, old, "")
+	f, err := os.OpenFile(filepath.Join(old, lockName), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, err := Open(old, Options{Now: func() time.Time { return testNow }, LockTimeout: 30 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Import(pemOf(p.root), ImportOptions{}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("import while an earlier version holds store.lock: err = %v, want ErrLocked", err)
+	}
+	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	if _, err := st.Import(pemOf(p.root), ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// And the directory lock keeps another Store of a new store out.
+	d, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := syscall.Flock(int(d.Fd()), syscall.LOCK_SH); err != nil {
+		t.Fatal(err)
+	}
+	s.opts.LockTimeout = 30 * time.Millisecond
+	if _, err := s.Import(pemOf(p.root), ImportOptions{}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("import while a reader holds the directory: err = %v, want ErrLocked", err)
+	}
 }
