@@ -315,11 +315,3 @@ func (r *runner) verify(ctx context.Context, id string) error {
 	r.event(StepVerify, id, "", EventDone, "verified on every server")
 	return nil
 }
-
-// IOProcs is the GOMAXPROCS that apply runs best with: twice the CPUs. A
-// store commit blocks its thread in fsync and in file creation (0.1–1 ms
-// each), and the Go scheduler hands that thread's P to other goroutines
-// only late; with spare Ps key generation keeps every core busy meanwhile
-// (400 stores on 2 cores: 8.7 s with 2, 7.5 s with 4). Commands that run
-// apply set it when the environment does not set GOMAXPROCS.
-func IOProcs() int { return 2 * runtime.NumCPU() }

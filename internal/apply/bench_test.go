@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"testing"
 
@@ -32,9 +33,9 @@ func benchApply(b *testing.B, engine bool) {
 	}
 	opts := e.Options()
 	opts.Verify.SkipRevocation = false
-	if os.Getenv("GOMAXPROCS") == "" { // as the apply command runs
-		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(apply.IOProcs()))
-	}
+	// As the apply command runs (cli.tuneRuntime): GOGC 400, 2 Ps per CPU.
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2 * runtime.NumCPU()))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()

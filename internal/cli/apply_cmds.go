@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -185,16 +184,8 @@ generation keeps every core busy meanwhile.`,
 	return cmd
 }
 
-// useIOProcs gives apply's store commits spare Ps (see apply.IOProcs)
-// unless the environment chose GOMAXPROCS.
-func useIOProcs() {
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(apply.IOProcs())
-	}
-}
-
 func runApply(ctx context.Context, env *Env, o *applyOptions) error {
-	useIOProcs()
+	tuneRuntime()
 	if o.output != formatTable && o.output != formatJSON {
 		return invalidInput(fmt.Errorf("unknown output format %q: use table or json", o.output))
 	}
@@ -529,7 +520,7 @@ previous certificates.`,
 }
 
 func runRenew(ctx context.Context, env *Env, o *renewOptions) error {
-	useIOProcs()
+	tuneRuntime()
 	within, err := parseWindow(o.within)
 	if err != nil {
 		return invalidInput(err)
@@ -674,7 +665,7 @@ apply leaves in the outbox. Nothing needs to be installed beyond edgecert.`,
 }
 
 func runDemo(ctx context.Context, env *Env, dir, output string) error {
-	useIOProcs()
+	tuneRuntime()
 	if err := checkFormat(output); err != nil {
 		return err
 	}

@@ -91,7 +91,7 @@ func runCAServe(ctx context.Context, env *Env, o *caServeOptions) error {
 	if _, err := os.Stat(filepath.Join(o.dir)); err != nil {
 		return invalidInput(fmt.Errorf("--dir %s: %w", o.dir, err))
 	}
-	enroll.TuneRuntime()
+	tuneRuntime()
 	pass, err := readCAPassphrase(env, o.passphraseFile)
 	if err != nil {
 		return err

@@ -27,12 +27,11 @@ import (
 // certificates (or requests) per second and p50/p99 latency.
 
 // tuned runs the benchmark with the runtime settings of `ca serve`
-// (TuneRuntime), restoring the test binary's afterwards.
+// (cli.tuneRuntime: GOGC 400, 2 Ps per CPU), restoring the test binary's
+// afterwards.
 func tuned(b *testing.B) {
-	gc := debug.SetGCPercent(100)
-	debug.SetGCPercent(gc)
-	procs := runtime.GOMAXPROCS(0)
-	TuneRuntime()
+	gc := debug.SetGCPercent(400)
+	procs := runtime.GOMAXPROCS(2 * runtime.NumCPU())
 	b.Cleanup(func() { debug.SetGCPercent(gc); runtime.GOMAXPROCS(procs) })
 }
 

@@ -23,8 +23,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -394,27 +392,4 @@ func StartLoopback(eng Engine, log *slog.Logger) (url string, stop func() error,
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx) }()
 	return s.URL(), func() error { cancel(); return <-done }, nil
-}
-
-// serverGCPercent is the garbage collector's target while serving, unless
-// GOGC is set: the server's live heap is a few MB and each issuance leaves
-// tens of KB of garbage, so Go's default (100) collects every few hundred
-// requests. 400 trades a few more MB of heap for ~10 % less CPU per
-// certificate under load (docs/BENCHMARKS.md).
-const serverGCPercent = 400
-
-// TuneRuntime sets the Go runtime for serving, each setting only when the
-// environment does not choose it: GOGC 400 (above), and twice as many Ps
-// as CPUs (GOMAXPROCS), because the database's group commit blocks its
-// thread in fsync and Go hands that thread's P to other goroutines only
-// late; with spare Ps the signatures keep both cores busy meanwhile
-// (RSA-2048 CA on 2 cores: 1,460 → 1,680 certificates/s). The command that
-// serves calls it; Serve does not, so that embedding programs keep theirs.
-func TuneRuntime() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(serverGCPercent)
-	}
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(2 * runtime.NumCPU())
-	}
 }
