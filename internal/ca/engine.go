@@ -37,6 +37,8 @@ type Engine struct {
 	// submissions share the cores and each finishes late by a random
 	// amount: RSA-2048 at 64 clients had p99 85–100 ms for a p50 of 37 ms;
 	// admitted in order, p99 is 57–61 ms at the same rate (docs/BENCHMARKS.md).
+	// A key in a token may sign while the CPU waits (a network HSM), so
+	// then more submissions are admitted (admitSlots).
 	admit  chan struct{}
 	issuer *x509.Certificate
 	root   *x509.Certificate
@@ -84,8 +86,7 @@ func Open(ctx context.Context, dir string, opts OpenOptions) (*Engine, error) {
 	if cfg.Pending {
 		return nil, fmt.Errorf("the issuing CA of %s waits for its certificate (run 'edgecert ca import-issuing'): %w", dir, ErrConflict)
 	}
-	e := &Engine{dir: dir, cfg: cfg, now: opts.Now, rand: safeRand(opts.Rand), stop: make(chan struct{}),
-		admit: make(chan struct{}, runtime.NumCPU()+1)}
+	e := &Engine{dir: dir, cfg: cfg, now: opts.Now, rand: safeRand(opts.Rand), stop: make(chan struct{})}
 	if e.now == nil {
 		e.now = time.Now
 	}
@@ -97,6 +98,7 @@ func Open(ctx context.Context, dir string, opts OpenOptions) (*Engine, error) {
 			return nil, err
 		}
 	}
+	e.admit = make(chan struct{}, admitSlots(e.signer == nil || e.softKey))
 	dsn := cfg.dsn(dir)
 	if opts.DSN != "" {
 		dsn = opts.DSN
@@ -255,4 +257,15 @@ func wrapDB(err error) error {
 		return err
 	}
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// admitSlots is how many submissions do their CPU work at once: one more
+// than the CPUs for a key Go signs with (the signature is CPU work), four
+// times the CPUs for a key in a token, whose signature may wait on a device
+// or a network while the CPU could serve others.
+func admitSlots(softKey bool) int {
+	if softKey {
+		return runtime.NumCPU() + 1
+	}
+	return 4 * runtime.NumCPU()
 }
