@@ -9,12 +9,15 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	zx509 "github.com/zmap/zcrypto/x509"
 	"github.com/zmap/zlint/v3"
 	"github.com/zmap/zlint/v3/lint"
+
+	"edgecert/internal/db"
 )
 
 // TestEveryTemplateIssuesLintCleanCertificates issues under each shipped
@@ -373,5 +376,51 @@ func TestSubmitAdmission(t *testing.T) {
 	}
 	if len(e.admit) != cap(e.admit)-1 {
 		t.Fatalf("the submission kept its slot: %d of %d taken", len(e.admit), cap(e.admit))
+	}
+}
+
+// TestPendingCountPastTheListingLimit checks that the pending count (the
+// metric and the health check use it) counts every pending request, where
+// the listing stops at 1,000, on both databases.
+func TestPendingCountPastTheListingLimit(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			e, _ := newCA(t, b.dsn(t), "p256")
+			ctx := context.Background()
+			const n = 1005
+			var wg sync.WaitGroup
+			errs := make(chan error, n)
+			next := make(chan int, n)
+			for i := 0; i < n; i++ {
+				next <- i
+			}
+			close(next)
+			for w := 0; w < 32; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range next {
+						_, err := e.db.InsertPending(ctx, db.Request{Requester: "alice", Template: "WebServer", Subject: fmt.Sprintf("CN=p%d", i), CSR: []byte{0x30}, Submitted: time.Now()},
+							db.Audit{Actor: "alice", Action: "submit", Result: "pending"})
+						errs <- err
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := e.PendingCount(ctx)
+			if err != nil || got != n {
+				t.Fatalf("PendingCount = %d, %v; want %d", got, err, n)
+			}
+			rs, err := e.Requests(ctx, mustPrincipal(t, e, "admin"), StatusPending)
+			if err != nil || len(rs) != 1000 {
+				t.Fatalf("the listing gave %d rows (%v); this test expects its limit of 1,000", len(rs), err)
+			}
+		})
 	}
 }

@@ -88,6 +88,16 @@ func (e *Engine) Requests(ctx context.Context, p *Principal, status Status) ([]R
 	return out, nil
 }
 
+// PendingCount is the number of requests waiting for approval, all of them
+// (Requests lists at most 1,000). It is for monitoring and needs no caller.
+func (e *Engine) PendingCount(ctx context.Context) (int, error) {
+	n, err := e.db.CountRequests(ctx, db.StatusPending)
+	if err != nil {
+		return 0, wrapDB(err)
+	}
+	return int(n), nil
+}
+
 // Approve issues a pending request (administrators; not one's own unless admin).
 func (e *Engine) Approve(ctx context.Context, p *Principal, id int64) (*Result, error) {
 	r, err := e.pendingFor(ctx, p, id, "approve")

@@ -134,6 +134,7 @@ type backend interface {
 
 	request(ctx context.Context, id int64) (*Request, error)
 	requests(ctx context.Context, requester, status string, limit int) ([]Request, error)
+	countStatus(ctx context.Context, status string) (int64, error)
 	complete(ctx context.Context, id int64, status, reason, decidedBy string, cert *Cert, a Audit) error
 
 	certificate(ctx context.Context, serial string) (*Cert, error)
@@ -348,6 +349,12 @@ func (d *DB) Request(ctx context.Context, id int64) (*Request, error) { return d
 // Requests lists requests, newest first, optionally of one requester and status.
 func (d *DB) Requests(ctx context.Context, requester, status string, limit int) ([]Request, error) {
 	return d.b.requests(ctx, requester, status, limit)
+}
+
+// CountRequests is the number of requests in status (all of them, where
+// Requests lists at most its limit).
+func (d *DB) CountRequests(ctx context.Context, status string) (int64, error) {
+	return d.b.countStatus(ctx, status)
 }
 
 // Complete moves a pending request to status (issued with cert, or denied

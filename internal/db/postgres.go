@@ -352,6 +352,12 @@ func (s *pgStore) revokedEach(ctx context.Context, since time.Time, fn func([]by
 	return pgErr("revocations", rows.Err())
 }
 
+func (s *pgStore) countStatus(ctx context.Context, status string) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM requests WHERE status = $1`, status).Scan(&n)
+	return n, pgErr("count requests", err)
+}
+
 func (s *pgStore) revokedCount(ctx context.Context) (int64, error) {
 	var n int64
 	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM revocations`).Scan(&n)

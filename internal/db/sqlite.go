@@ -459,6 +459,12 @@ func (s *sqliteStore) revokedEach(ctx context.Context, since time.Time, fn func(
 	return sqliteErr("revocations", rows.Err())
 }
 
+func (s *sqliteStore) countStatus(ctx context.Context, status string) (int64, error) {
+	var n int64
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM requests WHERE status = ?`, status).Scan(&n)
+	return n, sqliteErr("count requests", err)
+}
+
 func (s *sqliteStore) revokedCount(ctx context.Context) (int64, error) {
 	var n int64
 	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM revocations`).Scan(&n)
