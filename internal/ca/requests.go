@@ -55,10 +55,30 @@ func (e *Engine) Request(ctx context.Context, p *Principal, id int64) (*Result, 
 	return e.result(ctx, r)
 }
 
-// Requests lists the requests p may see (all for an administrator), newest first.
-func (e *Engine) Requests(ctx context.Context, p *Principal, status Status) ([]Result, error) {
+// MaxPage is the most requests one call of Requests returns.
+const MaxPage = 1000
+
+// Page is a window of a listing, newest first: the requests older than
+// Before (0: from the newest), at most Limit of them (0 or more than
+// MaxPage: MaxPage).
+type Page struct {
+	Before int64
+	Limit  int
+}
+
+// Requests lists the requests p may see (all for an administrator), newest
+// first, one page at a time. next is the Before of the following page, 0
+// when this was the last.
+func (e *Engine) Requests(ctx context.Context, p *Principal, status Status, pg Page) (rs []Result, next int64, err error) {
 	if p == nil {
-		return nil, fmt.Errorf("no caller: %w", ErrUnauthenticated)
+		return nil, 0, fmt.Errorf("no caller: %w", ErrUnauthenticated)
+	}
+	if pg.Before < 0 {
+		return nil, 0, fmt.Errorf("page: before must be a request id, not %d: %w", pg.Before, ErrBadRequest)
+	}
+	limit := pg.Limit
+	if limit <= 0 || limit > MaxPage {
+		limit = MaxPage
 	}
 	who := p.Name
 	if p.Admin {
@@ -68,16 +88,19 @@ func (e *Engine) Requests(ctx context.Context, p *Principal, status Status) ([]R
 	if status == StatusRevoked {
 		st = db.StatusIssued
 	}
-	rs, err := e.db.Requests(ctx, who, st, 1000)
+	rows, err := e.db.Requests(ctx, who, st, pg.Before, limit)
 	if err != nil {
-		return nil, wrapDB(err)
+		return nil, 0, wrapDB(err)
 	}
-	out := make([]Result, 0, len(rs))
-	for i := range rs {
-		res := Result{RequestID: rs[i].ID, Status: Status(rs[i].Status), Requester: rs[i].Requester, Template: rs[i].Template,
-			Subject: rs[i].Subject, Submitted: rs[i].Submitted, Serial: rs[i].Serial, Reason: rs[i].Reason}
+	if len(rows) == limit {
+		next = rows[len(rows)-1].ID
+	}
+	out := make([]Result, 0, len(rows))
+	for i := range rows {
+		res := Result{RequestID: rows[i].ID, Status: Status(rows[i].Status), Requester: rows[i].Requester, Template: rows[i].Template,
+			Subject: rows[i].Subject, Submitted: rows[i].Submitted, Serial: rows[i].Serial, Reason: rows[i].Reason}
 		if status == StatusRevoked {
-			full, err := e.result(ctx, &rs[i])
+			full, err := e.result(ctx, &rows[i])
 			if err != nil || full.Status != StatusRevoked {
 				continue
 			}
@@ -85,11 +108,11 @@ func (e *Engine) Requests(ctx context.Context, p *Principal, status Status) ([]R
 		}
 		out = append(out, res)
 	}
-	return out, nil
+	return out, next, nil
 }
 
 // PendingCount is the number of requests waiting for approval, all of them
-// (Requests lists at most 1,000). It is for monitoring and needs no caller.
+// (one page of Requests holds at most MaxPage). It is for monitoring and needs no caller.
 func (e *Engine) PendingCount(ctx context.Context) (int, error) {
 	n, err := e.db.CountRequests(ctx, db.StatusPending)
 	if err != nil {

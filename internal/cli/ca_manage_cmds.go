@@ -294,9 +294,17 @@ func newCAPendingCmd(env *Env) *cobra.Command {
 				return err
 			}
 			defer e.Close()
-			rs, err := e.Requests(env.Ctx, ca.Operator(), ca.StatusPending)
-			if err != nil {
-				return caErr(err)
+			var rs []ca.Result
+			for pg := (ca.Page{}); ; {
+				page, next, err := e.Requests(env.Ctx, ca.Operator(), ca.StatusPending, pg)
+				if err != nil {
+					return caErr(err)
+				}
+				rs = append(rs, page...)
+				if next == 0 {
+					break
+				}
+				pg.Before = next
 			}
 			return render(env.Out, output, rs, func(w io.Writer) error {
 				tw := newTable(w)

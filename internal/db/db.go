@@ -133,7 +133,7 @@ type backend interface {
 	tokenUser(ctx context.Context, hash string) (string, error)
 
 	request(ctx context.Context, id int64) (*Request, error)
-	requests(ctx context.Context, requester, status string, limit int) ([]Request, error)
+	requests(ctx context.Context, requester, status string, before int64, limit int) ([]Request, error)
 	countStatus(ctx context.Context, status string) (int64, error)
 	complete(ctx context.Context, id int64, status, reason, decidedBy string, cert *Cert, a Audit) error
 
@@ -346,9 +346,10 @@ func (d *DB) TokenUser(ctx context.Context, hash string) (string, error) {
 // Request returns one request.
 func (d *DB) Request(ctx context.Context, id int64) (*Request, error) { return d.b.request(ctx, id) }
 
-// Requests lists requests, newest first, optionally of one requester and status.
-func (d *DB) Requests(ctx context.Context, requester, status string, limit int) ([]Request, error) {
-	return d.b.requests(ctx, requester, status, limit)
+// Requests lists requests, newest first, optionally of one requester and
+// status, and only those older than the request before (0: from the newest).
+func (d *DB) Requests(ctx context.Context, requester, status string, before int64, limit int) ([]Request, error) {
+	return d.b.requests(ctx, requester, status, before, limit)
 }
 
 // CountRequests is the number of requests in status (all of them, where

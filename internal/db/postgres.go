@@ -225,8 +225,8 @@ func (s *pgStore) request(ctx context.Context, id int64) (*Request, error) {
 	return r, nil
 }
 
-func (s *pgStore) requests(ctx context.Context, requester, status string, limit int) ([]Request, error) {
-	q, args := requestsQuery(requester, status, limit, func(i int) string { return fmt.Sprintf("$%d", i) })
+func (s *pgStore) requests(ctx context.Context, requester, status string, before int64, limit int) ([]Request, error) {
+	q, args := requestsQuery(requester, status, before, limit, func(i int) string { return fmt.Sprintf("$%d", i) })
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, pgErr("requests", err)

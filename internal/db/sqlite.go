@@ -282,8 +282,8 @@ func (s *sqliteStore) request(ctx context.Context, id int64) (*Request, error) {
 	return r, nil
 }
 
-func (s *sqliteStore) requests(ctx context.Context, requester, status string, limit int) ([]Request, error) {
-	q, args := requestsQuery(requester, status, limit, func(int) string { return "?" })
+func (s *sqliteStore) requests(ctx context.Context, requester, status string, before int64, limit int) ([]Request, error) {
+	q, args := requestsQuery(requester, status, before, limit, func(int) string { return "?" })
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, sqliteErr("requests", err)
@@ -301,7 +301,7 @@ func (s *sqliteStore) requests(ctx context.Context, requester, status string, li
 }
 
 // requestsQuery builds the listing query with the backend's placeholders.
-func requestsQuery(requester, status string, limit int, ph func(int) string) (string, []any) {
+func requestsQuery(requester, status string, before int64, limit int, ph func(int) string) (string, []any) {
 	var where []string
 	var args []any
 	if requester != "" {
@@ -311,6 +311,10 @@ func requestsQuery(requester, status string, limit int, ph func(int) string) (st
 	if status != "" {
 		args = append(args, status)
 		where = append(where, "status = "+ph(len(args)))
+	}
+	if before > 0 {
+		args = append(args, before)
+		where = append(where, "id < "+ph(len(args)))
 	}
 	q := `SELECT ` + requestCols + ` FROM requests`
 	if len(where) > 0 {

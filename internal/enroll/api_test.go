@@ -1,12 +1,14 @@
 package enroll
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -340,5 +342,53 @@ func TestTokenCache(t *testing.T) {
 	}
 	if ce.calls != 4 {
 		t.Errorf("failures were cached: %d calls", ce.calls)
+	}
+}
+
+// TestAPIRequestsPaging checks GET /api/v1/requests in pages: limit= and
+// before= walk every request once, newest first, "next" is absent on the
+// last page, and bad values are refused with 400.
+func TestAPIRequestsPaging(t *testing.T) {
+	tc := newTestCA(t)
+	ts := startServer(t, tc, Config{})
+	for i := 0; i < 5; i++ {
+		st, body := ts.call(t, "POST", "/api/v1/certificates", tc.tokAlice, map[string]string{"csr": newCSR(t, fmt.Sprintf("p%d.contoso.com", i)), "template": tmplApproval})
+		if st != http.StatusAccepted {
+			t.Fatalf("submit %d: %d %s", i, st, body)
+		}
+	}
+	type page struct {
+		Requests []struct {
+			ID int64 `json:"request_id"`
+		} `json:"requests"`
+		Next int64 `json:"next"`
+	}
+	var ids []int64
+	path := "/api/v1/requests?status=pending&limit=2"
+	for pages := 0; ; pages++ {
+		if pages > 5 {
+			t.Fatal("paging does not end")
+		}
+		st, body := ts.call(t, "GET", path, tc.tokAdmin, nil)
+		if st != http.StatusOK {
+			t.Fatalf("%s: %d %s", path, st, body)
+		}
+		p := decode[page](t, body)
+		for _, r := range p.Requests {
+			ids = append(ids, r.ID)
+		}
+		if p.Next == 0 {
+			break
+		}
+		path = fmt.Sprintf("/api/v1/requests?status=pending&limit=2&before=%d", p.Next)
+	}
+	if len(ids) != 5 || !slices.IsSortedFunc(ids, func(a, b int64) int { return cmp.Compare(b, a) }) {
+		t.Fatalf("pages gave %v, want 5 ids newest first", ids)
+	}
+	for _, q := range []string{"limit=0", "limit=1001", "limit=x", "before=-3", "before=abc"} {
+		st, body := ts.call(t, "GET", "/api/v1/requests?"+q, tc.tokAdmin, nil)
+		if st != http.StatusBadRequest || decode[errAnswer](t, body).Code != "bad_request" {
+			t.Errorf("%s: %d %s", q, st, body)
+		}
 	}
 }

@@ -183,6 +183,27 @@ func parseStatus(q string) (ca.Status, error) {
 	return "", badRequest(fmt.Sprintf("unknown status %q: use pending, issued, denied or revoked", q))
 }
 
+// parsePage reads a listing's before= and limit= (default and most: max).
+func parsePage(r *http.Request, max int) (ca.Page, error) {
+	pg := ca.Page{Limit: max}
+	q := r.URL.Query()
+	if v := q.Get("before"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return pg, badRequest(fmt.Sprintf("before=%q: want the id of a request (a positive integer), as in the answer's \"next\"", v))
+		}
+		pg.Before = n
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 || n > max {
+			return pg, badRequest(fmt.Sprintf("limit=%q: want a number from 1 to %d", v, max))
+		}
+		pg.Limit = n
+	}
+	return pg, nil
+}
+
 func (s *Server) apiRequests(w http.ResponseWriter, r *http.Request) error {
 	p, err := s.bearer(r)
 	if err != nil {
@@ -192,13 +213,19 @@ func (s *Server) apiRequests(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rs, err := s.eng.Requests(r.Context(), p, st)
+	pg, err := parsePage(r, ca.MaxPage)
+	if err != nil {
+		return err
+	}
+	rs, next, err := s.eng.Requests(r.Context(), p, st, pg)
 	if err != nil {
 		return err
 	}
 	out := struct {
 		Requests []requestView `json:"requests"`
-	}{Requests: make([]requestView, 0, len(rs))}
+		// Next is the before= of the next page, absent on the last one.
+		Next int64 `json:"next,omitempty"`
+	}{Requests: make([]requestView, 0, len(rs)), Next: next}
 	for i := range rs {
 		v := s.view(&rs[i])
 		v.Certificate, v.Chain = "", nil

@@ -153,8 +153,18 @@ func (s *Server) pendingCount(ctx context.Context) (int, error) {
 	if pc, ok := s.eng.(pendingCounter); ok {
 		return pc.PendingCount(ctx)
 	}
-	rs, err := s.eng.Requests(ctx, metricsPrincipal, ca.StatusPending)
-	return len(rs), err
+	n := 0
+	for pg := (ca.Page{}); ; {
+		rs, next, err := s.eng.Requests(ctx, metricsPrincipal, ca.StatusPending, pg)
+		if err != nil {
+			return 0, err
+		}
+		n += len(rs)
+		if next == 0 {
+			return n, nil
+		}
+		pg.Before = next
+	}
 }
 
 func (s *Server) writeGauges(ctx context.Context, w *bufio.Writer) {

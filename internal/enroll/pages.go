@@ -56,6 +56,7 @@ type pageData struct {
 	Templates []ca.TemplateInfo
 	Result    *ca.Result
 	Requests  []ca.Result
+	Older     string // the next page of Requests ("" on the last)
 	Filter    string
 	Pasted    string
 	Chosen    string

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -143,6 +145,9 @@ func (s *Server) fileIssuedChain(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// pendingPageSize is how many requests the status page lists at a time.
+const pendingPageSize = 100
+
 func (s *Server) pagePending(w http.ResponseWriter, r *http.Request) error {
 	sess := s.requireSession(w, r)
 	if sess == nil {
@@ -153,7 +158,11 @@ func (s *Server) pagePending(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rs, err := s.eng.Requests(r.Context(), sess.principal, st)
+	pg, err := parsePage(r, pendingPageSize)
+	if err != nil {
+		return err
+	}
+	rs, next, err := s.eng.Requests(r.Context(), sess.principal, st, pg)
 	if err != nil {
 		return err
 	}
@@ -161,7 +170,15 @@ func (s *Server) pagePending(w http.ResponseWriter, r *http.Request) error {
 	if sess.principal.Admin {
 		title = "Certificate requests"
 	}
-	return s.render(w, r, "pending", pageData{Title: title, Requests: rs, Filter: filter, Reasons: revocationReasons, Notice: s.sess.takeFlash(sess)})
+	d := pageData{Title: title, Requests: rs, Filter: filter, Reasons: revocationReasons, Notice: s.sess.takeFlash(sess)}
+	if next != 0 {
+		q := url.Values{"before": {strconv.FormatInt(next, 10)}}
+		if filter != "" {
+			q.Set("status", filter)
+		}
+		d.Older = "/certsrv/pending?" + q.Encode()
+	}
+	return s.render(w, r, "pending", d)
 }
 
 // backToPending redirects after an administrator's action, with a notice

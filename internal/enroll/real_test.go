@@ -59,7 +59,7 @@ func newRealCAKey(t testing.TB, key, dsn string) *testCA {
 	tc.written = func(t *testing.T) int {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		rs, err := eng.Requests(ctx, ca.Operator(), "")
+		rs, _, err := eng.Requests(ctx, ca.Operator(), "", ca.Page{})
 		if err != nil {
 			t.Fatalf("count requests: %v", err)
 		}

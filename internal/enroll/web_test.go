@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
+	"html"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -447,5 +449,50 @@ func TestRequestUpload(t *testing.T) {
 	cert, err := x509.ParseCertificate(der)
 	if err != nil || cert.VerifyHostname("upload.contoso.com") != nil {
 		t.Fatalf("issued certificate: %v", err)
+	}
+}
+
+// TestPendingPagePages checks that the status page lists requests a page
+// at a time with a link to the older ones, which keeps the filter.
+func TestPendingPagePages(t *testing.T) {
+	tc := newTestCA(t)
+	ts := startServer(t, tc, Config{})
+	for i := 0; i < pendingPageSize+1; i++ {
+		st, body := ts.call(t, "POST", "/api/v1/certificates", tc.tokAlice, map[string]string{"csr": newCSR(t, fmt.Sprintf("pp%d.contoso.com", i)), "template": tmplApproval})
+		if st != http.StatusAccepted {
+			t.Fatalf("submit %d: %d %s", i, st, body)
+		}
+	}
+	ts.signIn(t, "admin", tc.passAdmin)
+	get := func(path string) string {
+		resp, err := ts.client.Get(ts.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	first := get("/certsrv/pending?status=pending")
+	if n := strings.Count(first, `id="approve-`); n != pendingPageSize {
+		t.Fatalf("first page lists %d requests, want %d", n, pendingPageSize)
+	}
+	m := regexp.MustCompile(`href="([^"]+)" id="older"`).FindStringSubmatch(first)
+	if m == nil {
+		t.Fatal("no link to the older requests")
+	}
+	older := html.UnescapeString(m[1])
+	if !strings.Contains(older, "status=pending") || !strings.Contains(older, "before=") {
+		t.Fatalf("older link %q loses the filter or the position", older)
+	}
+	second := get(older)
+	if n := strings.Count(second, `id="approve-`); n != 1 || strings.Contains(second, `id="older"`) {
+		t.Fatalf("second page lists %d requests (want 1) or links further", n)
+	}
+	if !strings.Contains(second, "pp0.contoso.com") {
+		t.Fatal("the oldest request is not on the last page")
 	}
 }
