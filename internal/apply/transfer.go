@@ -14,19 +14,17 @@ import (
 	"edgecert/internal/store"
 )
 
-// distribute is step 4: export a PFX (key and whole chain) from request_on
-// and import it on every other member (R38, R47, R58). The transfer
-// password is random and only held in memory; in server mode the PFX goes
-// to the exchange folder and its password is handed over out of band.
+// distribute is step 4: export the certificate with its key and whole
+// chain from request_on and import it on every other member (R38, R47,
+// R58). Members in this workspace get it store to store, with the same
+// exportability check as a .pfx export, and no file or password that would
+// protect nothing; in server mode the .pfx goes to the exchange folder with
+// a random password handed over out of band.
 func (r *runner) distribute(c *plan.Certificate, fn, thumb string) error {
-	var decoded *store.Decoded // the PFX as a member's import reads it, decoded once
+	var exported *store.Decoded // exported once for every member
 	export := func() error {
-		if decoded != nil {
+		if exported != nil {
 			return nil
-		}
-		pw, err := newTransferPassword(r.o.Rand)
-		if err != nil {
-			return err
 		}
 		st, _, err := r.w.Store(c.RequestOn)
 		if err != nil {
@@ -34,15 +32,11 @@ func (r *runner) distribute(c *plan.Certificate, fn, thumb string) error {
 		}
 		unlock := r.w.lock(c.RequestOn)
 		defer unlock()
-		b, err := st.Export(thumb, store.ExportOptions{Format: "pfx", Password: pw})
+		d, err := st.ExportDecoded(thumb)
 		if err != nil {
 			return fmt.Errorf("apply: export %s from %s: %w", c.ID, c.RequestOn, err)
 		}
-		d, err := store.Decode(b, pw)
-		if err != nil {
-			return fmt.Errorf("apply: the .pfx exported from %s does not read back: %w", c.RequestOn, err)
-		}
-		decoded = d
+		exported = d
 		return nil
 	}
 	remote := false
@@ -58,7 +52,7 @@ func (r *runner) distribute(c *plan.Certificate, fn, thumb string) error {
 		if err != nil {
 			return err
 		}
-		if err := r.importMember(c, srv, st, thumb, fn, export, &decoded); err != nil {
+		if err := r.importMember(c, srv, st, thumb, fn, export, &exported); err != nil {
 			return err
 		}
 	}
@@ -106,7 +100,7 @@ func (r *runner) importMember(c *plan.Certificate, srv string, st *store.Store, 
 		r.event(StepTransfer, c.ID, srv, EventFailed, "%v", err)
 		return fmt.Errorf("apply: import %s on %s: %w", c.ID, srv, err)
 	}
-	r.event(StepTransfer, c.ID, srv, EventDone, "imported from %s as .pfx with its key and chain", c.RequestOn)
+	r.event(StepTransfer, c.ID, srv, EventDone, "copied from %s with its key and chain", c.RequestOn)
 	return nil
 }
 

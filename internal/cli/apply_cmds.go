@@ -147,8 +147,9 @@ order of the Lync procedures (R39, R43-R48, R57-R60): import the CA chain on
 every server; create each request on the plan's request_on server; have it
 issued by the internal CA (--ca URL or --ca-dir DIR) or, for a public CA,
 write it to DIR/outbox/ and wait for 'apply --import-response FILE'; copy
-the certificate with its key to the other members as a .pfx with a random
-password; assign the usages on every server; verify.
+the certificate with its key (which must be exportable) to the other
+members, store to store in a workspace and as a .pfx with a random password
+between machines; assign the usages on every server; verify.
 
 apply is idempotent and resumable: run it again to finish what is missing; it
 never makes a second key for a certificate that has one. One apply (or

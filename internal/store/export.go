@@ -69,15 +69,14 @@ func (s *Store) exportLocked(idx *index, thumbprint string, opts ExportOptions) 
 	return nil, fmt.Errorf("unknown export format %q (use cer, pem, p7b or pfx): %w", opts.Format, ErrInvalidInput)
 }
 
-func (s *Store) exportPFXLocked(idx *index, r *record, cert *x509.Certificate, opts ExportOptions) ([]byte, error) {
+// withKeyLocked returns what a PFX of r holds (key, certificate, chain),
+// refusing a certificate without its key or with a key not marked exportable.
+func (s *Store) withKeyLocked(idx *index, r *record, cert *x509.Certificate) (*certfmt.PFX, error) {
 	if r.Location != My || !r.HasKey {
 		return nil, fmt.Errorf("cannot export %s (%s) with its private key: %w in the store", r.Thumbprint, r.Subject, ErrNoKey)
 	}
 	if !r.Exportable {
 		return nil, fmt.Errorf("cannot export %s (%s) with its private key: %w; %s", r.Thumbprint, r.Subject, ErrNotExportable, notExportableHint)
-	}
-	if opts.Password == "" && !opts.AllowEmpty {
-		return nil, fmt.Errorf("a PFX that holds a private key must be password-protected (M9): give a password, or explicitly allow an insecure empty one: %w", ErrInvalidInput)
 	}
 	key, err := s.loadKeyLocked(r)
 	if err != nil {
@@ -87,7 +86,42 @@ func (s *Store) exportPFXLocked(idx *index, r *record, cert *x509.Certificate, o
 	if err != nil && !errors.Is(err, ErrChain) {
 		return nil, err
 	}
-	p := &certfmt.PFX{Key: key, Leaf: cert, CA: chain[1:], FriendlyName: r.FriendlyName}
+	return &certfmt.PFX{Key: key, Leaf: cert, CA: chain[1:], FriendlyName: r.FriendlyName}, nil
+}
+
+// ExportDecoded is the content of a PFX export of the certificate (its
+// key, marked exportable, and its chain) without the file: for copying to
+// another store of this process with ImportDecoded, where a password and
+// its key derivations protect nothing.
+func (s *Store) ExportDecoded(thumbprint string) (*Decoded, error) {
+	var d *Decoded
+	err := s.read(func(idx *index) error {
+		r, err := idx.find(thumbprint)
+		if err != nil {
+			return err
+		}
+		cert, err := s.loadCertLocked(r.Thumbprint)
+		if err != nil {
+			return err
+		}
+		p, err := s.withKeyLocked(idx, r, cert)
+		if err != nil {
+			return err
+		}
+		d = &Decoded{c: &content{key: p.Key, leaf: p.Leaf, certs: p.CA, friendly: p.FriendlyName}}
+		return nil
+	})
+	return d, err
+}
+
+func (s *Store) exportPFXLocked(idx *index, r *record, cert *x509.Certificate, opts ExportOptions) ([]byte, error) {
+	if opts.Password == "" && !opts.AllowEmpty && r.HasKey && r.Exportable {
+		return nil, fmt.Errorf("a PFX that holds a private key must be password-protected (M9): give a password, or explicitly allow an insecure empty one: %w", ErrInvalidInput)
+	}
+	p, err := s.withKeyLocked(idx, r, cert)
+	if err != nil {
+		return nil, err
+	}
 	out, err := certfmt.EncodePFX(s.opts.Rand, p, opts.Password, opts.Profile, opts.AllowEmpty)
 	if err != nil {
 		return nil, fmt.Errorf("store: writing PFX: %w", err)

@@ -259,6 +259,33 @@ func TestExport(t *testing.T) {
 			tc.check(t, b)
 		})
 	}
+	t.Run("to another store without a file", func(t *testing.T) {
+		// ExportDecoded checks what a pfx export checks.
+		for _, c := range []struct {
+			tp   string
+			want error
+		}{{thumb(fixedLeaf), ErrNotExportable}, {thumb(p.root), ErrNoKey}, {strings.Repeat("AB", 20), ErrNotFound}} {
+			if _, err := s.ExportDecoded(c.tp); !errors.Is(err, c.want) {
+				t.Errorf("%s: err = %v, want %v", c.tp, err, c.want)
+			}
+		}
+		d, err := s.ExportDecoded(thumb(expLeaf))
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := openTest(t, t.TempDir(), "")
+		if _, err := other.ImportDecoded(d, ImportOptions{Exportable: true}); err != nil {
+			t.Fatal(err)
+		}
+		e, _, err := other.Certificate(thumb(expLeaf))
+		if err != nil || !e.HasKey || e.FriendlyName != "Exportable" {
+			t.Fatalf("copied entry %+v, %v", e, err)
+		}
+		if chain, err := other.Chain(expLeaf); err != nil || len(chain) != 3 {
+			t.Fatalf("copied chain: %d certificates, %v", len(chain), err)
+		}
+		mustCheck(t, other)
+	})
 	t.Run("delete key after export", func(t *testing.T) {
 		if _, err := s.Export(thumb(expLeaf), ExportOptions{Format: "pfx", Password: "pw", DeleteKey: true}); err != nil {
 			t.Fatal(err)
