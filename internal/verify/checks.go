@@ -38,7 +38,7 @@ func checkCertificate(ctx context.Context, c *plan.Certificate, st *store.Store,
 	out = append(out, checkKeyUsage(c, f, cert)...)
 	out = append(out, checkKeyType(c, f, cert)...)
 	out = append(out, checkValidity(f, cert, opts.Now(), opts.WarnDays, CheckValidity, CheckExpiry)...)
-	chain, chainFindings := checkChain(c, st, f, cert, opts.Now())
+	chain, chainFindings := checkChain(c, st, f, cert, opts.Now(), opts.chains)
 	out = append(out, chainFindings...)
 	msg := fmt.Sprintf("assigned, key, names, EKU, key usage, chain as planned; valid %d more days",
 		int(math.Floor(cert.NotAfter.Sub(opts.Now()).Hours()/24)))
@@ -283,7 +283,7 @@ func checkValidity(f Finding, cert *x509.Certificate, now time.Time, warnDays in
 
 // checkChain builds the chain from the store's ca and root locations and
 // checks its signatures.
-func checkChain(c *plan.Certificate, st *store.Store, f Finding, cert *x509.Certificate, now time.Time) ([]*x509.Certificate, []Finding) {
+func checkChain(c *plan.Certificate, st *store.Store, f Finding, cert *x509.Certificate, now time.Time, cache *chainCache) ([]*x509.Certificate, []Finding) {
 	rule := "R43"
 	if c.Kind == plan.KindReverseProxy || c.Kind == plan.KindEdgeExternalAndProxy {
 		rule = "R51"
@@ -313,8 +313,11 @@ func checkChain(c *plan.Certificate, st *store.Store, f Finding, cert *x509.Cert
 	} else if at.Before(cert.NotBefore) {
 		at = cert.NotBefore.Add(time.Second)
 	}
-	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: at,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+	if err := cache.verify(chain, at, func() error {
+		_, err := cert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: at,
+			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+		return err
+	}); err != nil {
 		return nil, []Finding{f.fail(CheckChain, rule, fmt.Sprintf("the chain does not verify: %v", err), fix)}
 	}
 	return chain, nil

@@ -150,6 +150,8 @@ type Options struct {
 	Certificates []string
 	// Concurrency bounds parallel work (default 8 offline, 64 live).
 	Concurrency int
+
+	chains *chainCache // set by NewVerifier
 }
 
 func (o *Options) defaults() {
@@ -194,6 +196,7 @@ func NewVerifier(opts Options) *Verifier {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 8
 	}
+	opts.chains = &chainCache{}
 	return &Verifier{opts: opts, rev: newRevocationChecker(opts.HTTPClient)}
 }
 
