@@ -62,7 +62,7 @@ func (r *runner) distribute(c *plan.Certificate, fn, thumb string) error {
 	return nil
 }
 
-func (r *runner) importMember(c *plan.Certificate, srv string, st *store.Store, thumb, fn string, export func() error, pfx **store.Decoded) error {
+func (r *runner) importMember(c *plan.Certificate, srv string, st *store.Store, thumb, fn string, export func() error, exported **store.Decoded) error {
 	if err := r.ensureChain(srv); err != nil {
 		return err
 	}
@@ -94,7 +94,7 @@ func (r *runner) importMember(c *plan.Certificate, srv string, st *store.Store, 
 		return err
 	}
 	unlock = r.w.lock(srv)
-	_, err = st.ImportDecoded(*pfx, store.ImportOptions{FriendlyName: fn, Exportable: c.Key.Exportable})
+	_, err = st.ImportDecoded(*exported, store.ImportOptions{FriendlyName: fn, Exportable: c.Key.Exportable})
 	unlock()
 	if err != nil {
 		r.event(StepTransfer, c.ID, srv, EventFailed, "%v", err)

@@ -38,6 +38,7 @@ type Engine interface {
 	Submit(ctx context.Context, p *ca.Principal, csr []byte, template string) (*ca.Result, error)
 	Request(ctx context.Context, p *ca.Principal, id int64) (*ca.Result, error)
 	Requests(ctx context.Context, p *ca.Principal, status ca.Status, pg ca.Page) ([]ca.Result, int64, error)
+	PendingCount(ctx context.Context) (int, error)
 	Approve(ctx context.Context, p *ca.Principal, id int64) (*ca.Result, error)
 	Deny(ctx context.Context, p *ca.Principal, id int64, reason string) error
 	Revoke(ctx context.Context, p *ca.Principal, serial *big.Int, reason string) error

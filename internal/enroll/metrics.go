@@ -12,8 +12,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"edgecert/internal/ca"
 )
 
 // latencyBuckets are the upper bounds (seconds) of the issuance latency histogram.
@@ -139,38 +137,10 @@ func (s *Server) writeIssueHistogram(w *bufio.Writer) {
 	fmt.Fprintf(w, "edgecert_issuance_duration_seconds_count %d\n", s.met.issueCount.Load())
 }
 
-// metricsPrincipal is the server's own identity for reading the pending
-// count; it is never reachable from a request.
-var metricsPrincipal = &ca.Principal{Name: "edgecert-metrics", Admin: true}
-
-// pendingCounter is an optional engine method that counts pending requests
-// without listing them.
-type pendingCounter interface {
-	PendingCount(ctx context.Context) (int, error)
-}
-
-func (s *Server) pendingCount(ctx context.Context) (int, error) {
-	if pc, ok := s.eng.(pendingCounter); ok {
-		return pc.PendingCount(ctx)
-	}
-	n := 0
-	for pg := (ca.Page{}); ; {
-		rs, next, err := s.eng.Requests(ctx, metricsPrincipal, ca.StatusPending, pg)
-		if err != nil {
-			return 0, err
-		}
-		n += len(rs)
-		if next == 0 {
-			return n, nil
-		}
-		pg.Before = next
-	}
-}
-
 func (s *Server) writeGauges(ctx context.Context, w *bufio.Writer) {
 	fmt.Fprintln(w, "# HELP edgecert_pending_requests Requests waiting for approval.")
 	fmt.Fprintln(w, "# TYPE edgecert_pending_requests gauge")
-	if n, err := s.pendingCount(ctx); err == nil {
+	if n, err := s.eng.PendingCount(ctx); err == nil {
 		fmt.Fprintf(w, "edgecert_pending_requests %d\n", n)
 	} else {
 		fmt.Fprintln(w, "edgecert_pending_requests NaN")
