@@ -36,8 +36,7 @@
 // process that cannot get the lock within Options.LockTimeout gets an error
 // wrapping ErrLocked. The parsed index is cached per Store and reloaded only
 // when index.bin changes (its header's generation rises with every commit),
-// so List does not re-read certificate files. What is locked stays open for
-// the Store's life.
+// so List does not re-read certificate files.
 package store
 
 import (

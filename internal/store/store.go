@@ -21,7 +21,6 @@ type Store struct {
 	opts Options
 
 	mu        sync.Mutex // serialises this process's goroutines; flock serialises processes
-	lockFiles []*os.File // what lock takes (see openLocks); open for the Store's life
 	cache     *index
 	cacheTag  fileTag
 	certCache map[string]*x509.Certificate // by thumbprint; files are content-addressed
@@ -62,41 +61,27 @@ func Open(dir string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("store: %w", err)
 		}
 	}
-	locks, err := openLocks(dir)
-	if err != nil {
-		return nil, err
-	}
-	closeLocks := func() {
-		for _, f := range locks {
-			_ = f.Close()
-		}
-	}
-	s := &Store{dir: dir, opts: opts, lockFiles: locks, certCache: map[string]*x509.Certificate{}}
+	s := &Store{dir: dir, opts: opts, certCache: map[string]*x509.Certificate{}}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	unlock, err := s.lock(true)
 	if err != nil {
-		closeLocks()
 		return nil, err
 	}
 	defer unlock()
 	idx, err := s.loadLocked()
 	if errors.Is(err, fs.ErrNotExist) {
 		if err := s.checkEmptyLocked(); err != nil {
-			closeLocks()
 			return nil, err
 		}
 		idx = &index{Version: indexVersion}
 		if err := s.writeIndexLocked(idx); err != nil {
-			closeLocks()
 			return nil, err
 		}
 	} else if err != nil {
-		closeLocks()
 		return nil, err
 	}
 	if err := s.gcLocked(idx); err != nil {
-		closeLocks()
 		return nil, err
 	}
 	return s, nil
@@ -196,6 +181,8 @@ func (s *Store) read(fn func(*index) error) error {
 // itself, and DIR/store.lock when it exists. Stores made by earlier
 // versions have that file and their processes lock it, so it is locked too;
 // new stores do without it (a file creation is dear, see writeIndexLocked).
+// They are opened for each lock, not kept: a workspace holds thousands of
+// stores, and opening what exists costs microseconds.
 func openLocks(dir string) ([]*os.File, error) {
 	d, err := os.Open(dir)
 	if err != nil {
@@ -214,34 +201,46 @@ func openLocks(dir string) ([]*os.File, error) {
 // lock takes the store's flock, shared or exclusive, waiting at most
 // LockTimeout.
 func (s *Store) lock(exclusive bool) (func(), error) {
+	locks, err := openLocks(s.dir)
+	if err != nil {
+		return nil, err
+	}
 	how := syscall.LOCK_SH
 	if exclusive {
 		how = syscall.LOCK_EX
 	}
-	unlockAll := func(fs []*os.File) {
-		for _, f := range fs {
-			_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	release := func(n int) {
+		for i, f := range locks {
+			if i < n {
+				_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+			}
+		}
+	}
+	closeAll := func() {
+		for _, f := range locks {
+			_ = f.Close()
 		}
 	}
 	deadline := time.Now().Add(s.opts.LockTimeout)
 	wait := time.Millisecond
 	for {
-		var err error
 		n := 0
-		for _, f := range s.lockFiles {
+		for _, f := range locks {
 			if err = syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB); err != nil {
 				break
 			}
 			n++
 		}
 		if err == nil {
-			return func() { unlockAll(s.lockFiles) }, nil
+			return func() { release(len(locks)); closeAll() }, nil
 		}
-		unlockAll(s.lockFiles[:n])
+		release(n)
 		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			closeAll()
 			return nil, fmt.Errorf("store %s: lock: %w", s.dir, err)
 		}
 		if time.Now().After(deadline) {
+			closeAll()
 			return nil, fmt.Errorf("store %s: waited %s: %w", s.dir, s.opts.LockTimeout, ErrLocked)
 		}
 		time.Sleep(wait)
