@@ -143,29 +143,24 @@ func CheckImport(data []byte, opts ImportOptions) error {
 //
 // Nothing is changed unless every certificate of the file can be filed.
 func (s *Store) Import(data []byte, opts ImportOptions) (*ImportResult, error) {
-	d, err := Decode(data, opts.Password)
+	c, err := decodeInput(data, opts.Password)
 	if err != nil {
 		return nil, err
 	}
-	return s.ImportDecoded(d, opts)
+	return s.ImportDecoded(&Decoded{c: c}, opts)
 }
 
-// Decoded is an import file decoded once (a PFX's password checked and its
-// key decrypted), to be imported into several stores.
+// Decoded is the content of an import file (certificates, and a key with
+// its certificate), as ExportDecoded gives it, to be imported into other
+// stores without a file in between.
 type Decoded struct{ c *content }
 
-// Decode decodes an import file as Import does, with password for a PFX.
-func Decode(data []byte, password string) (*Decoded, error) {
-	c, err := decodeInput(data, password)
-	if err != nil {
-		return nil, err
-	}
-	return &Decoded{c: c}, nil
-}
-
-// ImportDecoded is Import of a file already decoded; opts.Password is not
+// ImportDecoded is Import of content already decoded; opts.Password is not
 // used.
 func (s *Store) ImportDecoded(d *Decoded, opts ImportOptions) (*ImportResult, error) {
+	if d == nil || d.c == nil {
+		return nil, fmt.Errorf("nothing to import: %w", ErrInvalidInput)
+	}
 	c := d.c
 	var err error
 	var keyPEM []byte
