@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"edgecert/internal/ca"
+	"edgecert/internal/certfmt"
 )
 
 // submitRequest is the body of POST /api/v1/certificates.
@@ -117,7 +117,7 @@ func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request) error {
 	case ca.StatusPending:
 		status = http.StatusAccepted
 	}
-	writeJSON(w, status, s.view(res))
+	s.writeView(w, status, s.view(res))
 	return nil
 }
 
@@ -131,7 +131,7 @@ func (s *Server) view(res *ca.Result) requestView {
 	if res.Certificate == nil {
 		return v
 	}
-	v.Certificate = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: res.Certificate.Raw}))
+	v.Certificate = string(certfmt.EncodeCertificatePEM(res.Certificate))
 	if v.Serial == "" {
 		v.Serial = strings.ToUpper(res.Certificate.SerialNumber.Text(16))
 	}
@@ -145,7 +145,7 @@ func (s *Server) chainStrings(chain []*x509.Certificate) []string {
 	}
 	out := make([]string, len(chain))
 	for i, c := range chain {
-		out[i] = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}))
+		out[i] = string(certfmt.EncodeCertificatePEM(c))
 	}
 	return out
 }
@@ -171,7 +171,7 @@ func (s *Server) apiRequest(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.view(res))
+	s.writeView(w, http.StatusOK, s.view(res))
 	return nil
 }
 
@@ -248,7 +248,7 @@ func (s *Server) apiApprove(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.view(res))
+	s.writeView(w, http.StatusOK, s.view(res))
 	return nil
 }
 

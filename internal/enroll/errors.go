@@ -1,10 +1,12 @@
 package enroll
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
+	"sync"
 
 	"edgecert/internal/ca"
 )
@@ -114,14 +116,27 @@ func (s *Server) logError(r *http.Request, status int, err error) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	buf := jsonBufs.Get().(*bytes.Buffer)
+	defer putJSONBuf(buf)
+	buf.Reset()
+	if err := json.NewEncoder(buf).Encode(v); err != nil { // Encode ends the line
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
+	h["Content-Type"] = jsonTypeHeader
+	h["Cache-Control"] = noStoreHeader
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	w.Write(buf.Bytes())
+}
+
+// jsonBufs holds answer buffers: an issuance's answer is a few KB, written
+// thousands of times a second.
+var jsonBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func putJSONBuf(b *bytes.Buffer) {
+	if b.Cap() <= 64<<10 { // a large listing's buffer is not kept
+		jsonBufs.Put(b)
+	}
 }

@@ -24,17 +24,18 @@ const crlCacheTTL = time.Second
 // publications holds the CA's public objects, encoded once: the chain as
 // DER, PEM and PKCS#7, and the CRLs with a short cache.
 type publications struct {
-	eng      Engine
-	now      func() time.Time
-	name     string
-	rootName string // the root CA's file name (CDP and AIA of the issuing CA certificate)
-	chain    []*x509.Certificate
-	chainPEM [][]byte // issuing CA first, up to the root
-	chainStr []string // the same, as strings for JSON answers
-	caDER    []byte   // issuing CA certificate
-	caPEM    []byte
-	p7b      []byte // issuing CA up to the root, DER
-	p7bPEM   []byte
+	eng       Engine
+	now       func() time.Time
+	name      string
+	rootName  string // the root CA's file name (CDP and AIA of the issuing CA certificate)
+	chain     []*x509.Certificate
+	chainPEM  [][]byte // issuing CA first, up to the root
+	chainStr  []string // the same, as strings for JSON answers
+	chainJSON []byte   // chainStr as a JSON array (appendView)
+	caDER     []byte   // issuing CA certificate
+	caPEM     []byte
+	p7b       []byte // issuing CA up to the root, DER
+	p7bPEM    []byte
 
 	mu   sync.Mutex
 	crls [2]crlEntry // full, delta
@@ -57,6 +58,7 @@ func newPublications(eng Engine, now func() time.Time) *publications {
 		p.chainPEM = append(p.chainPEM, b)
 		p.chainStr = append(p.chainStr, string(b))
 	}
+	p.chainJSON = appendJSONStrings(nil, p.chainStr)
 	p.rootName = eng.RootFileName()
 	p.caDER = chain[0].Raw
 	p.caPEM = p.chainPEM[0]

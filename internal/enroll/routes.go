@@ -83,16 +83,31 @@ func (s *Server) routes() http.Handler {
 func (s *Server) withHeaders(next http.Handler, tls bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "same-origin")
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		for k, v := range securityHeaders {
+			h[k] = v
+		}
 		if tls {
-			h.Set("Strict-Transport-Security", "max-age=31536000")
+			h["Strict-Transport-Security"] = hstsHeader
 		}
 		next.ServeHTTP(w, r)
 	})
 }
+
+// The headers of every answer, in canonical form. Their value slices are
+// shared by all answers: net/http only reads them, Header.Set replaces a
+// slice and Header.Add appends to a full one (a copy), so none is changed
+// in place.
+var (
+	securityHeaders = http.Header{
+		"X-Content-Type-Options":  {"nosniff"},
+		"X-Frame-Options":         {"DENY"},
+		"Referrer-Policy":         {"same-origin"},
+		"Content-Security-Policy": {"default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"},
+	}
+	hstsHeader     = []string{"max-age=31536000"}
+	jsonTypeHeader = []string{"application/json"}
+	noStoreHeader  = []string{"no-store"}
+)
 
 // handleHealth answers 200 when the CA's database answers, 503 otherwise.
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
