@@ -383,20 +383,21 @@ func drive(ctx context.Context, cfg IssueConfig, s *server, bodies [][]byte) (*I
 		firstErr  string
 		wg        sync.WaitGroup
 	)
+	header := "Authorization: Bearer " + s.token + "\r\nContent-Type: application/json\r\n"
 	for w := 0; w < cfg.Clients; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			tr := &http.Transport{TLSClientConfig: s.tlsConf, MaxIdleConnsPerHost: 1, MaxConnsPerHost: 1, ForceAttemptHTTP2: false}
-			defer tr.CloseIdleConnections()
-			c := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+			conn := NewConn(strings.TrimPrefix(s.url, "https://"), s.tlsConf)
+			conn.Timeout = 30 * time.Second
+			defer conn.Close()
 			var myLat []time.Duration
 			var myAns []answer
 			myErrs, myFirst := 0, ""
 			for !stop.Load() && ctx.Err() == nil {
 				i := int(next.Add(1)-1) % len(bodies)
 				t0 := time.Now()
-				body, err := post(c, s, bodies[i])
+				body, err := post(conn, header, bodies[i])
 				d := time.Since(t0)
 				if !measuring.Load() {
 					continue
@@ -409,7 +410,7 @@ func drive(ctx context.Context, cfg IssueConfig, s *server, bodies [][]byte) (*I
 					continue
 				}
 				myLat = append(myLat, d)
-				myAns = append(myAns, answer{i, body})
+				myAns = append(myAns, answer{i, bytes.Clone(body)}) // conn reuses body
 			}
 			mu.Lock()
 			lat = append(lat, myLat...)
@@ -445,24 +446,15 @@ func drive(ctx context.Context, cfg IssueConfig, s *server, bodies [][]byte) (*I
 	return res, answers, nil
 }
 
-func post(c *http.Client, s *server, body []byte) ([]byte, error) {
-	req, err := http.NewRequest(http.MethodPost, s.url+"/api/v1/certificates", bytes.NewReader(body))
+// post submits one request body; the answer's body is valid until conn's
+// next request.
+func post(conn *Conn, header string, body []byte) ([]byte, error) {
+	status, out, err := conn.Do("POST", "/api/v1/certificates", header, body)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+s.token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
-		return nil, fmt.Errorf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(out))
+	if status != http.StatusOK && status != http.StatusCreated {
+		return nil, fmt.Errorf("HTTP %d: %s", status, bytes.TrimSpace(out))
 	}
 	return out, nil
 }

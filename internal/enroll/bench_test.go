@@ -12,12 +12,14 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"edgecert/internal/bench"
 	"edgecert/internal/ca"
 	"edgecert/internal/testtool"
 )
@@ -39,21 +41,59 @@ func benchCA(b *testing.B, key, dsn string) (*testCA, string, *http.Client) {
 	b.Helper()
 	tuned(b)
 	tc := newRealCAKey(b, key, dsn)
-	url, stop, err := StartLoopback(tc.eng, nil)
+	url, client := serveBench(b, tc.eng, tc.root())
+	return tc, url, client
+}
+
+// serveBench serves eng on loopback and returns its URL and a net/http
+// client that trusts root.
+func serveBench(b *testing.B, eng Engine, root *x509.Certificate) (string, *http.Client) {
+	b.Helper()
+	url, stop, err := StartLoopback(eng, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { stop() })
 	pool := x509.NewCertPool()
-	pool.AddCert(tc.root())
+	pool.AddCert(root)
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, MaxIdleConnsPerHost: 256, MaxIdleConns: 256}
 	b.Cleanup(tr.CloseIdleConnections)
-	return tc, url, &http.Client{Transport: tr}
+	return url, &http.Client{Transport: tr}
+}
+
+// benchConns returns one load-generator connection per client
+// (bench.Conn: the client `edgecert bench issue` uses, lighter than
+// net/http's, so that less of the shared CPU goes to the client).
+func benchConns(b *testing.B, url string, client *http.Client, clients int) []*bench.Conn {
+	b.Helper()
+	conf := client.Transport.(*http.Transport).TLSClientConfig
+	conns := make([]*bench.Conn, clients)
+	for i := range conns {
+		conns[i] = bench.NewConn(strings.TrimPrefix(url, "https://"), conf)
+	}
+	b.Cleanup(func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return conns
+}
+
+// post sends body to the submission API on conn and wants 201.
+func post(conn *bench.Conn, token string, body []byte) error {
+	status, answer, err := conn.Do("POST", "/api/v1/certificates", "Authorization: Bearer "+token+"\r\nContent-Type: application/json\r\n", body)
+	if err != nil {
+		return err
+	}
+	if status != http.StatusCreated {
+		return fmt.Errorf("status %d: %s", status, answer)
+	}
+	return nil
 }
 
 // drive runs n calls of do over clients goroutines and reports the rate and
 // latency percentiles.
-func drive(b *testing.B, clients, n int, unit string, do func(i int) error) {
+func drive(b *testing.B, clients, n int, unit string, do func(w, i int) error) {
 	b.Helper()
 	lat := make([]time.Duration, n)
 	var next atomic.Int64
@@ -65,7 +105,7 @@ func drive(b *testing.B, clients, n int, unit string, do func(i int) error) {
 	start := time.Now()
 	for c := 0; c < clients; c++ {
 		wg.Add(1)
-		go func() {
+		go func(w int) {
 			defer wg.Done()
 			for {
 				i := int(next.Add(1)) - 1
@@ -73,13 +113,13 @@ func drive(b *testing.B, clients, n int, unit string, do func(i int) error) {
 					return
 				}
 				t0 := time.Now()
-				if err := do(i); err != nil {
+				if err := do(w, i); err != nil {
 					failed.Add(1)
 					firstErr.CompareAndSwap(nil, err)
 				}
 				lat[i] = time.Since(t0)
 			}
-		}()
+		}(c)
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
@@ -129,24 +169,45 @@ func BenchmarkIssueHTTPSPostgres(b *testing.B) {
 
 func benchIssue(b *testing.B, key, dsn string, clients int) {
 	tc, url, client := benchCA(b, key, dsn)
-	bodies := make([][]byte, b.N)
+	bodies := issueBodies(b, b.N)
+	conns := benchConns(b, url, client, clients)
+	drive(b, clients, b.N, "certs", func(w, i int) error {
+		return post(conns[w], tc.tokAlice, bodies[i])
+	})
+}
+
+func issueBodies(b *testing.B, n int) [][]byte {
+	bodies := make([][]byte, n)
 	for i := range bodies {
 		bodies[i], _ = json.Marshal(map[string]string{"csr": newCSR(b, fmt.Sprintf("b%d.contoso.com", i)), "template": tmplAuto})
 	}
-	drive(b, clients, b.N, "certs", func(i int) error {
-		req, _ := http.NewRequest("POST", url+"/api/v1/certificates", bytes.NewReader(bodies[i]))
-		req.Header.Set("Authorization", "Bearer "+tc.tokAlice)
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusCreated {
-			return fmt.Errorf("status %d: %s", resp.StatusCode, body)
-		}
-		return nil
-	})
+	return bodies
+}
+
+// BenchmarkIssueHTTPSNetHTTP: BenchmarkIssueHTTPS at 64 clients with Go's
+// net/http client as the load generator, for comparison: the server is the
+// same, the client's CPU is taken from it.
+func BenchmarkIssueHTTPSNetHTTP(b *testing.B) {
+	for _, key := range []string{"p256", "rsa2048"} {
+		b.Run("ca="+key+"/clients=64", func(b *testing.B) {
+			tc, url, client := benchCA(b, key, "")
+			bodies := issueBodies(b, b.N)
+			drive(b, 64, b.N, "certs", func(_, i int) error {
+				req, _ := http.NewRequest("POST", url+"/api/v1/certificates", bytes.NewReader(bodies[i]))
+				req.Header.Set("Authorization", "Bearer "+tc.tokAlice)
+				resp, err := client.Do(req)
+				if err != nil {
+					return err
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusCreated {
+					return fmt.Errorf("status %d: %s", resp.StatusCode, body)
+				}
+				return nil
+			})
+		})
+	}
 }
 
 // BenchmarkIssueEngine: the engine's own rate (Submit called directly),
@@ -165,7 +226,7 @@ func BenchmarkIssueEngine(b *testing.B) {
 				for i := range csrs {
 					csrs[i] = []byte(newCSR(b, fmt.Sprintf("e%d.contoso.com", i)))
 				}
-				drive(b, clients, b.N, "certs", func(i int) error {
+				drive(b, clients, b.N, "certs", func(_, i int) error {
 					res, err := tc.eng.Submit(context.Background(), p, csrs[i], tmplAuto)
 					if err == nil && res.Status != ca.StatusIssued {
 						err = fmt.Errorf("status %s", res.Status)
@@ -182,17 +243,13 @@ func BenchmarkServePublications(b *testing.B) {
 	for _, path := range []string{"/api/v1/ca/chain", "/api/v1/crl", "/certsrv/certnew.p7b"} {
 		b.Run(path, func(b *testing.B) {
 			_, url, client := benchCA(b, "p256", "")
-			drive(b, 64, b.N, "req", func(int) error {
-				resp, err := client.Get(url + path)
-				if err != nil {
-					return err
+			conns := benchConns(b, url, client, 64)
+			drive(b, 64, b.N, "req", func(w, _ int) error {
+				status, _, err := conns[w].Do("GET", path, "", nil)
+				if err == nil && status != http.StatusOK {
+					err = fmt.Errorf("status %d", status)
 				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					return fmt.Errorf("status %d", resp.StatusCode)
-				}
-				return nil
+				return err
 			})
 		})
 	}
@@ -219,29 +276,10 @@ func BenchmarkAPIOverhead(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	url, stop, err := StartLoopback(&fixedEngine{Engine: tc.eng, res: res}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { stop() })
-	pool := x509.NewCertPool()
-	pool.AddCert(tc.root())
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, MaxIdleConnsPerHost: 256, MaxIdleConns: 256}
-	b.Cleanup(tr.CloseIdleConnections)
-	client := &http.Client{Transport: tr}
+	url, client := serveBench(b, &fixedEngine{Engine: tc.eng, res: res}, tc.root())
 	body, _ := json.Marshal(map[string]string{"csr": newCSR(b, "x.contoso.com"), "template": tmplAuto})
-	drive(b, 64, b.N, "certs", func(int) error {
-		req, _ := http.NewRequest("POST", url+"/api/v1/certificates", bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+tc.tokAlice)
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusCreated {
-			return fmt.Errorf("status %d", resp.StatusCode)
-		}
-		return nil
+	conns := benchConns(b, url, client, 64)
+	drive(b, 64, b.N, "certs", func(w, _ int) error {
+		return post(conns[w], tc.tokAlice, body)
 	})
 }
