@@ -49,9 +49,10 @@ Unless --tls-cert and --tls-key are given, the CA issues the server its own
 TLS certificate at start. The server stops on SIGTERM or SIGINT after
 finishing the requests in flight.
 
-Unless the environment sets them, the server runs with GOGC=400 and
-GOMAXPROCS twice the CPUs (the database's fsync blocks a thread; spare Ps
-keep the signatures on every core). Build with
+Unless the environment sets them, the server runs with GOGC=1600, a soft
+memory limit of 1 GiB (GOMEMLIMIT) and GOMAXPROCS twice the CPUs (its live
+heap is small, so collections are rare; the database's fsync blocks a
+thread, and spare Ps keep the signatures on every core). Build with
 CGO_ENABLED=1 GOEXPERIMENT=boringcrypto for BoringSSL's faster RSA.`,
 		Example: `  # HTTPS on 8443, publications over plain HTTP on 8080
   edgecert ca serve --dir /srv/ca --listen :8443 --http-listen :8080 \
@@ -91,7 +92,7 @@ func runCAServe(ctx context.Context, env *Env, o *caServeOptions) error {
 	if _, err := os.Stat(filepath.Join(o.dir)); err != nil {
 		return invalidInput(fmt.Errorf("--dir %s: %w", o.dir, err))
 	}
-	tuneRuntime()
+	tuneServer()
 	pass, err := readCAPassphrase(env, o.passphraseFile)
 	if err != nil {
 		return err
