@@ -49,7 +49,11 @@ func newBenchIssueCmd(env *Env) *cobra.Command {
 child process, pre-generates P-256 requests, drives POST /api/v1/certificates
 with keep-alive clients, verifies every certificate it gets back (key and
 chain), and prints certificates per second, latency percentiles, errors, the
-server's CPU seconds, and the raw signing rate of the same CA key.`,
+server's CPU seconds, and the raw signing rate of the same CA key.
+
+The clients speak HTTP/1.1 over TLS themselves, one connection each, rather
+than through Go's net/http client: they share the machine with the server,
+and the lighter client leaves it more of the CPU (docs/BENCHMARKS.md).`,
 		Example: `  edgecert bench issue --ca-key p256 --clients 64 --duration 10s
   edgecert bench issue --ca-key rsa2048 --clients 1,8,64 -o json
   edgecert bench issue --db 'postgres://user@127.0.0.1:5432/bench' --clients 64
