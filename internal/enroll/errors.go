@@ -123,12 +123,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
+	sendJSON(w, status, buf.Bytes())
+}
+
+// sendJSON writes an encoded JSON answer (ending in a line feed).
+func sendJSON(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
 	h["Content-Type"] = jsonTypeHeader
 	h["Cache-Control"] = noStoreHeader
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	w.Write(body)
 }
 
 // jsonBufs holds answer buffers: an issuance's answer is a few KB, written

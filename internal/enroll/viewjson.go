@@ -24,12 +24,7 @@ func (s *Server) writeView(w http.ResponseWriter, status int, v requestView) {
 	buf.Reset()
 	buf.Write(s.appendView(buf.AvailableBuffer(), v))
 	buf.WriteByte('\n')
-	h := w.Header()
-	h["Content-Type"] = jsonTypeHeader
-	h["Cache-Control"] = noStoreHeader
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	sendJSON(w, status, buf.Bytes())
 }
 
 // appendView appends the JSON object of v to b.
