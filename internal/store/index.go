@@ -228,7 +228,7 @@ func (s *Store) swapIndexLocked(data []byte) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("store: writing %s: %w", spareName, err)
 	}
-	err = unix.Renameat2(unix.AT_FDCWD, spare, unix.AT_FDCWD, target, unix.RENAME_EXCHANGE)
+	err = exchangeNames(spare, target)
 	switch {
 	case err == nil:
 		return true, nil
@@ -242,6 +242,12 @@ func (s *Store) swapIndexLocked(data []byte) (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("store: writing %s: %w", indexName, err)
+}
+
+// exchangeNames swaps two names in one atomic rename; a variable so that
+// tests can play a file system that cannot (TestIndexWithoutSwap).
+var exchangeNames = func(a, b string) error {
+	return unix.Renameat2(unix.AT_FDCWD, a, unix.AT_FDCWD, b, unix.RENAME_EXCHANGE)
 }
 
 // writeAtomic writes data to dir/name through a temporary file that is

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -698,6 +699,80 @@ func TestIndexSwap(t *testing.T) {
 		t.Fatalf("no spare: %v", err)
 	}
 	mustCheck(t, a)
+}
+
+// TestIndexWithoutSwap plays file systems that refuse RENAME_EXCHANGE
+// (EINVAL, ENOSYS, EOPNOTSUPP): every commit then goes through a new
+// temporary file renamed over index.bin, and the store, another Store on
+// the same directory and a reopened one see each commit. Another error
+// fails the commit and leaves the index as it was.
+func TestIndexWithoutSwap(t *testing.T) {
+	p := newPKI(t, "Contoso", 0)
+	key := newKey(t, 0)
+	leaf := p.leaf(t, key.Public(), "edge.contoso.com", testNow.AddDate(1, 0, 0))
+	pfx := pfxOf(t, &certfmt.PFX{Key: key, Leaf: leaf, CA: []*x509.Certificate{p.inter, p.root}}, "pw")
+	for _, refusal := range []syscall.Errno{syscall.EINVAL, syscall.ENOSYS, syscall.EOPNOTSUPP} {
+		t.Run(refusal.Error(), func(t *testing.T) {
+			swaps := 0
+			old := exchangeNames
+			exchangeNames = func(a, b string) error { swaps++; return refusal }
+			t.Cleanup(func() { exchangeNames = old })
+			dir := t.TempDir()
+			a, b := openTest(t, dir, ""), openTest(t, dir, "")
+			if _, err := a.Import(pfx, ImportOptions{Password: "pw"}); err != nil {
+				t.Fatal(err)
+			}
+			for i, u := range []string{"AccessEdgeExternal", "DataEdgeExternal", "AccessEdgeExternal"} {
+				tries := swaps
+				if err := a.Assign(u, thumb(leaf)); err != nil {
+					t.Fatalf("commit %d: %v", i, err)
+				}
+				if swaps == tries {
+					t.Fatalf("commit %d did not try the swap", i)
+				}
+				as, err := b.Assignments()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := find(as, u); got.Thumbprint != thumb(leaf) {
+					t.Fatalf("commit %d: the other Store does not see %s: %+v", i, u, as)
+				}
+			}
+			names, _ := os.ReadDir(dir)
+			for _, n := range names {
+				if strings.HasPrefix(n.Name(), tmpPrefix) {
+					t.Fatalf("temporary file %s left behind", n.Name())
+				}
+			}
+			mustCheck(t, a)
+			c := openTest(t, dir, "")
+			as, err := c.Assignments()
+			if err != nil || find(as, "DataEdgeExternal").Thumbprint != thumb(leaf) {
+				t.Fatalf("reopened: %+v %v", as, err)
+			}
+		})
+	}
+	t.Run("other error", func(t *testing.T) {
+		dir := t.TempDir()
+		a := openTest(t, dir, "")
+		if _, err := a.Import(pfx, ImportOptions{Password: "pw"}); err != nil {
+			t.Fatal(err)
+		}
+		before, err := os.ReadFile(filepath.Join(dir, indexName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := exchangeNames
+		exchangeNames = func(a, b string) error { return syscall.EIO }
+		t.Cleanup(func() { exchangeNames = old })
+		if err := a.Assign("AccessEdgeExternal", thumb(leaf)); !errors.Is(err, syscall.EIO) {
+			t.Fatalf("commit with a failing swap: %v, want EIO", err)
+		}
+		after, err := os.ReadFile(filepath.Join(dir, indexName))
+		if err != nil || !bytes.Equal(before, after) {
+			t.Fatalf("the index changed after a failed commit (%v)", err)
+		}
+	})
 }
 
 // TestSharedFilesAreLinked checks that a file another store of this
