@@ -12,7 +12,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"time"
 
@@ -31,18 +30,10 @@ type Engine struct {
 	keys    keyStore
 	signer  crypto.Signer // the issuing key (nil when opened without key)
 	softKey bool          // a Go key, whose signatures Go already checks
-	// admit lets one more submission than there are CPUs do its CPU work
-	// (parse, lint, sign) at a time, in arrival order (a channel queues
-	// blocked senders first in, first out). Without it, 64 concurrent
-	// submissions share the cores and each finishes late by a random
-	// amount: RSA-2048 at 64 clients had p99 85–100 ms for a p50 of 37 ms;
-	// admitted in order, p99 is 57–61 ms at the same rate (docs/BENCHMARKS.md).
-	// A key in a token may sign while the CPU waits (a network HSM), so
-	// then more submissions are admitted (admitSlots).
-	admit  chan struct{}
-	issuer *x509.Certificate
-	root   *x509.Certificate
-	chain  []*x509.Certificate
+	work    *workers      // the submissions' CPU work (workers.go)
+	issuer  *x509.Certificate
+	root    *x509.Certificate
+	chain   []*x509.Certificate
 
 	tmplMu      sync.Mutex
 	templates   map[string]*Template
@@ -98,7 +89,7 @@ func Open(ctx context.Context, dir string, opts OpenOptions) (*Engine, error) {
 			return nil, err
 		}
 	}
-	e.admit = make(chan struct{}, admitSlots(e.signer == nil || e.softKey))
+	e.work = newWorkers(workerCount(e.signer == nil || e.softKey))
 	dsn := cfg.dsn(dir)
 	if opts.DSN != "" {
 		dsn = opts.DSN
@@ -188,6 +179,9 @@ func (e *Engine) Close() error {
 	}
 	close(e.stop)
 	e.wg.Wait()
+	if e.work != nil {
+		e.work.stop()
+	}
 	var err error
 	if e.db != nil {
 		err = e.db.Close()
@@ -257,15 +251,4 @@ func wrapDB(err error) error {
 		return err
 	}
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
-}
-
-// admitSlots is how many submissions do their CPU work at once: one more
-// than the CPUs for a key Go signs with (the signature is CPU work), four
-// times the CPUs for a key in a token, whose signature may wait on a device
-// or a network while the CPU could serve others.
-func admitSlots(softKey bool) int {
-	if softKey {
-		return runtime.NumCPU() + 1
-	}
-	return 4 * runtime.NumCPU()
 }

@@ -98,71 +98,96 @@ func (e *Engine) Submit(ctx context.Context, p *Principal, csrData []byte, templ
 	if p == nil {
 		return nil, fmt.Errorf("no caller: %w", ErrUnauthenticated)
 	}
-	select {
-	case e.admit <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("waiting for the CA: %w", ctx.Err())
+	var w work
+	// The group commit waits a little for the submissions in flight, queued
+	// ones included: with many of them, rounds are larger and fewer.
+	defer e.db.Coming()()
+	if err := e.work.do(ctx, func() {
+		w = e.prepare(p, csrData, template)
+	}); err != nil {
+		return nil, fmt.Errorf("waiting for the CA: %w", err)
 	}
-	admitted := true
-	leave := func() {
-		if admitted {
-			<-e.admit
-			admitted = false
+	if w.err != nil && w.unaudited {
+		return nil, w.err
+	}
+	if w.err != nil {
+		e.audit(ctx, db.Audit{Actor: p.Name, Action: "submit", Template: w.template, Subject: w.subject, Result: w.refusal, Detail: w.err.Error()})
+		return nil, w.err
+	}
+	t, now := w.t, e.now()
+	r := db.Request{Requester: p.Name, Template: t.Name, Subject: w.subject, Submitted: now}
+	if t.Approval {
+		r.CSR = w.req.Raw
+		id, err := e.db.InsertPending(ctx, r, db.Audit{At: now, Actor: p.Name, Action: "submit", Template: t.Name, Subject: w.subject, Result: "pending"})
+		if err != nil {
+			return nil, wrapDB(err)
 		}
+		return &Result{RequestID: id, Status: StatusPending, Requester: p.Name, Template: t.Name, Subject: w.subject, Submitted: now}, nil
 	}
-	defer leave()
-	defer e.db.Coming()() // the group commit waits for issuances in progress
+	cert := w.cert
+	serial := serialHex(cert.SerialNumber)
+	c := db.Cert{Serial: serial, Requester: p.Name, Template: t.Name, Subject: w.subject, NotBefore: cert.NotBefore, NotAfter: cert.NotAfter, DER: cert.Raw}
+	id, err := e.db.InsertIssued(ctx, r, c, db.Audit{At: now, Actor: p.Name, Action: "submit", Template: t.Name, Subject: w.subject, Serial: serial, Result: "issued"})
+	if err != nil {
+		return nil, wrapDB(err)
+	}
+	return &Result{RequestID: id, Status: StatusIssued, Requester: p.Name, Template: t.Name, Subject: w.subject, Submitted: now,
+		Certificate: cert, Chain: e.Chain(), Serial: serial}, nil
+}
+
+// work is what a submission's CPU work decided: a certificate to record,
+// a request to keep for approval, or a refusal to audit and return.
+type work struct {
+	req      *x509.CertificateRequest
+	t        *Template
+	template string // the template asked for (audited with a refusal)
+	subject  string
+	cert     *x509.Certificate // nil for a template that needs approval
+	err      error
+	refusal  string // the audit result of err: "refused" or "forbidden"
+	// unaudited: err names nothing to audit (no template was asked for)
+	unaudited bool
+}
+
+// prepare is a submission's CPU work, on a worker: parse and check the
+// request against the template and the caller's permission, then build,
+// lint and sign the certificate unless the template needs approval.
+func (e *Engine) prepare(p *Principal, csrData []byte, template string) (w work) {
+	w.template, w.refusal = template, "refused"
 	req, err := parseCSR(csrData)
 	if err != nil {
-		e.audit(ctx, db.Audit{Actor: p.Name, Action: "submit", Template: template, Result: "refused", Detail: err.Error()})
-		return nil, err
+		w.err = err
+		return w
 	}
+	w.req = req
 	if template == "" {
 		template = templateName(req)
 	}
 	if template == "" {
-		return nil, fmt.Errorf("the request names no certificate template and none was given: %w", ErrBadRequest)
+		w.err, w.unaudited = fmt.Errorf("the request names no certificate template and none was given: %w", ErrBadRequest), true
+		return w
 	}
-	subject := req.Subject.String()
+	w.template, w.subject = template, req.Subject.String()
 	t, err := e.template(template)
 	if err != nil {
-		e.audit(ctx, db.Audit{Actor: p.Name, Action: "submit", Template: template, Subject: subject, Result: "refused", Detail: err.Error()})
-		return nil, err
+		w.err = err
+		return w
 	}
+	w.template = t.Name
 	if !t.mayEnroll(p) {
-		err := fmt.Errorf("%s has no Enroll permission on template %s: %w", p.Name, t.Name, ErrForbidden)
-		e.audit(ctx, db.Audit{Actor: p.Name, Action: "submit", Template: t.Name, Subject: subject, Result: "forbidden", Detail: err.Error()})
-		return nil, err
+		w.err, w.refusal = fmt.Errorf("%s has no Enroll permission on template %s: %w", p.Name, t.Name, ErrForbidden), "forbidden"
+		return w
 	}
 	if err := checkRequest(t, req); err != nil {
-		e.audit(ctx, db.Audit{Actor: p.Name, Action: "submit", Template: t.Name, Subject: subject, Result: "refused", Detail: err.Error()})
-		return nil, err
+		w.err = err
+		return w
 	}
-	now := e.now()
-	r := db.Request{Requester: p.Name, Template: t.Name, Subject: subject, Submitted: now}
+	w.t = t
 	if t.Approval {
-		leave() // the CPU work is done; the database round is not
-		r.CSR = req.Raw
-		id, err := e.db.InsertPending(ctx, r, db.Audit{At: now, Actor: p.Name, Action: "submit", Template: t.Name, Subject: subject, Result: "pending"})
-		if err != nil {
-			return nil, wrapDB(err)
-		}
-		return &Result{RequestID: id, Status: StatusPending, Requester: p.Name, Template: t.Name, Subject: subject, Submitted: now}, nil
+		return w
 	}
-	cert, err := e.issueCert(t, req.Subject, req.RawSubject, req.PublicKey, req.DNSNames, req.IPAddresses)
-	if err != nil {
-		e.audit(ctx, db.Audit{Actor: p.Name, Action: "submit", Template: t.Name, Subject: subject, Result: "refused", Detail: err.Error()})
-		return nil, err
-	}
-	leave()
-	serial := serialHex(cert.SerialNumber)
-	c := db.Cert{Serial: serial, Requester: p.Name, Template: t.Name, Subject: subject, NotBefore: cert.NotBefore, NotAfter: cert.NotAfter, DER: cert.Raw}
-	id, err := e.db.InsertIssued(ctx, r, c, db.Audit{At: now, Actor: p.Name, Action: "submit", Template: t.Name, Subject: subject, Serial: serial, Result: "issued"})
-	if err != nil {
-		return nil, wrapDB(err)
-	}
-	return &Result{RequestID: id, Status: StatusIssued, Requester: p.Name, Template: t.Name, Subject: subject, Submitted: now,
-		Certificate: cert, Chain: e.Chain(), Serial: serial}, nil
+	w.cert, w.err = e.issueCert(t, req.Subject, req.RawSubject, req.PublicKey, req.DNSNames, req.IPAddresses)
+	return w
 }
 
 // serialHex is the canonical serial form: upper-case hex without leading zeros.

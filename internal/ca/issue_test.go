@@ -340,22 +340,34 @@ func TestSubmitAcceptsEveryEncoding(t *testing.T) {
 	}
 }
 
-// TestSubmitAdmission checks the admission gate: while every slot is taken
-// a submission waits, gives up with its context and leaves nothing behind;
-// a waiting submission goes on as soon as a slot frees.
-func TestSubmitAdmission(t *testing.T) {
+// busyWorkers occupies every worker of e until the returned func is called.
+func busyWorkers(t *testing.T, e *Engine) (release func()) {
+	t.Helper()
+	block := make(chan struct{})
+	var started sync.WaitGroup
+	for i := 0; i < e.work.n; i++ {
+		started.Add(1)
+		go e.work.do(context.Background(), func() { started.Done(); <-block })
+	}
+	started.Wait()
+	return func() { close(block) }
+}
+
+// TestSubmitWaitsForAWorker checks the workers from Submit's side: while
+// every worker is busy a submission waits, gives up with its context and
+// leaves nothing behind; a waiting submission goes on as soon as a worker
+// frees.
+func TestSubmitWaitsForAWorker(t *testing.T) {
 	e, _ := newCA(t, "", "p256")
 	admin := mustPrincipal(t, e, "admin")
-	for i := 0; i < cap(e.admit); i++ {
-		e.admit <- struct{}{} // every slot busy
-	}
+	release := busyWorkers(t, e)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if _, err := e.Submit(ctx, admin, makeCSR(t, csrSpec{cn: "late.contoso.com"}), "WebServer"); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("full gate: err = %v, want the context's deadline", err)
+		t.Fatalf("busy workers: err = %v, want the context's deadline", err)
 	}
 	if rs, _, err := e.Requests(context.Background(), admin, "", Page{}); err != nil || len(rs) != 0 {
-		t.Fatalf("a submission that was never admitted left %d requests (%v)", len(rs), err)
+		t.Fatalf("a submission that never reached a worker left %d requests (%v)", len(rs), err)
 	}
 	done := make(chan error, 1)
 	go func() {
@@ -367,15 +379,12 @@ func TestSubmitAdmission(t *testing.T) {
 	}()
 	select {
 	case err := <-done:
-		t.Fatalf("admitted through a full gate: %v", err)
+		t.Fatalf("issued while every worker was busy: %v", err)
 	case <-time.After(20 * time.Millisecond):
 	}
-	<-e.admit // one slot frees
+	release()
 	if err := <-done; err != nil {
 		t.Fatal(err)
-	}
-	if len(e.admit) != cap(e.admit)-1 {
-		t.Fatalf("the submission kept its slot: %d of %d taken", len(e.admit), cap(e.admit))
 	}
 }
 

@@ -65,8 +65,8 @@ func TestPKCS11CA(t *testing.T) {
 			if e.softKey {
 				t.Fatal("the issuing key is a software key")
 			}
-			if cap(e.admit) != admitSlots(false) || admitSlots(false) <= admitSlots(true) {
-				t.Fatalf("a token key admits %d submissions at once, want %d (more than a Go key's %d)", cap(e.admit), admitSlots(false), admitSlots(true))
+			if e.work.n != workerCount(false) || workerCount(false) <= workerCount(true) {
+				t.Fatalf("a token key has %d workers, want %d (more than a Go key's %d)", e.work.n, workerCount(false), workerCount(true))
 			}
 			admin := mustPrincipal(t, e, "admin")
 			res, err := e.Submit(ctx, admin, makeCSR(t, csrSpec{cn: "edge.contoso.com"}), "WebServer")

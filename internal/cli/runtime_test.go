@@ -24,10 +24,10 @@ func TestTuneRuntime(t *testing.T) {
 		wantLimit int64
 		wantProcs int
 	}{
-		{"server, nothing set", nil, tuneServer, 1600, serverMemoryLimit, 2 * runtime.NumCPU()},
-		{"server, GOGC set", map[string]string{"GOGC": "150"}, tuneServer, 150, 1 << 40, 2 * runtime.NumCPU()},
-		{"server, GOMEMLIMIT set", map[string]string{"GOMEMLIMIT": "2GiB"}, tuneServer, 1600, 1 << 40, 2 * runtime.NumCPU()},
-		{"server, GOMAXPROCS set", map[string]string{"GOMAXPROCS": "3"}, tuneServer, 1600, serverMemoryLimit, 3},
+		{"server, nothing set", nil, tuneServer, 1600, serverMemoryLimit, runtime.NumCPU() + 1},
+		{"server, GOGC set", map[string]string{"GOGC": "150"}, tuneServer, 150, 1 << 40, runtime.NumCPU() + 1},
+		{"server, GOMEMLIMIT set", map[string]string{"GOMEMLIMIT": "2GiB"}, tuneServer, 1600, 1 << 40, runtime.NumCPU() + 1},
+		{"server, GOMAXPROCS set", map[string]string{"GOMAXPROCS": "7"}, tuneServer, 1600, serverMemoryLimit, 7},
 		{"apply, nothing set", nil, tuneRuntime, 400, 1 << 40, 2 * runtime.NumCPU()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -37,7 +37,7 @@ func TestTuneRuntime(t *testing.T) {
 			// The settings the environment would have given the process.
 			debug.SetGCPercent(150)
 			debug.SetMemoryLimit(1 << 40)
-			runtime.GOMAXPROCS(3)
+			runtime.GOMAXPROCS(7)
 			tc.tune()
 			gc, limit, procs := gcSettings()
 			if gc != tc.wantGC || limit != tc.wantLimit || procs != tc.wantProcs {

@@ -50,9 +50,10 @@ TLS certificate at start. The server stops on SIGTERM or SIGINT after
 finishing the requests in flight.
 
 Unless the environment sets them, the server runs with GOGC=1600, a soft
-memory limit of 1 GiB (GOMEMLIMIT) and GOMAXPROCS twice the CPUs (its live
-heap is small, so collections are rare; the database's fsync blocks a
-thread, and spare Ps keep the signatures on every core). Build with
+memory limit of 1 GiB (GOMEMLIMIT) and GOMAXPROCS one more than the CPUs
+(its live heap is small, so collections are rare; it signs on one thread
+per CPU, at nice 10 so that answers and commits never wait behind a
+signature, and the one P more serves everything else). Build with
 CGO_ENABLED=1 GOEXPERIMENT=boringcrypto for BoringSSL's faster RSA.`,
 		Example: `  # HTTPS on 8443, publications over plain HTTP on 8080
   edgecert ca serve --dir /srv/ca --listen :8443 --http-listen :8080 \

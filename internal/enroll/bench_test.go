@@ -29,12 +29,13 @@ import (
 // certificates (or requests) per second and p50/p99 latency.
 
 // tuned runs the benchmark with the runtime settings of `ca serve`
-// (cli.tuneServer: GOGC 1600 with a 1 GiB soft memory limit, 2 Ps per CPU),
+// (cli.tuneServer: GOGC 1600 with a 1 GiB soft memory limit, one P per CPU
+// and one more),
 // restoring the test binary's afterwards.
 func tuned(b *testing.B) {
 	gc := debug.SetGCPercent(1600)
 	limit := debug.SetMemoryLimit(1 << 30)
-	procs := runtime.GOMAXPROCS(2 * runtime.NumCPU())
+	procs := runtime.GOMAXPROCS(runtime.NumCPU() + 1)
 	b.Cleanup(func() { debug.SetGCPercent(gc); debug.SetMemoryLimit(limit); runtime.GOMAXPROCS(procs) })
 }
 
