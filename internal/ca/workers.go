@@ -19,7 +19,7 @@ import (
 // the fsync of a commit round took 0.4 ms at p50 but 8–14 ms at p99, and
 // every answer of the round waited with it. On lower-priority threads the
 // signatures give the cores up as soon as that work is ready. RSA-2048 CA,
-// 64 clients: p99 53–58 → 46–48 ms for ~7 % fewer certificates/s
+// 64 clients: p99 53–58 → 46–50 ms for ~6 % fewer certificates/s
 // (docs/BENCHMARKS.md, "Second re-run"). A key Go signs with gets one worker
 // per CPU; a key in a token, whose signature may wait on a device, more
 // (workerCount). The threads are started on the first submission and end
