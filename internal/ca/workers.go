@@ -48,6 +48,8 @@ const (
 	jobCanceled
 )
 
+var errClosing = fmt.Errorf("the CA is closing: %w", ErrUnavailable)
+
 func newWorkers(n int) *workers {
 	return &workers{n: n, jobs: make(chan *job, 1024), quit: make(chan struct{})}
 }
@@ -56,10 +58,9 @@ func newWorkers(n int) *workers {
 // running fn, when ctx ends before a worker takes the job; once fn runs,
 // do waits for it whatever ctx does.
 func (w *workers) do(ctx context.Context, fn func()) error {
-	closing := fmt.Errorf("the CA is closing: %w", ErrUnavailable)
 	select {
 	case <-w.quit:
-		return closing
+		return errClosing
 	default:
 	}
 	w.once.Do(w.start)
@@ -69,7 +70,7 @@ func (w *workers) do(ctx context.Context, fn func()) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-w.quit:
-		return closing
+		return errClosing
 	}
 	select {
 	case <-j.done:
@@ -80,12 +81,12 @@ func (w *workers) do(ctx context.Context, fn func()) error {
 		<-j.done
 	case <-w.quit: // the workers may be gone before taking it
 		if j.state.CompareAndSwap(jobQueued, jobCanceled) {
-			return closing
+			return errClosing
 		}
 		<-j.done
 	}
 	if j.state.Load() == jobCanceled { // drained by a closing worker
-		return closing
+		return errClosing
 	}
 	if j.panic != nil {
 		panic(j.panic)
@@ -147,6 +148,7 @@ func (w *workers) runJob(j *job) {
 
 // stop ends the workers after the jobs they are running.
 func (w *workers) stop() {
+	w.once.Do(func() {}) // no start after this, and none still adding to wg
 	w.stopd.Do(func() { close(w.quit) })
 	w.wg.Wait()
 }
