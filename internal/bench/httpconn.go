@@ -20,7 +20,9 @@ import (
 // with the server it measures, and every microsecond it spends is taken
 // from the server (docs/BENCHMARKS.md compares both clients). It is not a
 // general HTTP client: one request at a time, no redirects, no proxies, no
-// compression, and the connection is dialled again after any error.
+// compression, no HEAD requests (it would wait for a body) and no interim
+// 1xx answers (it sends no Expect), and the connection is dialled again
+// after any error.
 type Conn struct {
 	addr string
 	conf *tls.Config

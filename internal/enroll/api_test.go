@@ -1,12 +1,15 @@
 package enroll
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -80,6 +83,58 @@ func TestAPISubmitIssues(t *testing.T) {
 	st, body = ts.call(t, "GET", fmt.Sprintf("/api/v1/requests/%d", a.RequestID), tc.tokAlice, nil)
 	if st != http.StatusOK || decode[certAnswer](t, body).Certificate == "" {
 		t.Fatalf("retrieve: %d %s", st, body)
+	}
+}
+
+// TestAPIAnswerFraming checks what every JSON answer carries: its exact
+// length (not chunked), its type, no caching, and the security headers
+// that all answers share (their values are shared slices: a handler that
+// changed one in place would show here on the next answer).
+func TestAPIAnswerFraming(t *testing.T) {
+	tc := newTestCA(t)
+	ts := startServer(t, tc, Config{})
+	body, _ := json.Marshal(map[string]string{"csr": newCSR(t, "frame.contoso.com"), "template": tmplAuto})
+	for _, tc2 := range []struct {
+		name, method, path string
+		body               []byte
+		status             int
+	}{
+		{"issued certificate", "POST", "/api/v1/certificates", body, http.StatusCreated},
+		{"refusal", "POST", "/api/v1/certificates", []byte(`{"csr":`), http.StatusBadRequest},
+		{"listing", "GET", "/api/v1/requests", nil, http.StatusOK},
+		{"templates", "GET", "/api/v1/templates", nil, http.StatusOK},
+		{"issued certificate again", "POST", "/api/v1/certificates", body, http.StatusCreated},
+	} {
+		t.Run(tc2.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tc2.method, ts.url+tc2.path, bytes.NewReader(tc2.body))
+			req.Header.Set("Authorization", "Bearer "+tc.tokAlice)
+			resp, err := ts.client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc2.status {
+				t.Fatalf("status %d: %s", resp.StatusCode, got)
+			}
+			if resp.ContentLength != int64(len(got)) || len(resp.TransferEncoding) != 0 {
+				t.Errorf("Content-Length %d, transfer encoding %v, for a %d-byte body", resp.ContentLength, resp.TransferEncoding, len(got))
+			}
+			if !json.Valid(got) || got[len(got)-1] != '\n' {
+				t.Errorf("body is not one JSON value and a line feed: %q", got)
+			}
+			for k, want := range map[string]string{
+				"Content-Type":              "application/json",
+				"Cache-Control":             "no-store",
+				"X-Content-Type-Options":    "nosniff",
+				"X-Frame-Options":           "DENY",
+				"Strict-Transport-Security": "max-age=31536000",
+			} {
+				if v := resp.Header.Values(k); len(v) != 1 || v[0] != want {
+					t.Errorf("%s: %q, want %q", k, v, want)
+				}
+			}
+		})
 	}
 }
 
