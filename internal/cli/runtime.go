@@ -16,12 +16,11 @@ import (
 //   - GOMAXPROCS twice the CPUs: the database's group commit and the stores'
 //     commits block their threads in fsync and file creation, and Go hands a
 //     blocked thread's P to other goroutines only late; with spare Ps the
-//     signatures and key generations keep every core busy meanwhile
-//     (RSA-2048 CA on 2 cores: 1,460 → 1,680 certificates/s; apply of 400
-//     stores: 8.7 s → 7.5 s).
+//     key generations keep every core busy meanwhile (apply of 400 stores:
+//     8.7 s → 7.5 s).
 //
-// docs/BENCHMARKS.md has the measurements; the benchmarks of enroll and
-// apply set the same values.
+// docs/BENCHMARKS.md has the measurements; the apply benchmarks set the
+// same values (the enroll benchmarks mirror tuneServer).
 func tuneRuntime() { tune(400, 2*runtime.NumCPU()) }
 
 // tuneServer is tuneRuntime for `ca serve`, each setting unless the
@@ -36,7 +35,7 @@ func tuneRuntime() { tune(400, 2*runtime.NumCPU()) }
 //   - GOMAXPROCS one more than the CPUs: the CA signs on one worker thread
 //     per CPU (ca/workers.go), each holding a P while it signs; the one P
 //     more serves requests, answers and the group commit. Twice the CPUs
-//     gave 5–10 % fewer certificates/s with the workers.
+//     gave 4–10 % fewer certificates/s with the workers.
 func tuneServer() {
 	if os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(serverMemoryLimit)
