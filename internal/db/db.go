@@ -156,6 +156,7 @@ type DB struct {
 	mu      sync.RWMutex
 	closed  bool
 	maxOps  int
+	linger  lingerPolicy
 	coming  atomic.Int64 // writes announced with Coming and not done
 	Backend string       // "sqlite" or "postgres"
 }
@@ -180,12 +181,17 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &DB{b: b, ch: make(chan *writeOp, 4096), maxOps: 512, Backend: kind}
+	return start(b, kind, defaultLinger), nil
+}
+
+// start runs the group commit of b.
+func start(b backend, kind string, l lingerPolicy) *DB {
+	d := &DB{b: b, ch: make(chan *writeOp, 4096), maxOps: 512, linger: l, Backend: kind}
 	for i := 0; i < b.writers(); i++ {
 		d.wg.Add(1)
 		go d.groupCommit()
 	}
-	return d, nil
+	return d
 }
 
 // Close stops the group commit (after flushing what is queued) and closes the database.
@@ -219,26 +225,33 @@ func (d *DB) groupCommit() {
 				break drain
 			}
 		}
-		if n := int(d.coming.Load()); len(batch) < n && len(batch) < d.maxOps {
-			batch = d.linger(batch, min(n, d.maxOps))
+		if n := int(d.coming.Load()); len(batch) < n && len(batch) < d.linger.target {
+			batch = d.gather(batch, min(n, d.linger.target))
 		}
 		d.flush(batch)
 	}
 }
 
-// While callers announced with Coming are still on their way (signing,
-// say), the writer waits up to lingerFor for them before committing: every
-// commit writes the same table and index pages to the WAL and syncs once,
-// so larger rounds cost less CPU per record. A lone caller never waits.
-//
-// A round costs about 0.15-0.3 ms of CPU whatever its size (no linger at
-// all: 20-25 % fewer certificates/s). At saturation every round lingers
-// the whole time, so the value trades rounds for latency that queued
-// submissions would spend waiting for a worker anyway: bench issue, 64
-// clients, RSA-2048: 2 ms 1,644-1,710/s, 4 ms 1,725-1,784/s, 6 ms
-// 1,739-1,823/s (SQLite and PostgreSQL alike); P-256 unchanged from 2 to 6
-// ms (docs/BENCHMARKS.md, "Third re-run").
-const lingerFor = 6 * time.Millisecond
+// lingerPolicy is how long a round waits for submissions still on their
+// way (signing, say) before it commits. Every commit writes the same table
+// and index pages and syncs once, so a round costs 0.15-0.3 ms of CPU
+// whatever its size (with no wait at all, 20-25 % fewer certificates/s).
+// At saturation the wait only moves time that queued submissions would
+// spend waiting for a worker anyway.
+type lingerPolicy struct {
+	// target: a round that holds this many records commits without waiting
+	// for more. It sets the wait by the arrival rate: fast P-256 issuance
+	// fills it in ~2 ms, RSA-2048 in about the whole max.
+	target int
+	max    time.Duration // the longest a round waits
+}
+
+// defaultLinger was measured with bench issue at 64 clients (alternating
+// runs, docs/BENCHMARKS.md "Third run"): RSA-2048 at a 2 ms wait
+// 1,639-1,697/s, at 6 ms 1,755-1,797/s, with this policy 1,742-1,783/s;
+// P-256 at 2 ms 6,311-6,603/s, at 6 ms 6,110-6,388/s, with this policy
+// 6,288-6,530/s.
+var defaultLinger = lingerPolicy{target: 16, max: 6 * time.Millisecond}
 
 // Coming announces a write the caller is about to make (an issuance in
 // progress); the caller runs the returned func when it is done, written or
@@ -248,10 +261,11 @@ func (d *DB) Coming() (done func()) {
 	return func() { d.coming.Add(-1) }
 }
 
-// linger adds ops to batch until it holds target ops, no announced writer
-// remains outside it, or lingerFor passed.
-func (d *DB) linger(batch []*writeOp, target int) []*writeOp {
-	t := time.NewTimer(lingerFor)
+// gather adds ops to batch until it holds target ops, no announced writer
+// remains outside it, or the policy's max passed. A lone caller never
+// waits.
+func (d *DB) gather(batch []*writeOp, target int) []*writeOp {
+	t := time.NewTimer(d.linger.max)
 	defer t.Stop()
 	for len(batch) < target && len(batch) < int(d.coming.Load()) {
 		select {
