@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,6 +43,8 @@ type IssueConfig struct {
 	CPUProfile string
 	// ServerGOGC, when set, is the server process's GOGC.
 	ServerGOGC string
+	// ServerWorkers, when not 0, is the server's --workers.
+	ServerWorkers int
 	// PKCS11Module, when set, keeps the CA keys in a fresh SoftHSM2 token
 	// (softhsm2-util, a token directory in the run's directory); the
 	// edgecert binary must be the pkcs11 build.
@@ -230,6 +233,9 @@ func startCA(ctx context.Context, cfg IssueConfig, dir string) (*server, error) 
 	args := []string{"ca", "serve", "--dir", caDir, "--listen", addr, "--passphrase-file", pass}
 	if cfg.DSN != "" {
 		args = append(args, "--db", cfg.DSN)
+	}
+	if cfg.ServerWorkers != 0 {
+		args = append(args, "--workers", strconv.Itoa(cfg.ServerWorkers))
 	}
 	if cfg.CPUProfile != "" {
 		args = append([]string{"bench", "profile", "--cpuprofile", cfg.CPUProfile, "--"}, args...)

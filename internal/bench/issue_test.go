@@ -5,6 +5,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -24,14 +27,26 @@ func TestRunIssue(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build edgecert: %v\n%s", err, out)
 	}
-	for _, key := range []string{"p256", "rsa2048"} {
-		t.Run(key, func(t *testing.T) {
+	for _, c := range []struct {
+		key     string
+		workers int // --server-workers; 0: the server's default, one per CPU
+	}{{"p256", 0}, {"rsa2048", 3}} {
+		t.Run(c.key, func(t *testing.T) {
+			dir := t.TempDir()
 			r, err := RunIssue(context.Background(), IssueConfig{
-				Exe: exe, CAKey: key, Clients: 4, Duration: 700 * time.Millisecond,
-				Warmup: 200 * time.Millisecond, Requests: 32, Dir: t.TempDir(),
+				Exe: exe, CAKey: c.key, Clients: 4, Duration: 700 * time.Millisecond,
+				Warmup: 200 * time.Millisecond, Requests: 32, Dir: dir, ServerWorkers: c.workers,
 			})
 			if err != nil {
 				t.Fatal(err)
+			}
+			want := c.workers
+			if want == 0 {
+				want = runtime.NumCPU()
+			}
+			log, _ := os.ReadFile(filepath.Join(dir, "serve.log"))
+			if m := regexp.MustCompile(`msg=serving .*workers=(\d+)`).FindSubmatch(log); m == nil || string(m[1]) != strconv.Itoa(want) {
+				t.Fatalf("the server does not report %d workers: %s", want, log)
 			}
 			if r.Issued == 0 || r.Errors != 0 {
 				t.Fatalf("issued %d, errors %d (first: %s)", r.Issued, r.Errors, r.FirstError)

@@ -66,7 +66,14 @@ type OpenOptions struct {
 	// WithoutKey opens the CA for what needs no signature (users,
 	// templates, listings); signing operations then fail.
 	WithoutKey bool
+	// Workers is how many submissions do their CPU work (parse, lint,
+	// sign) at once; 0 chooses one per CPU for a key in memory and four per
+	// CPU for a key in a token, whose signature may wait on a device.
+	Workers int
 }
+
+// MaxWorkers bounds OpenOptions.Workers.
+const MaxWorkers = 1024
 
 // Principal is an authenticated caller.
 type Principal struct {

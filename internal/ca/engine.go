@@ -70,6 +70,9 @@ func safeRand(r io.Reader) io.Reader {
 // Open opens the CA in dir. Without a passphrase (and with WithoutKey) the
 // engine can do everything that does not sign: listings, users, templates.
 func Open(ctx context.Context, dir string, opts OpenOptions) (*Engine, error) {
+	if opts.Workers < 0 || opts.Workers > MaxWorkers {
+		return nil, fmt.Errorf("workers: %d is not between 0 (automatic) and %d: %w", opts.Workers, MaxWorkers, ErrBadRequest)
+	}
 	cfg, err := loadConfig(dir)
 	if err != nil {
 		return nil, err
@@ -89,7 +92,11 @@ func Open(ctx context.Context, dir string, opts OpenOptions) (*Engine, error) {
 			return nil, err
 		}
 	}
-	e.work = newWorkers(workerCount(e.signer == nil || e.softKey))
+	n := opts.Workers
+	if n == 0 {
+		n = workerCount(e.signer == nil || e.softKey)
+	}
+	e.work = newWorkers(n)
 	dsn := cfg.dsn(dir)
 	if opts.DSN != "" {
 		dsn = opts.DSN
@@ -195,6 +202,10 @@ func (e *Engine) Chain() []*x509.Certificate { return append([]*x509.Certificate
 
 // FileName is the issuing CA's file-safe name used in CRL and AIA URLs.
 func (e *Engine) FileName() string { return e.cfg.FileName }
+
+// Workers is how many submissions do their CPU work at once
+// (OpenOptions.Workers, or the automatic choice).
+func (e *Engine) Workers() int { return e.work.n }
 
 // RootFileName is the root CA's file-safe name: the issuing CA certificate
 // points at <crl base><root>.crl and <aia base><root>.crt.

@@ -149,3 +149,39 @@ func TestWorkerPriority(t *testing.T) {
 		t.Fatalf("the caller's thread went from nice %d to %d", before, after)
 	}
 }
+
+func TestOpenWorkers(t *testing.T) {
+	e, dir := newCA(t, "", "p256")
+	if e.Workers() != workerCount(true) {
+		t.Fatalf("default: %d workers, want one per CPU (%d)", e.Workers(), workerCount(true))
+	}
+	for _, c := range []struct {
+		name    string
+		workers int
+		want    int   // workers of the opened engine
+		err     error // or the error Open returns
+	}{
+		{name: "automatic", workers: 0, want: workerCount(true)},
+		{name: "chosen", workers: 3, want: 3},
+		{name: "at the bound", workers: MaxWorkers, want: MaxWorkers},
+		{name: "negative", workers: -1, err: ErrBadRequest},
+		{name: "over the bound", workers: MaxWorkers + 1, err: ErrBadRequest},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o, err := Open(context.Background(), dir, OpenOptions{Passphrase: testPassphrase, Workers: c.workers})
+			if c.err != nil {
+				if !errors.Is(err, c.err) {
+					t.Fatalf("Open: %v, want %v", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer o.Close()
+			if o.Workers() != c.want {
+				t.Fatalf("%d workers, want %d", o.Workers(), c.want)
+			}
+		})
+	}
+}

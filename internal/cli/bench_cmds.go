@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"edgecert/internal/bench"
+	"edgecert/internal/ca"
 )
 
 // benchCommands returns `edgecert bench`: measurements operators use to size a CA.
@@ -38,6 +39,7 @@ type benchIssueOptions struct {
 	profile  string
 	gogc     string
 	pkcs11   string
+	workers  int
 }
 
 func newBenchIssueCmd(env *Env) *cobra.Command {
@@ -65,7 +67,7 @@ its own host, to size a real deployment.`,
   edgecert bench issue --ca-key rsa2048 --clients 1,8,64 -o json
   edgecert bench issue --db 'postgres://user@127.0.0.1:5432/bench' --clients 64
   # RSA-2048 CA key in SoftHSM2 (CGO_ENABLED=1 go build -tags pkcs11 ./cmd/edgecert)
-  edgecert bench issue --ca-key rsa2048 --pkcs11-module /usr/lib/softhsm/libsofthsm2.so`,
+  edgecert bench issue --ca-key rsa2048 --pkcs11-module /usr/lib/softhsm/libsofthsm2.so --server-workers 2`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return runBenchIssue(env, o) },
 	}
@@ -80,6 +82,7 @@ its own host, to size a real deployment.`,
 	f.StringVar(&o.profile, "cpuprofile", "", "write the server's CPU profile (whole run) to this file; with several --clients, one file per run (FILE.cN)")
 	f.StringVar(&o.pkcs11, "pkcs11-module", "", "keep the CA keys in a fresh SoftHSM2 token through this PKCS#11 module (pkcs11 build)")
 	f.StringVar(&o.gogc, "server-gogc", "", "GOGC for the server process (default: the environment's)")
+	f.IntVar(&o.workers, "server-workers", 0, "the server's --workers (0: its default)")
 	addOutputFlag(cmd, &o.output)
 	return cmd
 }
@@ -95,6 +98,9 @@ func runBenchIssue(env *Env, o *benchIssueOptions) error {
 			return invalidInput(fmt.Errorf("--clients: %q is not a positive number", s))
 		}
 		counts = append(counts, n)
+	}
+	if o.workers < 0 || o.workers > ca.MaxWorkers {
+		return invalidInput(fmt.Errorf("--server-workers must be between 0 (the server's default) and %d, not %d", ca.MaxWorkers, o.workers))
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -113,7 +119,7 @@ func runBenchIssue(env *Env, o *benchIssueOptions) error {
 		r, err := bench.RunIssue(env.Ctx, bench.IssueConfig{
 			Exe: exe, CAKey: o.caKey, Clients: n, Duration: o.duration, Warmup: o.warmup,
 			DSN: o.dsn, Dir: dir, Requests: o.requests, Progress: env.Err,
-			CPUProfile: prof, ServerGOGC: o.gogc, PKCS11Module: o.pkcs11,
+			CPUProfile: prof, ServerGOGC: o.gogc, PKCS11Module: o.pkcs11, ServerWorkers: o.workers,
 		})
 		if err != nil {
 			return err

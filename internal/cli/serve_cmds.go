@@ -32,6 +32,7 @@ type caServeOptions struct {
 	maxBody                      int64
 	shutdown                     time.Duration
 	verbose                      bool
+	workers                      int
 }
 
 func newCAServeCmd(env *Env) *cobra.Command {
@@ -54,7 +55,13 @@ memory limit of 1 GiB (GOMEMLIMIT) and GOMAXPROCS one more than the CPUs
 (its live heap is small, so collections are rare; it signs on one thread
 per CPU, at nice 10 so that answers and commits never wait behind a
 signature, and the one P more serves everything else). Build with
-CGO_ENABLED=1 GOEXPERIMENT=boringcrypto for BoringSSL's faster RSA.`,
+CGO_ENABLED=1 GOEXPERIMENT=boringcrypto for BoringSSL's faster RSA.
+
+--workers sets how many submissions are signed at once. The default suits a
+key in memory (one per CPU) and a network HSM (four per CPU, whose
+signatures wait on the device); a software token such as SoftHSM2 signs on
+this machine's CPUs, and one per CPU gives it a shorter tail
+(docs/BENCHMARKS.md).`,
 		Example: `  # HTTPS on 8443, publications over plain HTTP on 8080
   edgecert ca serve --dir /srv/ca --listen :8443 --http-listen :8080 \
       --passphrase-file /etc/edgecert/ca.pass
@@ -77,6 +84,7 @@ CGO_ENABLED=1 GOEXPERIMENT=boringcrypto for BoringSSL's faster RSA.`,
 	f.Int64Var(&o.maxBody, "max-body", 1<<20, "largest request body in bytes (larger gets 413)")
 	f.DurationVar(&o.shutdown, "shutdown-timeout", 30*time.Second, "how long requests in flight may take at shutdown")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log every refused request")
+	f.IntVar(&o.workers, "workers", 0, "submissions signed at once (0: one per CPU, four per CPU for a PKCS#11 key)")
 	cmd.MarkFlagRequired("dir")
 	cmd.MarkFlagRequired("listen")
 	cmd.MarkFlagsRequiredTogether("tls-cert", "tls-key")
@@ -90,6 +98,9 @@ func runCAServe(ctx context.Context, env *Env, o *caServeOptions) error {
 	if o.maxBody <= 0 {
 		return invalidInput(fmt.Errorf("--max-body must be positive, not %d", o.maxBody))
 	}
+	if o.workers < 0 || o.workers > ca.MaxWorkers {
+		return invalidInput(fmt.Errorf("--workers must be between 0 (automatic) and %d, not %d", ca.MaxWorkers, o.workers))
+	}
 	if _, err := os.Stat(filepath.Join(o.dir)); err != nil {
 		return invalidInput(fmt.Errorf("--dir %s: %w", o.dir, err))
 	}
@@ -98,7 +109,7 @@ func runCAServe(ctx context.Context, env *Env, o *caServeOptions) error {
 	if err != nil {
 		return err
 	}
-	eng, err := ca.Open(ctx, o.dir, ca.OpenOptions{Passphrase: pass, DSN: o.dsn, Now: env.Now, Rand: env.Rand})
+	eng, err := ca.Open(ctx, o.dir, ca.OpenOptions{Passphrase: pass, DSN: o.dsn, Now: env.Now, Rand: env.Rand, Workers: o.workers})
 	if err != nil {
 		if errors.Is(err, ca.ErrUnauthenticated) || errors.Is(err, ca.ErrBadRequest) {
 			return invalidInput(err)
@@ -130,7 +141,7 @@ func runCAServe(ctx context.Context, env *Env, o *caServeOptions) error {
 		fmt.Fprintf(env.Out, "HTTP:   %s/crl/%s.crl  %s/aia/%s.crt  %s/ocsp\n", u, eng.FileName(), u, eng.FileName(), u)
 	}
 	fmt.Fprintf(env.Out, "CA root: %s\nCA root SHA-256 fingerprint: %s\n", root.Subject.CommonName, caclient.Fingerprint(root))
-	log.Info("serving", "https", srv.URL(), "http", srv.HTTPURL(), "root_sha256", caclient.Fingerprint(root))
+	log.Info("serving", "https", srv.URL(), "http", srv.HTTPURL(), "root_sha256", caclient.Fingerprint(root), "workers", eng.Workers())
 	err = srv.Serve(ctx)
 	log.Info("stopped", "err", err)
 	return err

@@ -78,7 +78,7 @@ func TestServeAndFetchChain(t *testing.T) {
 	var out, errw syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- runServeCmd(ctx, &out, &errw, "ca", "serve", "--dir", dir, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--passphrase-file", pass)
+		done <- runServeCmd(ctx, &out, &errw, "ca", "serve", "--dir", dir, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--passphrase-file", pass, "--workers", "3")
 	}()
 	urlRE := regexp.MustCompile(`HTTPS:\s+(https://\S+)/certsrv/`)
 	plainRE := regexp.MustCompile(`HTTP:\s+(http://[^/\s]+)/crl/`)
@@ -98,6 +98,12 @@ func TestServeAndFetchChain(t *testing.T) {
 	}
 	if fp == "" {
 		t.Fatalf("serve printed no fingerprint: %s %s", out.String(), errw.String())
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(errw.String(), "workers=3") && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(errw.String(), "workers=3") {
+		t.Fatalf("--workers 3 did not reach the engine: %s", errw.String())
 	}
 
 	t.Run("fetch-chain", func(t *testing.T) {
@@ -155,15 +161,22 @@ func TestServeBadInput(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		args []string
+		want string // in the error, when set
 	}{
-		{"no dir", []string{"ca", "serve", "--listen", ":0"}},
-		{"missing dir", []string{"ca", "serve", "--dir", filepath.Join(t.TempDir(), "none"), "--listen", ":0", "--passphrase-file", "/dev/null"}},
-		{"tls cert without key", []string{"ca", "serve", "--dir", t.TempDir(), "--listen", ":0", "--tls-cert", "x.pem"}},
+		{"no dir", []string{"ca", "serve", "--listen", ":0"}, "dir"},
+		{"missing dir", []string{"ca", "serve", "--dir", filepath.Join(t.TempDir(), "none"), "--listen", ":0", "--passphrase-file", "/dev/null"}, "--dir"},
+		{"tls cert without key", []string{"ca", "serve", "--dir", t.TempDir(), "--listen", ":0", "--tls-cert", "x.pem"}, "tls-key"},
+		{"negative workers", []string{"ca", "serve", "--dir", t.TempDir(), "--listen", ":0", "--workers", "-1"}, "--workers"},
+		{"too many workers", []string{"ca", "serve", "--dir", t.TempDir(), "--listen", ":0", "--workers", "100000"}, "--workers"},
+		{"bench: negative server workers", []string{"bench", "issue", "--server-workers", "-2", "--duration", "1s"}, "--server-workers"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var o, e syncBuffer
 			if code := runServeCmd(context.Background(), &o, &e, c.args...); code != ExitUsage {
 				t.Fatalf("exit %d: %s", code, e.String())
+			}
+			if !strings.Contains(e.String(), c.want) {
+				t.Fatalf("the error does not name %q: %s", c.want, e.String())
 			}
 		})
 	}
