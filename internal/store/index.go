@@ -180,12 +180,16 @@ func readFull(f *os.File, b []byte) (int, error) {
 // it, and swaps the two names in one atomic rename (RENAME_EXCHANGE). A
 // crash before the swap leaves the old index in place and a spare that no
 // one reads; after it, the new one. Where the file system cannot swap, the
-// index goes through a new temporary file as before.
+// index goes through a new temporary file as before, and the Store stops
+// trying (and removes the spare).
 func (s *Store) writeIndexLocked(idx *index) error {
 	data := encodeIndex(idx)
-	swapped, err := s.swapIndexLocked(data)
-	if err != nil {
-		return err
+	swapped := false
+	if !s.noSwap {
+		var err error
+		if swapped, err = s.swapIndexLocked(data); err != nil {
+			return err
+		}
 	}
 	if !swapped {
 		if err := writeAtomic(s.dir, indexName, data, 0o600); err != nil {
@@ -239,6 +243,8 @@ func (s *Store) swapIndexLocked(data []byte) (bool, error) {
 		}
 		return true, nil
 	case errors.Is(err, syscall.EINVAL), errors.Is(err, syscall.ENOSYS), errors.Is(err, syscall.EOPNOTSUPP):
+		s.noSwap = true
+		_ = os.Remove(spare) // no one reads it; the next commits do without
 		return false, nil
 	}
 	return false, fmt.Errorf("store: writing %s: %w", indexName, err)

@@ -24,6 +24,9 @@ type Store struct {
 	cache     *index
 	cacheTag  fileTag
 	certCache map[string]*x509.Certificate // by thumbprint; files are content-addressed
+	// noSwap: the file system refused RENAME_EXCHANGE once; this Store's
+	// commits no longer write a spare index only to find out again.
+	noSwap bool
 }
 
 const (
