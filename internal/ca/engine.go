@@ -105,6 +105,7 @@ func Open(ctx context.Context, dir string, opts OpenOptions) (*Engine, error) {
 		e.closeKeys()
 		return nil, wrapDB(err)
 	}
+	e.work.yield = e.db.ServerRound
 	if _, err := e.loadTemplates(true); err != nil {
 		e.Close()
 		return nil, err

@@ -24,6 +24,11 @@ import (
 // per CPU; a key in a token, whose signature may wait on a device, more
 // (workerCount). The threads are started on the first submission and end
 // with Close; a lowered thread never returns to Go's pool.
+//
+// Nice values order threads within one scheduling group only. A database
+// server on this host runs in a group of its own, and it needs a core to
+// finish each commit round: while a round is there, the first worker takes
+// no job (yield).
 type workers struct {
 	n     int
 	once  sync.Once
@@ -31,6 +36,11 @@ type workers struct {
 	quit  chan struct{}
 	wg    sync.WaitGroup
 	stopd sync.Once
+	// yield, when set, returns a channel that stays open while a process
+	// of this machine needs a core for the CA (a database server finishing
+	// a commit round: db.ServerRound); the first worker takes no job until
+	// it closes. Set before the first job.
+	yield func() <-chan struct{}
 }
 
 // job is one piece of CPU work; state moves from queued to running or to
@@ -97,11 +107,13 @@ func (w *workers) do(ctx context.Context, fn func()) error {
 func (w *workers) start() {
 	for i := 0; i < w.n; i++ {
 		w.wg.Add(1)
-		go w.run()
+		go w.run(i == 0 && w.n > 1 && w.yield != nil)
 	}
 }
 
-func (w *workers) run() {
+// run takes jobs until the workers stop; a worker that yields first waits
+// out every yield channel before it takes one.
+func (w *workers) run(yields bool) {
 	defer w.wg.Done()
 	// Never unlocked: the thread's priority stays lowered, and Go ends the
 	// thread with this goroutine instead of reusing it.
@@ -113,6 +125,16 @@ func (w *workers) run() {
 			w.drain()
 			return
 		default:
+		}
+		if yields {
+			if ch := w.yield(); ch != nil {
+				select {
+				case <-ch:
+				case <-w.quit:
+					w.drain()
+					return
+				}
+			}
 		}
 		select {
 		case j := <-w.jobs:

@@ -112,6 +112,55 @@ func TestWorkers(t *testing.T) {
 	})
 }
 
+// TestWorkersYield: while a database server on this host needs a core
+// (db.ServerRound), the first worker takes no job; a lone worker never
+// waits; closing ends the wait.
+func TestWorkersYield(t *testing.T) {
+	t.Run("the first worker waits out the round", func(t *testing.T) {
+		w := newWorkers(2)
+		round := make(chan struct{})
+		w.yield = func() <-chan struct{} { return round }
+		t.Cleanup(w.stop)
+		release := occupy(t, w) // taken by the worker that does not yield
+		ran := make(chan struct{})
+		go w.do(context.Background(), func() { close(ran) })
+		queued(t, w, 1)
+		time.Sleep(50 * time.Millisecond) // the yielding worker must leave it
+		select {
+		case <-ran:
+			t.Fatal("a job ran while the round was at the server and the other worker busy")
+		default:
+		}
+		close(round)
+		<-ran // the yielding worker took it; the other one is still occupied
+		release()
+	})
+	t.Run("a lone worker does not yield", func(t *testing.T) {
+		w := newWorkers(1)
+		w.yield = func() <-chan struct{} { return make(chan struct{}) } // a round that never ends
+		t.Cleanup(w.stop)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := w.do(ctx, func() {}); err != nil {
+			t.Fatalf("the lone worker waited for the round: %v", err)
+		}
+	})
+	t.Run("closing ends the wait", func(t *testing.T) {
+		w := newWorkers(2)
+		w.yield = func() <-chan struct{} { return make(chan struct{}) }
+		if err := w.do(context.Background(), func() {}); err != nil { // the other worker runs it
+			t.Fatal(err)
+		}
+		stopped := make(chan struct{})
+		go func() { w.stop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(5 * time.Second):
+			t.Fatal("stop waited for the round")
+		}
+	})
+}
+
 // threadNice reads the calling thread's nice value from /proc.
 func threadNice(t *testing.T) int {
 	t.Helper()

@@ -115,6 +115,9 @@ func migrateSQL(ctx context.Context, w *sql.DB, dir, ph string) error {
 
 func (s *sqliteStore) writers() int { return 1 }
 
+// serverOnHost is false: SQLite runs in this process, on its threads.
+func (s *sqliteStore) serverOnHost() bool { return false }
+
 func (s *sqliteStore) close() error {
 	var errs []error
 	s.multi.close()
