@@ -58,11 +58,10 @@ than through Go's net/http client: they share the machine with the server,
 and the lighter client leaves it more of the CPU (docs/BENCHMARKS.md).
 
 With --db pointing at a PostgreSQL server on the same host, the server
-competes with the CA for the cores. Where the kernel schedules each session
-as a group (autogroup, Debian's default), the CA's low-priority signing
-threads do not yield to it and the tail grows (RSA-2048 p99 about 61 ms
-against 48-51 ms in one group); run them in one cgroup, or the database on
-its own host, to size a real deployment.`,
+competes with the CA for the cores, in a scheduling group of its own where
+the CA's low-priority signing threads do not yield to it. The CA leaves it
+a core while a commit round is there (about 3 % of RSA-2048's rate); a
+database on its own host, as in most deployments, needs none of this.`,
 		Example: `  edgecert bench issue --ca-key p256 --clients 64 --duration 10s
   edgecert bench issue --ca-key rsa2048 --clients 1,8,64 -o json
   edgecert bench issue --db 'postgres://user@127.0.0.1:5432/bench' --clients 64
