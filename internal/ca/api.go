@@ -105,6 +105,17 @@ type Result struct {
 	Chain       []*x509.Certificate `json:"-"`                // issuing CA up to the root
 	Serial      string              `json:"serial,omitempty"` // upper-case hex
 	Reason      string              `json:"reason,omitempty"` // why denied
+	// Timing: where a submission's time went in the engine (Submit only).
+	Timing Timing `json:"-"`
+}
+
+// Timing is where a submission's time went in the engine, for operators
+// sizing a CA: a long Queue means the CPUs are the limit, a long Record the
+// database.
+type Timing struct {
+	Queue  time.Duration // waiting for a worker
+	Work   time.Duration // parsing, checking, linting and signing
+	Record time.Duration // waiting for the database round that records it
 }
 
 // TemplateInfo summarises a template for listings.

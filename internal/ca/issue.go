@@ -102,8 +102,12 @@ func (e *Engine) Submit(ctx context.Context, p *Principal, csrData []byte, templ
 	// The group commit waits a little for the submissions in flight, queued
 	// ones included: with many of them, rounds are larger and fewer.
 	defer e.db.Coming()()
+	var began, started, worked time.Time
+	began = e.now()
 	if err := e.work.do(ctx, func() {
+		started = e.now()
 		w = e.prepare(p, csrData, template)
+		worked = e.now()
 	}); err != nil {
 		return nil, fmt.Errorf("waiting for the CA: %w", err)
 	}
@@ -122,7 +126,8 @@ func (e *Engine) Submit(ctx context.Context, p *Principal, csrData []byte, templ
 		if err != nil {
 			return nil, wrapDB(err)
 		}
-		return &Result{RequestID: id, Status: StatusPending, Requester: p.Name, Template: t.Name, Subject: w.subject, Submitted: now}, nil
+		return &Result{RequestID: id, Status: StatusPending, Requester: p.Name, Template: t.Name, Subject: w.subject, Submitted: now,
+			Timing: Timing{Queue: started.Sub(began), Work: worked.Sub(started), Record: e.now().Sub(worked)}}, nil
 	}
 	cert := w.cert
 	serial := serialHex(cert.SerialNumber)
@@ -132,7 +137,8 @@ func (e *Engine) Submit(ctx context.Context, p *Principal, csrData []byte, templ
 		return nil, wrapDB(err)
 	}
 	return &Result{RequestID: id, Status: StatusIssued, Requester: p.Name, Template: t.Name, Subject: w.subject, Submitted: now,
-		Certificate: cert, Chain: e.Chain(), Serial: serial}, nil
+		Certificate: cert, Chain: e.Chain(), Serial: serial,
+		Timing: Timing{Queue: started.Sub(began), Work: worked.Sub(started), Record: e.now().Sub(worked)}}, nil
 }
 
 // work is what a submission's CPU work decided: a certificate to record,

@@ -106,7 +106,7 @@ func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request) error {
 	}
 	start := time.Now()
 	res, err := s.eng.Submit(r.Context(), p, []byte(req.CSR), req.Template)
-	s.met.observeIssue(time.Since(start))
+	s.met.observeSubmit(time.Since(start), res)
 	if err != nil {
 		return err
 	}

@@ -9,9 +9,12 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"edgecert/internal/ca"
 )
 
 // latencyBuckets are the upper bounds (seconds) of the issuance latency histogram.
@@ -22,9 +25,45 @@ var latencyBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2
 type metrics struct {
 	counts sync.Map // routeStatus -> *atomic.Uint64
 
-	issueBuckets []atomic.Uint64 // cumulative at scrape, per bucket here
-	issueCount   atomic.Uint64
-	issueSumNs   atomic.Uint64
+	issue  *histogram    // the engine's answer to a submission
+	stages [3]*histogram // its parts: stageNames
+}
+
+// stageNames label the parts of a submission (ca.Timing).
+var stageNames = [3]string{"queue", "work", "record"}
+
+// histogram is a lock-free Prometheus histogram over latencyBuckets.
+type histogram struct {
+	buckets []atomic.Uint64 // per bucket here, cumulative at scrape
+	count   atomic.Uint64
+	sumNs   atomic.Uint64
+}
+
+func newHistogram() *histogram {
+	return &histogram{buckets: make([]atomic.Uint64, len(latencyBuckets)+1)}
+}
+
+func (h *histogram) observe(d time.Duration) {
+	h.buckets[sort.SearchFloat64s(latencyBuckets, d.Seconds())].Add(1)
+	h.count.Add(1)
+	h.sumNs.Add(uint64(max(d, 0)))
+}
+
+// write writes the series of name; labels (`k="v",` each) go before le.
+func (h *histogram) write(w *bufio.Writer, name, labels string) {
+	var cum uint64
+	for i, le := range latencyBuckets {
+		cum += h.buckets[i].Load()
+		fmt.Fprintf(w, "%s_bucket{%sle=%q} %d\n", name, labels, strconv.FormatFloat(le, 'g', -1, 64), cum)
+	}
+	cum += h.buckets[len(latencyBuckets)].Load()
+	fmt.Fprintf(w, "%s_bucket{%sle=\"+Inf\"} %d\n", name, labels, cum)
+	sel := ""
+	if labels != "" {
+		sel = "{" + strings.TrimSuffix(labels, ",") + "}"
+	}
+	fmt.Fprintf(w, "%s_sum%s %g\n", name, sel, float64(h.sumNs.Load())/1e9)
+	fmt.Fprintf(w, "%s_count%s %d\n", name, sel, h.count.Load())
 }
 
 type routeStatus struct {
@@ -33,7 +72,11 @@ type routeStatus struct {
 }
 
 func newMetrics() *metrics {
-	return &metrics{issueBuckets: make([]atomic.Uint64, len(latencyBuckets)+1)}
+	m := &metrics{issue: newHistogram()}
+	for i := range m.stages {
+		m.stages[i] = newHistogram()
+	}
+	return m
 }
 
 func (m *metrics) count(route string, status int) {
@@ -45,13 +88,15 @@ func (m *metrics) count(route string, status int) {
 	v.(*atomic.Uint64).Add(1)
 }
 
-// observeIssue records the engine time of one submission.
-func (m *metrics) observeIssue(d time.Duration) {
-	sec := d.Seconds()
-	i := sort.SearchFloat64s(latencyBuckets, sec)
-	m.issueBuckets[i].Add(1)
-	m.issueCount.Add(1)
-	m.issueSumNs.Add(uint64(d))
+// observeSubmit records the engine time of one submission and, when it
+// was answered, the time of each of its parts.
+func (m *metrics) observeSubmit(d time.Duration, res *ca.Result) {
+	m.issue.observe(d)
+	if res != nil {
+		for i, part := range [3]time.Duration{res.Timing.Queue, res.Timing.Work, res.Timing.Record} {
+			m.stages[i].observe(part)
+		}
+	}
 }
 
 // statusWriter remembers the status a handler wrote.
@@ -126,15 +171,12 @@ func (s *Server) writeRequestCounts(w *bufio.Writer) {
 func (s *Server) writeIssueHistogram(w *bufio.Writer) {
 	fmt.Fprintln(w, "# HELP edgecert_issuance_duration_seconds Time the CA took to answer a submission (issue or queue).")
 	fmt.Fprintln(w, "# TYPE edgecert_issuance_duration_seconds histogram")
-	var cum uint64
-	for i, le := range latencyBuckets {
-		cum += s.met.issueBuckets[i].Load()
-		fmt.Fprintf(w, "edgecert_issuance_duration_seconds_bucket{le=%q} %d\n", strconv.FormatFloat(le, 'g', -1, 64), cum)
+	s.met.issue.write(w, "edgecert_issuance_duration_seconds", "")
+	fmt.Fprintln(w, "# HELP edgecert_issuance_stage_seconds Parts of an answered submission: waiting for a worker (queue), parsing, checking, linting and signing (work), waiting for the database round that records it (record).")
+	fmt.Fprintln(w, "# TYPE edgecert_issuance_stage_seconds histogram")
+	for i, name := range stageNames {
+		s.met.stages[i].write(w, "edgecert_issuance_stage_seconds", fmt.Sprintf("stage=%q,", name))
 	}
-	cum += s.met.issueBuckets[len(latencyBuckets)].Load()
-	fmt.Fprintf(w, "edgecert_issuance_duration_seconds_bucket{le=\"+Inf\"} %d\n", cum)
-	fmt.Fprintf(w, "edgecert_issuance_duration_seconds_sum %g\n", float64(s.met.issueSumNs.Load())/1e9)
-	fmt.Fprintf(w, "edgecert_issuance_duration_seconds_count %d\n", s.met.issueCount.Load())
 }
 
 func (s *Server) writeGauges(ctx context.Context, w *bufio.Writer) {

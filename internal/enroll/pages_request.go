@@ -62,7 +62,7 @@ func (s *Server) postRequest(w http.ResponseWriter, r *http.Request) error {
 	}
 	start := time.Now()
 	res, err := s.eng.Submit(r.Context(), sess.principal, csr, tmpl)
-	s.met.observeIssue(time.Since(start))
+	s.met.observeSubmit(time.Since(start), res)
 	switch {
 	case errors.Is(err, ca.ErrBadRequest):
 		return refuse(http.StatusBadRequest, "The request was refused: "+err.Error())

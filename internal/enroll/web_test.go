@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -306,10 +307,23 @@ func TestHealthAndMetrics(t *testing.T) {
 		`edgecert_crl_age_seconds{crl="full"} `,
 		`edgecert_build_info{go="` + runtime.Version() + `",crypto="` + cryptoImpl() + `"} 1`,
 		"# TYPE edgecert_issuance_duration_seconds histogram",
+		"# TYPE edgecert_issuance_stage_seconds histogram",
+		`edgecert_issuance_stage_seconds_count{stage="queue"} 2`,
+		`edgecert_issuance_stage_seconds_count{stage="work"} 2`,
+		`edgecert_issuance_stage_seconds_count{stage="record"} 2`,
+		`edgecert_issuance_stage_seconds_bucket{stage="work",le="+Inf"} 2`,
 	} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("metrics lack %q:\n%s", want, b)
 		}
+	}
+	// The parts are measured, not zeros: signing takes some time.
+	m := regexp.MustCompile(`edgecert_issuance_stage_seconds_sum\{stage="work"\} (\S+)`).FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("no work sum:\n%s", b)
+	}
+	if v, err := strconv.ParseFloat(string(m[1]), 64); err != nil || v <= 0 {
+		t.Errorf("work sum %q, want a positive number of seconds", m[1])
 	}
 }
 
