@@ -62,7 +62,9 @@ type IssueResult struct {
 	Errors         int           `json:"errors"`
 	FirstError     string        `json:"first_error,omitempty"`
 	PerSecond      float64       `json:"certificates_per_second"`
-	P50, P90, P99  float64       // milliseconds
+	P50            float64       `json:"p50_ms"`
+	P90            float64       `json:"p90_ms"`
+	P99            float64       `json:"p99_ms"`
 	Max            float64       `json:"max_ms"`
 	ServerCPU      float64       `json:"server_cpu_seconds"`
 	PerCPUSecond   float64       `json:"certificates_per_server_cpu_second"`
@@ -70,17 +72,65 @@ type IssueResult struct {
 	VerifyFailures int           `json:"verify_failures"`
 	RawSignPerSec  float64       `json:"raw_sign_per_second"`
 	RawSignCores   int           `json:"raw_sign_goroutines"`
+	// Stages: where the server's time went during the window, from its
+	// /metrics (nil when they could not be read).
+	Stages *Stages `json:"stage_mean_ms,omitempty"`
 }
 
-// MarshalJSON writes latencies with explicit names.
-func (r IssueResult) MarshalJSON() ([]byte, error) {
-	type plain IssueResult
-	return json.Marshal(struct {
-		plain
-		P50 float64 `json:"p50_ms"`
-		P90 float64 `json:"p90_ms"`
-		P99 float64 `json:"p99_ms"`
-	}{plain(r), r.P50, r.P90, r.P99})
+// Stages are the server's mean times per answered submission, in
+// milliseconds: waiting for a worker, working (parse, check, lint, sign),
+// waiting for the database round that records it.
+type Stages struct {
+	Queue  float64 `json:"queue"`
+	Work   float64 `json:"work"`
+	Record float64 `json:"record"`
+}
+
+// stageTotals are the server's cumulative stage sums (seconds) and count.
+type stageTotals struct {
+	sum   [3]float64 // queue, work, record
+	count float64
+}
+
+var stageOrder = [3]string{"queue", "work", "record"}
+
+// parseStageTotals reads the edgecert_issuance_stage_seconds sums and
+// count from a /metrics page; ok is false when a series is missing.
+func parseStageTotals(page string) (t stageTotals, ok bool) {
+	found := 0
+	for _, line := range strings.Split(page, "\n") {
+		name, value, cut := strings.Cut(line, " ")
+		if !cut || !strings.HasPrefix(name, "edgecert_issuance_stage_seconds_") {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if err != nil {
+			return stageTotals{}, false
+		}
+		for i, st := range stageOrder {
+			switch name {
+			case `edgecert_issuance_stage_seconds_sum{stage="` + st + `"}`:
+				t.sum[i] = v
+				found++
+			case `edgecert_issuance_stage_seconds_count{stage="` + st + `"}`:
+				if i == 0 {
+					t.count = v
+					found++
+				}
+			}
+		}
+	}
+	return t, found == len(stageOrder)+1
+}
+
+// stagesBetween is the mean of each stage over what a and b differ by.
+func stagesBetween(a, b stageTotals) *Stages {
+	n := b.count - a.count
+	if n <= 0 {
+		return nil
+	}
+	mean := func(i int) float64 { return (b.sum[i] - a.sum[i]) / n * 1000 }
+	return &Stages{Queue: mean(0), Work: mean(1), Record: mean(2)}
 }
 
 // RunIssue performs one benchmark run.
@@ -263,9 +313,8 @@ func startCA(ctx context.Context, cfg IssueConfig, dir string) (*server, error) 
 	return s, nil
 }
 
-// cryptoImpl returns the server's crypto implementation from the
-// edgecert_build_info metric ("" when it cannot be read).
-func (s *server) cryptoImpl(ctx context.Context) string {
+// metrics returns the server's /metrics page ("" when it cannot be read).
+func (s *server) metrics(ctx context.Context) string {
 	c := &http.Client{Transport: &http.Transport{TLSClientConfig: s.tlsConf}, Timeout: 2 * time.Second}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/metrics", nil)
 	if err != nil {
@@ -277,10 +326,16 @@ func (s *server) cryptoImpl(ctx context.Context) string {
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
+	if err != nil || resp.StatusCode != http.StatusOK {
 		return ""
 	}
-	for _, line := range strings.Split(string(b), "\n") {
+	return string(b)
+}
+
+// cryptoImpl returns the server's crypto implementation from the
+// edgecert_build_info metric ("" when it cannot be read).
+func (s *server) cryptoImpl(ctx context.Context) string {
+	for _, line := range strings.Split(s.metrics(ctx), "\n") {
 		if !strings.HasPrefix(line, "edgecert_build_info{") {
 			continue
 		}
@@ -429,6 +484,7 @@ func drive(ctx context.Context, cfg IssueConfig, s *server, bodies [][]byte) (*I
 		}()
 	}
 	time.Sleep(cfg.Warmup)
+	st0, ok0 := parseStageTotals(s.metrics(ctx))
 	cpu0, _ := procCPU(s.cmd.Process.Pid)
 	measuring.Store(true)
 	t0 := time.Now()
@@ -436,10 +492,14 @@ func drive(ctx context.Context, cfg IssueConfig, s *server, bodies [][]byte) (*I
 	measuring.Store(false)
 	elapsed := time.Since(t0)
 	cpu1, _ := procCPU(s.cmd.Process.Pid)
+	st1, ok1 := parseStageTotals(s.metrics(ctx))
 	stop.Store(true)
 	wg.Wait()
 	res := &IssueResult{Duration: elapsed, Seconds: elapsed.Seconds(), Issued: len(lat), Errors: errs, FirstError: firstErr}
 	res.PerSecond = float64(len(lat)) / elapsed.Seconds()
+	if ok0 && ok1 {
+		res.Stages = stagesBetween(st0, st1)
+	}
 	res.ServerCPU = cpu1 - cpu0
 	if res.ServerCPU > 0 {
 		res.PerCPUSecond = float64(len(lat)) / res.ServerCPU

@@ -51,7 +51,10 @@ func newBenchIssueCmd(env *Env) *cobra.Command {
 child process, pre-generates P-256 requests, drives POST /api/v1/certificates
 with keep-alive clients, verifies every certificate it gets back (key and
 chain), and prints certificates per second, latency percentiles, errors, the
-server's CPU seconds, and the raw signing rate of the same CA key.
+server's CPU seconds, the raw signing rate of the same CA key, and where the
+server's time went: the mean wait for a worker (queue), the parsing,
+checking, linting and signing (work), and the wait for the database round
+that records the certificate (record), from the server's /metrics.
 
 The clients speak HTTP/1.1 over TLS themselves, one connection each, rather
 than through Go's net/http client: they share the machine with the server,
@@ -127,11 +130,15 @@ func runBenchIssue(env *Env, o *benchIssueOptions) error {
 	}
 	return render(env.Out, o.output, results, func(w io.Writer) error {
 		t := newTable(w)
-		fmt.Fprintln(t, "CA KEY\tDB\tCLIENTS\tCERTS/S\tP50 MS\tP90 MS\tP99 MS\tERRORS\tVERIFIED\tSERVER CPU-S\tCERTS/CPU-S\tRAW SIGN/S")
+		fmt.Fprintln(t, "CA KEY\tDB\tCLIENTS\tCERTS/S\tP50 MS\tP90 MS\tP99 MS\tERRORS\tVERIFIED\tSERVER CPU-S\tCERTS/CPU-S\tRAW SIGN/S\tQUEUE/WORK/RECORD MS")
 		for _, r := range results {
-			fmt.Fprintf(t, "%s\t%s\t%d\t%.0f\t%.1f\t%.1f\t%.1f\t%d\t%d/%d\t%.2f\t%.0f\t%.0f\n",
+			stages := "-"
+			if s := r.Stages; s != nil {
+				stages = fmt.Sprintf("%.1f/%.2f/%.1f", s.Queue, s.Work, s.Record)
+			}
+			fmt.Fprintf(t, "%s\t%s\t%d\t%.0f\t%.1f\t%.1f\t%.1f\t%d\t%d/%d\t%.2f\t%.0f\t%.0f\t%s\n",
 				r.CAKey, r.Database, r.Clients, r.PerSecond, r.P50, r.P90, r.P99, r.Errors,
-				r.Verified, r.Verified+r.VerifyFailures, r.ServerCPU, r.PerCPUSecond, r.RawSignPerSec)
+				r.Verified, r.Verified+r.VerifyFailures, r.ServerCPU, r.PerCPUSecond, r.RawSignPerSec, stages)
 		}
 		for _, r := range results {
 			if r.FirstError != "" {
