@@ -111,6 +111,10 @@ func (e *Engine) Submit(ctx context.Context, p *Principal, csrData []byte, templ
 	}); err != nil {
 		return nil, fmt.Errorf("waiting for the CA: %w", err)
 	}
+	// timing is called once the record is committed.
+	timing := func() Timing {
+		return Timing{Queue: started.Sub(began), Work: worked.Sub(started), Record: e.now().Sub(worked)}
+	}
 	if w.err != nil && w.unaudited {
 		return nil, w.err
 	}
@@ -127,7 +131,7 @@ func (e *Engine) Submit(ctx context.Context, p *Principal, csrData []byte, templ
 			return nil, wrapDB(err)
 		}
 		return &Result{RequestID: id, Status: StatusPending, Requester: p.Name, Template: t.Name, Subject: w.subject, Submitted: now,
-			Timing: Timing{Queue: started.Sub(began), Work: worked.Sub(started), Record: e.now().Sub(worked)}}, nil
+			Timing: timing()}, nil
 	}
 	cert := w.cert
 	serial := serialHex(cert.SerialNumber)
@@ -138,7 +142,7 @@ func (e *Engine) Submit(ctx context.Context, p *Principal, csrData []byte, templ
 	}
 	return &Result{RequestID: id, Status: StatusIssued, Requester: p.Name, Template: t.Name, Subject: w.subject, Submitted: now,
 		Certificate: cert, Chain: e.Chain(), Serial: serial,
-		Timing: Timing{Queue: started.Sub(began), Work: worked.Sub(started), Record: e.now().Sub(worked)}}, nil
+		Timing: timing()}, nil
 }
 
 // work is what a submission's CPU work decided: a certificate to record,

@@ -267,7 +267,7 @@ var defaultLinger = lingerPolicy{target: 16, max: 6 * time.Millisecond}
 // group, and the CA's lower-priority signatures do not yield to a process
 // of another group. The CA's workers leave a core free while a round is
 // there (ca/workers.go). bench issue, RSA-2048 CA, PostgreSQL on loopback,
-// 64 clients, alternating runs: p99 61.8-65.2 -> 48.9-50.6 ms for 3 % fewer
+// 64 clients, alternating runs: p99 61-64 -> 46.5-52 ms for about 3 % fewer
 // certificates/s; P-256 unchanged (docs/BENCHMARKS.md, "Third run").
 func (d *DB) ServerRound() <-chan struct{} {
 	if p := d.round.Load(); p != nil {
