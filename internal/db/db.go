@@ -230,8 +230,8 @@ func (d *DB) groupCommit() {
 				break drain
 			}
 		}
-		if n := int(d.coming.Load()); len(batch) < n && len(batch) < d.linger.target {
-			batch = d.gather(batch, min(n, d.linger.target))
+		if len(batch) < d.linger.wanted(int(d.coming.Load())) {
+			batch = d.gather(batch)
 		}
 		d.flush(batch)
 	}
@@ -243,20 +243,35 @@ func (d *DB) groupCommit() {
 // whatever its size (with no wait at all, 20-25 % fewer certificates/s).
 // At saturation the wait only moves time that queued submissions would
 // spend waiting for a worker anyway.
+//
+// A round waits for at most half of the submissions in flight (those
+// queued or being signed, its own included), so that while it commits the
+// other half is being signed: a round that waits for all of them leaves
+// the workers idle until its answers bring new requests (16 clients, 10 %
+// fewer certificates/s). Under a steady load the halves settle into
+// groups of clients that are signed one after the other and committed
+// together, so every request waits about as long as the others.
 type lingerPolicy struct {
 	// target: a round that holds this many records commits without waiting
-	// for more. It sets the wait by the arrival rate: fast P-256 issuance
-	// fills it in ~2 ms, RSA-2048 in about the whole max.
+	// for more; 64 clients settle into four groups.
 	target int
-	max    time.Duration // the longest a round waits
+	// max: the longest a round waits. It must let a group be signed
+	// (16 RSA-2048 certificates: ~9 ms on two cores): a round cut short
+	// splits a group, and the split-off part waits a whole round more.
+	max time.Duration
 }
 
-// defaultLinger was measured with bench issue at 64 clients (alternating
-// runs, docs/BENCHMARKS.md "Third run"): RSA-2048 at a 2 ms wait
-// 1,639-1,697/s, at 6 ms 1,755-1,797/s, with this policy 1,742-1,783/s;
-// P-256 at 2 ms 6,311-6,603/s, at 6 ms 6,110-6,388/s, with this policy
-// 6,288-6,530/s.
-var defaultLinger = lingerPolicy{target: 16, max: 6 * time.Millisecond}
+// wanted is how many records a round waits for when coming submissions are
+// in flight.
+func (l lingerPolicy) wanted(coming int) int { return min(coming/2, l.target) }
+
+// defaultLinger was measured with bench issue (alternating runs,
+// docs/BENCHMARKS.md "Fourth run"): against the policy before it (all of
+// the submissions in flight, up to 16, at most 6 ms), RSA-2048 at 64
+// clients p90 40.3-42.3 -> 37.1-38.6 ms and p99 44.9-50.7 -> 42.8-46.7 ms
+// at the same rate; at 8 clients 1,422-1,499 -> 1,576-1,627/s; P-256 at
+// 16 clients 4,623-4,728 -> 5,149-5,232/s, at 64 unchanged.
+var defaultLinger = lingerPolicy{target: 16, max: 12 * time.Millisecond}
 
 // ServerRound returns a channel that is closed when the commit round now
 // at a database server on this host finishes, or nil when no round is
@@ -284,13 +299,13 @@ func (d *DB) Coming() (done func()) {
 	return func() { d.coming.Add(-1) }
 }
 
-// gather adds ops to batch until it holds target ops, no announced writer
-// remains outside it, or the policy's max passed. A lone caller never
+// gather adds ops to batch until it holds what the policy wants of the
+// submissions in flight, or the policy's max passed. A lone caller never
 // waits.
-func (d *DB) gather(batch []*writeOp, target int) []*writeOp {
+func (d *DB) gather(batch []*writeOp) []*writeOp {
 	t := time.NewTimer(d.linger.max)
 	defer t.Stop()
-	for len(batch) < target && len(batch) < int(d.coming.Load()) {
+	for len(batch) < d.linger.wanted(int(d.coming.Load())) {
 		select {
 		case next, ok := <-d.ch:
 			if !ok {

@@ -49,9 +49,9 @@ func TestGroupCommitRounds(t *testing.T) {
 		want      []int
 	}{
 		{name: "a lone caller commits at once", policy: lingerPolicy{target: 16, max: forever}, announced: 1, writes: 1, want: []int{1}},
-		{name: "announced writers join one round", policy: lingerPolicy{target: 16, max: forever}, announced: 5, writes: 5, want: []int{5}},
-		{name: "a round at its target does not wait for more", policy: lingerPolicy{target: 4, max: forever}, announced: 7, writes: 4, want: []int{4}},
-		{name: "a writer that never comes costs the max", policy: lingerPolicy{target: 16, max: time.Millisecond}, announced: 3, writes: 1, want: []int{1}},
+		{name: "a round waits for half of the announced writers", policy: lingerPolicy{target: 16, max: forever}, announced: 8, writes: 4, want: []int{4}},
+		{name: "a round at its target does not wait for more", policy: lingerPolicy{target: 4, max: forever}, announced: 20, writes: 4, want: []int{4}},
+		{name: "a writer that never comes costs the max", policy: lingerPolicy{target: 16, max: time.Millisecond}, announced: 4, writes: 1, want: []int{1}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
