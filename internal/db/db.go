@@ -265,12 +265,13 @@ type lingerPolicy struct {
 // in flight.
 func (l lingerPolicy) wanted(coming int) int { return min(coming/2, l.target) }
 
-// defaultLinger was measured with bench issue (alternating runs,
-// docs/BENCHMARKS.md "Fourth run"): against the policy before it (all of
-// the submissions in flight, up to 16, at most 6 ms), RSA-2048 at 64
-// clients p90 40.3-42.3 -> 37.1-38.6 ms and p99 44.9-50.7 -> 42.8-46.7 ms
-// at the same rate; at 8 clients 1,422-1,499 -> 1,576-1,627/s; P-256 at
-// 16 clients 4,623-4,728 -> 5,149-5,232/s, at 64 unchanged.
+// defaultLinger was measured with bench issue (alternating runs against
+// the policy before it, all of the submissions in flight up to 16 and at
+// most 6 ms; docs/BENCHMARKS.md "Fourth run"): RSA-2048 at 64 clients p90
+// 40.9-41.6 -> 37.8-39.2 ms, p99 47.0-48.1 -> 43.2-45.7 ms (PostgreSQL
+// 46.5-52.0 -> 43.5-45.2 ms) at the same or a higher rate; RSA-2048 at 8
+// clients 1,493 -> 1,646/s; P-256 at 16 clients 4,695 -> 5,232/s, at 64
+// unchanged.
 var defaultLinger = lingerPolicy{target: 16, max: 12 * time.Millisecond}
 
 // ServerRound returns a channel that is closed when the commit round now
