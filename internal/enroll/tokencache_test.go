@@ -82,18 +82,44 @@ func authAsync(c *tokenCache, ctx context.Context, eng Engine) <-chan authResult
 	return ch
 }
 
+// flights is one case's cache, engine and clock.
+type flights struct {
+	c       *tokenCache
+	g       *gateEngine
+	advance func(time.Duration)
+}
+
+// auth is one caller's answer, which must come.
+func (f *flights) auth(t *testing.T, what string) authResult {
+	t.Helper()
+	return within(t, authAsync(f.c, context.Background(), f.g), what)
+}
+
+// flightTTL is the TTL of the caches of TestTokenCacheFlights.
+const flightTTL = 2 * time.Second
+
+// checkedThen has the token checked once, then sets the engine's next
+// answer and moves the clock past half the TTL.
+func (f *flights) checkedThen(t *testing.T, answer error, gated bool) {
+	t.Helper()
+	f.auth(t, "the first answer")
+	f.g.set(answer, gated)
+	f.advance(flightTTL * 3 / 4)
+}
+
 // TestTokenCacheFlights checks that a token is checked once however many
 // callers need it, that a busy entry is checked again before it expires
 // while its callers go on, and what failures do to an entry.
 func TestTokenCacheFlights(t *testing.T) {
 	errDown := fmt.Errorf("database: %w", ca.ErrUnavailable)
 	errGone := fmt.Errorf("invalid token: %w", ca.ErrUnauthenticated)
-	const ttl = 2 * time.Second
+	const ttl = flightTTL
 	cases := []struct {
 		name string
-		run  func(t *testing.T, c *tokenCache, g *gateEngine, advance func(time.Duration))
+		run  func(t *testing.T, f *flights)
 	}{
-		{"callers of an unchecked token wait for one check", func(t *testing.T, c *tokenCache, g *gateEngine, _ func(time.Duration)) {
+		{"callers of an unchecked token wait for one check", func(t *testing.T, f *flights) {
+			c, g := f.c, f.g
 			const callers = 20
 			waiting := make(chan struct{}, callers)
 			c.onWait = func() { waiting <- struct{}{} }
@@ -117,7 +143,8 @@ func TestTokenCacheFlights(t *testing.T) {
 				t.Errorf("%d checks for %d callers", n, callers)
 			}
 		}},
-		{"the first caller's cancellation does not fail the others", func(t *testing.T, c *tokenCache, g *gateEngine, _ func(time.Duration)) {
+		{"the first caller's cancellation does not fail the others", func(t *testing.T, f *flights) {
+			c, g := f.c, f.g
 			waiting := make(chan struct{}, 1)
 			c.onWait = func() { waiting <- struct{}{} }
 			g.set(nil, true)
@@ -133,46 +160,41 @@ func TestTokenCacheFlights(t *testing.T) {
 				t.Fatalf("second caller: %v", r.err)
 			}
 		}},
-		{"past half the TTL one caller checks again while others use the entry", func(t *testing.T, c *tokenCache, g *gateEngine, advance func(time.Duration)) {
-			within(t, authAsync(c, context.Background(), g), "the first answer")
-			advance(ttl * 3 / 4)
-			g.set(nil, true)
+		{"past half the TTL one caller checks again while others use the entry", func(t *testing.T, f *flights) {
+			c, g, advance := f.c, f.g, f.advance
+			f.checkedThen(t, nil, true)
 			refresher := authAsync(c, context.Background(), g)
 			within(t, g.entered, "the refresh")
-			if r := within(t, authAsync(c, context.Background(), g), "a caller during the refresh"); r.err != nil || r.p.Name != "alice" {
+			if r := f.auth(t, "a caller during the refresh"); r.err != nil || r.p.Name != "alice" {
 				t.Fatalf("during the refresh: %v, %v", r.p, r.err)
 			}
 			close(g.release)
 			within(t, refresher, "the refresher's answer")
 			g.set(nil, false)
 			advance(ttl * 3 / 8) // past the first check's TTL, before the refresh's half
-			within(t, authAsync(c, context.Background(), g), "an answer")
+			f.auth(t, "an answer")
 			if n := g.count(); n != 2 {
 				t.Errorf("%d checks, want 2 (the first and the refresh)", n)
 			}
 		}},
-		{"a token removed in the database fails at its refresh", func(t *testing.T, c *tokenCache, g *gateEngine, advance func(time.Duration)) {
-			within(t, authAsync(c, context.Background(), g), "the first answer")
-			g.set(errGone, false)
-			advance(ttl * 3 / 4)
+		{"a token removed in the database fails at its refresh", func(t *testing.T, f *flights) {
+			f.checkedThen(t, errGone, false)
 			for i := 0; i < 2; i++ {
-				if r := within(t, authAsync(c, context.Background(), g), "an answer"); !errors.Is(r.err, ca.ErrUnauthenticated) {
+				if r := f.auth(t, "an answer"); !errors.Is(r.err, ca.ErrUnauthenticated) {
 					t.Fatalf("call %d after removal: %v, %v", i, r.p, r.err)
 				}
 			}
-			if n := g.count(); n != 3 {
+			if n := f.g.count(); n != 3 {
 				t.Errorf("%d checks, want 3: a failure is not cached", n)
 			}
 		}},
-		{"a database down at the refresh leaves the entry to its TTL", func(t *testing.T, c *tokenCache, g *gateEngine, advance func(time.Duration)) {
-			within(t, authAsync(c, context.Background(), g), "the first answer")
-			g.set(errDown, false)
-			advance(ttl * 3 / 4)
-			if r := within(t, authAsync(c, context.Background(), g), "an answer"); r.err != nil {
+		{"a database down at the refresh leaves the entry to its TTL", func(t *testing.T, f *flights) {
+			f.checkedThen(t, errDown, false)
+			if r := f.auth(t, "an answer"); r.err != nil {
 				t.Fatalf("within the TTL: %v", r.err)
 			}
-			advance(ttl / 2)
-			if r := within(t, authAsync(c, context.Background(), g), "an answer"); !errors.Is(r.err, ca.ErrUnavailable) {
+			f.advance(ttl / 2)
+			if r := f.auth(t, "an answer"); !errors.Is(r.err, ca.ErrUnavailable) {
 				t.Fatalf("past the TTL: %v, %v", r.p, r.err)
 			}
 		}},
@@ -183,7 +205,7 @@ func TestTokenCacheFlights(t *testing.T) {
 			now := time.Unix(1e9, 0)
 			c := newTokenCache(ttl, func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
 			advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-			tc.run(t, c, &gateEngine{}, advance)
+			tc.run(t, &flights{c: c, g: &gateEngine{}, advance: advance})
 		})
 	}
 }
