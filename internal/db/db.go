@@ -373,9 +373,14 @@ func (d *DB) enqueue(ctx context.Context, op *writeOp) (int64, error) {
 // InsertIssued records an issued request, its certificate and its audit
 // entry in one transaction (group-committed), and returns the request id.
 func (d *DB) InsertIssued(ctx context.Context, r Request, c Cert, a Audit) (int64, error) {
+	return d.enqueue(ctx, issueOp(r, c, a))
+}
+
+// issueOp is the write of an issued request, its certificate and its audit entry.
+func issueOp(r Request, c Cert, a Audit) *writeOp {
 	r.Status = StatusIssued
 	r.Serial = c.Serial
-	return d.enqueue(ctx, &writeOp{kind: opIssue, req: r, cert: c, audit: a})
+	return &writeOp{kind: opIssue, req: r, cert: c, audit: a}
 }
 
 // InsertPending records a pending request and its audit entry, and returns the request id.

@@ -221,3 +221,54 @@ func TestUnavailable(t *testing.T) {
 		t.Fatalf("closed: %v", err)
 	}
 }
+
+// TestRoundOfIssuances commits one round of issuances straight through the
+// backend (SQLite's multi-row statements, PostgreSQL's one statement) and
+// checks that every op gets its own request id, in the round's order, and
+// that its request, certificate and audit entry carry it.
+func TestRoundOfIssuances(t *testing.T) {
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			d := open(t)
+			ctx := context.Background()
+			var ops []*writeOp
+			for i := range 7 {
+				r := req()
+				r.Subject = fmt.Sprintf("CN=round%d", i)
+				if i == 3 {
+					r.CSR = []byte{0x30, byte(i)}
+				}
+				c := cert(fmt.Sprintf("AB%02d", i))
+				c.Subject, c.DER = r.Subject, []byte{0x30, 0x03, byte(i)}
+				ops = append(ops, issueOp(r, c, Audit{At: time.Now(), Actor: "u", Action: "submit", Subject: r.Subject, Serial: c.Serial, Result: "issued", Detail: fmt.Sprint(i)}))
+			}
+			if err := d.b.commit(ctx, ops); err != nil {
+				t.Fatal(err)
+			}
+			log, err := d.AuditLog(ctx, 0)
+			if err != nil || len(log) != len(ops) {
+				t.Fatalf("audit log: %d entries, %v", len(log), err)
+			}
+			byDetail := map[string]Audit{}
+			for _, a := range log {
+				byDetail[a.Detail] = a
+			}
+			for i, op := range ops {
+				if i > 0 && op.id <= ops[i-1].id {
+					t.Fatalf("request ids out of the round's order: %d after %d", op.id, ops[i-1].id)
+				}
+				r, err := d.Request(ctx, op.id)
+				if err != nil || r.Subject != op.req.Subject || r.Serial != op.cert.Serial || r.Status != "issued" || string(r.CSR) != string(op.req.CSR) {
+					t.Fatalf("op %d: request %d = %+v, %v", i, op.id, r, err)
+				}
+				c, err := d.Certificate(ctx, op.cert.Serial)
+				if err != nil || c.RequestID != op.id || string(c.DER) != string(op.cert.DER) || c.Subject != op.cert.Subject {
+					t.Fatalf("op %d: certificate %+v, %v", i, c, err)
+				}
+				if a := byDetail[fmt.Sprint(i)]; a.RequestID != op.id || a.Serial != op.cert.Serial {
+					t.Fatalf("op %d: audit entry %+v, want request %d", i, a, op.id)
+				}
+			}
+		})
+	}
+}
