@@ -33,7 +33,7 @@ type tokenCache struct {
 	ttl time.Duration
 	now func() time.Time
 
-	mu sync.Mutex
+	mu sync.RWMutex
 	m  map[[32]byte]*tokenSlot
 
 	onWait func() // tests: called when a caller starts waiting for a check
@@ -59,6 +59,9 @@ func (c *tokenCache) authenticate(ctx context.Context, eng Engine, token string)
 		return eng.AuthenticateToken(ctx, token)
 	}
 	key := sha256.Sum256([]byte(token))
+	if p, ok := c.cached(key); ok {
+		return p, nil
+	}
 	for {
 		now := c.now()
 		c.mu.Lock()
@@ -110,6 +113,25 @@ func (c *tokenCache) authenticate(ctx context.Context, eng Engine, token string)
 			return c.check(ctx, eng, token, key, s)
 		}
 	}
+}
+
+// cached is the fast path: the principal of a valid entry that needs no
+// check now (not yet half its TTL old, or being checked by another caller).
+func (c *tokenCache) cached(key [32]byte) (*ca.Principal, bool) {
+	now := c.now()
+	c.mu.RLock()
+	s := c.m[key]
+	ok := s != nil && now.Before(s.expires) && (s.done != nil || now.Before(s.refresh))
+	var p ca.Principal
+	if ok {
+		p = s.p // check replaces s.p whole; its Groups are never changed in place
+	}
+	c.mu.RUnlock()
+	if !ok {
+		return nil, false
+	}
+	p.Groups = append([]string(nil), p.Groups...)
+	return &p, true
 }
 
 // check asks the engine about token for s, whose check the caller started
