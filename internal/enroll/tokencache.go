@@ -130,8 +130,7 @@ func (c *tokenCache) cached(key [32]byte) (*ca.Principal, bool) {
 	if !ok {
 		return nil, false
 	}
-	p.Groups = append([]string(nil), p.Groups...)
-	return &p, true
+	return ownCopy(p), true
 }
 
 // check asks the engine about token for s, whose check the caller started
@@ -160,8 +159,10 @@ func (c *tokenCache) check(ctx context.Context, eng Engine, token string, key [3
 }
 
 // principal returns a copy of s's principal that the caller may change.
-func (s *tokenSlot) principal() *ca.Principal {
-	p := s.p
-	p.Groups = append([]string(nil), s.p.Groups...)
+func (s *tokenSlot) principal() *ca.Principal { return ownCopy(s.p) }
+
+// ownCopy returns p with a group list of its own.
+func ownCopy(p ca.Principal) *ca.Principal {
+	p.Groups = append([]string(nil), p.Groups...)
 	return &p
 }
