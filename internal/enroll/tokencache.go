@@ -13,8 +13,9 @@ import (
 // tokenCacheMax bounds the cache; it is emptied when full.
 const tokenCacheMax = 4096
 
-// tokenCheckTimeout bounds a token check that callers other than the one
-// that started it wait for; it runs without that caller's cancellation.
+// tokenCheckTimeout bounds a token check. A check runs without the
+// cancellation of the request that started it, since others may wait for
+// it; each caller waits with its own.
 const tokenCheckTimeout = 10 * time.Second
 
 // tokenCache remembers successful bearer-token checks for a short time, so
@@ -36,7 +37,7 @@ type tokenCache struct {
 	mu sync.RWMutex
 	m  map[[32]byte]*tokenSlot
 
-	onWait func() // tests: called when a caller starts waiting for a check
+	onWait func() // tests: called when a caller starts waiting for a check (its own too)
 }
 
 // tokenSlot is one token's entry. Its fields are guarded by the cache's mu.
@@ -85,21 +86,9 @@ func (c *tokenCache) authenticate(ctx context.Context, eng Engine, token string)
 		case s != nil && s.done != nil:
 			done := s.done
 			c.mu.Unlock()
-			if c.onWait != nil {
-				c.onWait()
-			}
-			select {
-			case <-done:
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-			c.mu.Lock()
-			err := s.err
-			c.mu.Unlock()
-			if err != nil {
+			if err := c.wait(ctx, s, done); err != nil {
 				return nil, err
 			}
-			// The check succeeded: take the entry on the next turn.
 		default:
 			if s == nil {
 				if len(c.m) >= tokenCacheMax {
@@ -108,11 +97,33 @@ func (c *tokenCache) authenticate(ctx context.Context, eng Engine, token string)
 				s = &tokenSlot{}
 				c.m[key] = s
 			}
-			s.done = make(chan struct{})
+			done := make(chan struct{})
+			s.done = done
 			c.mu.Unlock()
-			return c.check(ctx, eng, token, key, s)
+			// The check runs on its own, so that this caller, too, can give
+			// up when its request ends without failing the others.
+			go c.check(ctx, eng, token, key, s)
+			if err := c.wait(ctx, s, done); err != nil {
+				return nil, err
+			}
 		}
+		// The check succeeded: take the entry on the next turn.
 	}
+}
+
+// wait waits for the check of s that closes done and returns its failure.
+func (c *tokenCache) wait(ctx context.Context, s *tokenSlot, done <-chan struct{}) error {
+	if c.onWait != nil {
+		c.onWait()
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return s.err
 }
 
 // cached is the fast path: the principal of a valid entry that needs no
@@ -154,6 +165,10 @@ func (c *tokenCache) check(ctx context.Context, eng Engine, token string, key [3
 		if c.m[key] == s {
 			delete(c.m, key)
 		}
+	case now.Before(s.expires):
+		// The database failed a refresh: callers go on with the entry, and
+		// the next of them tries again a little later, not at once.
+		s.refresh = now.Add(c.ttl / 4)
 	}
 	return nil, err
 }

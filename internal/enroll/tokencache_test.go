@@ -126,6 +126,7 @@ func TestTokenCacheFlights(t *testing.T) {
 			g.set(nil, true)
 			first := authAsync(c, context.Background(), g)
 			within(t, g.entered, "the first check")
+			within(t, waiting, "the first caller waiting")
 			var rest []<-chan authResult
 			for i := 1; i < callers; i++ {
 				rest = append(rest, authAsync(c, context.Background(), g))
@@ -145,17 +146,21 @@ func TestTokenCacheFlights(t *testing.T) {
 		}},
 		{"the first caller's cancellation does not fail the others", func(t *testing.T, f *flights) {
 			c, g := f.c, f.g
-			waiting := make(chan struct{}, 1)
+			waiting := make(chan struct{}, 2)
 			c.onWait = func() { waiting <- struct{}{} }
 			g.set(nil, true)
 			ctx, cancel := context.WithCancel(context.Background())
 			first := authAsync(c, ctx, g)
 			within(t, g.entered, "the first check")
+			within(t, waiting, "the first caller waiting")
 			second := authAsync(c, context.Background(), g)
 			within(t, waiting, "the second caller waiting")
 			cancel()
+			// The first caller gives up while the check goes on.
+			if r := within(t, first, "the first answer"); !errors.Is(r.err, context.Canceled) {
+				t.Fatalf("first caller: %v, %v; want its cancellation", r.p, r.err)
+			}
 			close(g.release)
-			within(t, first, "the first answer")
 			if r := within(t, second, "the second answer"); r.err != nil {
 				t.Fatalf("second caller: %v", r.err)
 			}
@@ -190,8 +195,13 @@ func TestTokenCacheFlights(t *testing.T) {
 		}},
 		{"a database down at the refresh leaves the entry to its TTL", func(t *testing.T, f *flights) {
 			f.checkedThen(t, errDown, false)
-			if r := f.auth(t, "an answer"); r.err != nil {
-				t.Fatalf("within the TTL: %v", r.err)
+			for i := 0; i < 2; i++ {
+				if r := f.auth(t, "an answer"); r.err != nil {
+					t.Fatalf("within the TTL, call %d: %v", i, r.err)
+				}
+			}
+			if n := f.g.count(); n != 2 {
+				t.Errorf("%d checks, want 2: a failed refresh is not tried again at once", n)
 			}
 			f.advance(ttl / 2)
 			if r := f.auth(t, "an answer"); !errors.Is(r.err, ca.ErrUnavailable) {
