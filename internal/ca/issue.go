@@ -10,7 +10,6 @@ import (
 	"encoding/asn1"
 	"fmt"
 	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -177,7 +176,7 @@ func (e *Engine) prepare(p *Principal, csrData []byte, template string) (w work)
 		w.err, w.unaudited = fmt.Errorf("the request names no certificate template and none was given: %w", ErrBadRequest), true
 		return w
 	}
-	w.template, w.subject = template, req.Subject.String()
+	w.template = template
 	t, err := e.template(template)
 	if err != nil {
 		w.err = err
@@ -188,15 +187,16 @@ func (e *Engine) prepare(p *Principal, csrData []byte, template string) (w work)
 		w.err, w.refusal = fmt.Errorf("%s has no Enroll permission on template %s: %w", p.Name, t.Name, ErrForbidden), "forbidden"
 		return w
 	}
-	if err := checkRequest(t, req); err != nil {
+	names, err := checkRequest(t, req)
+	if err != nil {
 		w.err = err
 		return w
 	}
-	w.t = t
+	w.t, w.subject = t, names.text
 	if t.Approval {
 		return w
 	}
-	w.cert, w.err = e.issueCert(t, req.Subject, req.RawSubject, req.PublicKey, req.DNSNames, req.IPAddresses)
+	w.cert, w.err = e.issueCert(t, names, req.PublicKey)
 	return w
 }
 
@@ -216,11 +216,12 @@ func ParseSerial(s string) (*big.Int, error) {
 // issueCert builds, lints and signs a certificate under template t: the
 // TBSCertificate is encoded once (tbs.go), linted as a certificate with a
 // placeholder signature, and that exact TBS is then signed once by the CA key.
-func (e *Engine) issueCert(t *Template, subj pkix.Name, rawSubject []byte, pub crypto.PublicKey, dns []string, ips []net.IP) (*x509.Certificate, error) {
+// The names are those namesFor decided: they are signed as they are.
+func (e *Engine) issueCert(t *Template, names *certNames, pub crypto.PublicKey) (*x509.Certificate, error) {
 	if e.signer == nil {
 		return nil, fmt.Errorf("the CA was opened without its key: %w", ErrBadRequest)
 	}
-	tmpl, err := e.certTemplate(t, subj, rawSubject, pub, dns, ips)
+	tmpl, err := e.certTemplate(t, names, pub)
 	if err != nil {
 		return nil, err
 	}
@@ -279,8 +280,8 @@ func lintSignature(alg []byte) []byte {
 	return []byte{0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01}
 }
 
-// certTemplate turns template t and the request's fields into an x509 template.
-func (e *Engine) certTemplate(t *Template, subj pkix.Name, rawSubject []byte, pub crypto.PublicKey, dns []string, ips []net.IP) (*x509.Certificate, error) {
+// certTemplate turns template t and the checked names into an x509 template.
+func (e *Engine) certTemplate(t *Template, names *certNames, pub crypto.PublicKey) (*x509.Certificate, error) {
 	serial, err := randomSerial(e.rand)
 	if err != nil {
 		return nil, err
@@ -308,18 +309,7 @@ func (e *Engine) certTemplate(t *Template, subj pkix.Name, rawSubject []byte, pu
 	if t.CA {
 		tmpl.MaxPathLen, tmpl.MaxPathLenZero = t.PathLen, t.PathLen == 0
 	}
-	if t.SubjectFromRequest {
-		tmpl.RawSubject = rawSubject
-	} else if len(dns) > 0 {
-		tmpl.Subject = pkix.Name{CommonName: dns[0]}
-	}
-	if t.SANsFromRequest {
-		tmpl.DNSNames, tmpl.IPAddresses = dns, ips
-	}
-	if subj.CommonName != "" && looksLikeDNS(subj.CommonName) && !t.CA && t.SANsFromRequest && !containsFold(tmpl.DNSNames, subj.CommonName) {
-		// M5: the subject name is also a SAN (RFC 6125 clients ignore the CN).
-		tmpl.DNSNames = append([]string{subj.CommonName}, tmpl.DNSNames...)
-	}
+	tmpl.RawSubject, tmpl.DNSNames, tmpl.IPAddresses = names.subject, names.dns, names.ips
 	ku := t.keyUsage(isRSA)
 	if ku != 0 {
 		ext, err := keyUsageExtension(ku, t.KeyUsageCritical)
