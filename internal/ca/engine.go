@@ -43,6 +43,10 @@ type Engine struct {
 	lint lintCache
 	crl  crlCache
 
+	// checkSig verifies a submitted request's signature, the dearest step
+	// before signing (checkCSRSignature; tests count its calls).
+	checkSig func(*x509.CertificateRequest) error
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -80,7 +84,7 @@ func Open(ctx context.Context, dir string, opts OpenOptions) (*Engine, error) {
 	if cfg.Pending {
 		return nil, fmt.Errorf("the issuing CA of %s waits for its certificate (run 'edgecert ca import-issuing'): %w", dir, ErrConflict)
 	}
-	e := &Engine{dir: dir, cfg: cfg, now: opts.Now, rand: safeRand(opts.Rand), stop: make(chan struct{})}
+	e := &Engine{dir: dir, cfg: cfg, now: opts.Now, rand: safeRand(opts.Rand), stop: make(chan struct{}), checkSig: checkCSRSignature}
 	if e.now == nil {
 		e.now = time.Now
 	}

@@ -158,12 +158,14 @@ type work struct {
 	unaudited bool
 }
 
-// prepare is a submission's CPU work, on a worker: parse and check the
-// request against the template and the caller's permission, then build,
-// lint and sign the certificate unless the template needs approval.
+// prepare is a submission's CPU work, on a worker: parse the request, check
+// the caller's permission on the template and the key's size, only then
+// verify the request's signature (seconds of CPU for a huge key) and apply
+// the template's policy, then build, lint and sign the certificate unless
+// the template needs approval.
 func (e *Engine) prepare(p *Principal, csrData []byte, template string) (w work) {
 	w.template, w.refusal = template, "refused"
-	req, err := parseCSR(csrData)
+	req, err := parseCSRUnverified(csrData)
 	if err != nil {
 		w.err = err
 		return w
@@ -185,6 +187,14 @@ func (e *Engine) prepare(p *Principal, csrData []byte, template string) (w work)
 	w.template = t.Name
 	if !t.mayEnroll(p) {
 		w.err, w.refusal = fmt.Errorf("%s has no Enroll permission on template %s: %w", p.Name, t.Name, ErrForbidden), "forbidden"
+		return w
+	}
+	if err := checkKey(t, req); err != nil {
+		w.err = err
+		return w
+	}
+	if err := e.checkSig(req); err != nil {
+		w.err = err
 		return w
 	}
 	names, err := checkRequest(t, req)

@@ -50,8 +50,8 @@ func checkKey(t *Template, req *x509.CertificateRequest) error {
 		if bits < t.MinRSABits {
 			return refuse(t, "RSA key of %d bits is too small (at least %d)", bits, t.MinRSABits)
 		}
-		if t.MaxRSABits > 0 && bits > t.MaxRSABits {
-			return refuse(t, "RSA key of %d bits is too large (at most %d)", bits, t.MaxRSABits)
+		if max := t.maxRSABits(); bits > max {
+			return refuse(t, "RSA key of %d bits is too large (at most %d)", bits, max)
 		}
 	case *ecdsa.PublicKey:
 		if !allowed("ecdsa") {

@@ -44,8 +44,8 @@ type Template struct {
 	// Allowed keys: RSA of at least MinRSABits, ECDSA on one of Curves.
 	KeyTypes   []string `yaml:"key_types"` // rsa, ecdsa
 	MinRSABits int      `yaml:"min_rsa_bits"`
-	MaxRSABits int      `yaml:"max_rsa_bits,omitempty"`
-	Curves     []string `yaml:"curves,omitempty"` // P-256, P-384
+	MaxRSABits int      `yaml:"max_rsa_bits,omitempty"` // 0: DefaultMaxRSABits; at most LimitRSABits
+	Curves     []string `yaml:"curves,omitempty"`       // P-256, P-384
 	// AllowedDNS are name patterns: "contoso.com" (exactly), "*.contoso.com"
 	// (any name under it, and the wildcard itself). Empty: any name.
 	AllowedDNS       []string `yaml:"allowed_dns,omitempty"`
@@ -58,6 +58,22 @@ type Template struct {
 	// CABF_BR for publicly-trusted-style templates.
 	LintSources     []string `yaml:"lint_sources"`
 	PubliclyTrusted bool     `yaml:"publicly_trusted,omitempty"`
+}
+
+// RSA key sizes: a template without max_rsa_bits takes keys of at most
+// DefaultMaxRSABits; no template takes more than LimitRSABits (the bound
+// csr.MaxKeyBytes puts on a key before it is parsed).
+const (
+	DefaultMaxRSABits = 8192
+	LimitRSABits      = 16384
+)
+
+// maxRSABits is the largest RSA key t takes.
+func (t *Template) maxRSABits() int {
+	if t.MaxRSABits == 0 {
+		return DefaultMaxRSABits
+	}
+	return t.MaxRSABits
 }
 
 // builtinTemplates are the templates a new CA ships.
@@ -130,6 +146,9 @@ func (t *Template) validate() error {
 		if k != "rsa" && k != "ecdsa" {
 			return bad("unknown key type %q (rsa, ecdsa)", k)
 		}
+	}
+	if t.MaxRSABits < 0 || t.MaxRSABits > LimitRSABits {
+		return bad("max_rsa_bits %d is not between 0 (%d) and %d", t.MaxRSABits, DefaultMaxRSABits, LimitRSABits)
 	}
 	for _, c := range t.Curves {
 		if c != "P-256" && c != "P-384" && c != "P-521" {
