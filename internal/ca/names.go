@@ -277,10 +277,42 @@ func checkSANTypes(t *Template, req *x509.CertificateRequest) error {
 	return nil
 }
 
-// checkIP applies the template's IP SAN policy.
+// checkIP applies the template's IP SAN policy: none unless the template
+// allows them; once it lists addresses or networks, or restricts DNS
+// names, only an address inside one of its listed networks.
 func checkIP(t *Template, ip net.IP) error {
 	if !t.AllowIP {
 		return refuse(t, "IP address SANs are not allowed")
 	}
-	return nil
+	if len(t.AllowedIPs) == 0 && len(t.AllowedDNS) == 0 {
+		return nil
+	}
+	for _, p := range t.AllowedIPs {
+		if _, n, err := parseIPPattern(p); err == nil && n.Contains(ip) {
+			return nil
+		}
+	}
+	if len(t.AllowedIPs) == 0 {
+		return refuse(t, "IP address SAN %s is not allowed: the template restricts names and lists no allowed addresses", ip)
+	}
+	return refuse(t, "IP address SAN %s is outside the allowed addresses (%s)", ip, strings.Join(t.AllowedIPs, ", "))
+}
+
+// parseIPPattern reads an address ("10.0.0.5") or a network ("10.0.0.0/24").
+func parseIPPattern(p string) (net.IP, *net.IPNet, error) {
+	if ip := net.ParseIP(p); ip != nil {
+		bits := 8 * net.IPv6len
+		if ip4 := ip.To4(); ip4 != nil {
+			ip, bits = ip4, 8*net.IPv4len
+		}
+		return ip, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)}, nil
+	}
+	ip, n, err := net.ParseCIDR(p)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%q is neither an IP address nor a network such as 10.0.0.0/24", p)
+	}
+	if !ip.Equal(n.IP) {
+		return nil, nil, fmt.Errorf("network %q has host bits set (the network is %s)", p, n)
+	}
+	return ip, n, nil
 }

@@ -267,3 +267,66 @@ func TestApprovalSignsWhatWasShown(t *testing.T) {
 		t.Fatalf("approve after the subject changed: %v", err)
 	}
 }
+
+// TestIPSANPolicy: IP SANs are off in the shipped templates; once a
+// template restricts names, an IP SAN must be inside a listed network
+// (issue 14, item 4: they ignored every restriction).
+func TestIPSANPolicy(t *testing.T) {
+	e, dir := restrictedCA(t)
+	ctx := context.Background()
+	admin := mustPrincipal(t, e, "admin")
+	yes := true
+	nets := []string{"10.0.0.0/24", "2001:db8::1"}
+	for name, ch := range map[string]TemplateChange{
+		"RestrictedIP":   {CopyFrom: "Restricted", AllowIP: &yes},
+		"RestrictedNets": {CopyFrom: "Restricted", AllowedIPs: &nets},
+		"AnyIP":          {CopyFrom: "WebServer", AllowIP: &yes},
+	} {
+		if _, err := SetTemplate(dir, name, ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ip := func(s ...string) []net.IP {
+		var out []net.IP
+		for _, x := range s {
+			out = append(out, net.ParseIP(x))
+		}
+		return out
+	}
+	cases := []struct {
+		name, template string
+		ips            []net.IP
+		ok             bool
+	}{
+		{"shipped template", "WebServer", ip("10.0.0.5"), false},
+		{"restricted names, IP SANs on, no networks", "RestrictedIP", ip("10.0.0.5"), false},
+		{"restricted names, inside a network", "RestrictedNets", ip("10.0.0.5"), true},
+		{"restricted names, an allowed address", "RestrictedNets", ip("2001:db8::1"), true},
+		{"restricted names, outside the networks", "RestrictedNets", ip("10.0.1.5"), false},
+		{"restricted names, one of two outside", "RestrictedNets", ip("10.0.0.5", "192.168.1.1"), false},
+		{"unrestricted template with IP SANs on", "AnyIP", ip("192.168.1.1"), true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			res, err := e.Submit(ctx, admin, makeCSR(t, csrSpec{cn: "a.contoso.com", ips: c.ips}), c.template)
+			if c.ok != (err == nil) {
+				t.Fatalf("ok %v: %v", c.ok, err)
+			}
+			if err == nil && len(res.Certificate.IPAddresses) != len(c.ips) {
+				t.Fatalf("IP SANs %v", res.Certificate.IPAddresses)
+			}
+			if err != nil && !errors.Is(err, ErrBadRequest) {
+				t.Fatalf("kind: %v", err)
+			}
+		})
+	}
+	for _, bad := range [][]string{{"10.0.0.1/24"}, {"ten"}, {""}} {
+		if _, err := SetTemplate(dir, "RestrictedNets", TemplateChange{AllowedIPs: &bad}); !errors.Is(err, ErrBadRequest) {
+			t.Errorf("allowed IPs %q: %v", bad, err)
+		}
+	}
+	no := false
+	if _, err := SetTemplate(dir, "RestrictedNets", TemplateChange{AllowIP: &no}); !errors.Is(err, ErrBadRequest) {
+		t.Errorf("networks listed with IP SANs off: %v", err)
+	}
+}

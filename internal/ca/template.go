@@ -50,10 +50,15 @@ type Template struct {
 	// (any name under it, and the wildcard itself). Empty: any name.
 	AllowedDNS       []string `yaml:"allowed_dns,omitempty"`
 	AllowWildcardSAN bool     `yaml:"allow_wildcard_san"`
-	AllowIP          bool     `yaml:"allow_ip_sans"`
-	Approval         bool     `yaml:"approval"`
-	EnrollGroups     []string `yaml:"enroll_groups"`
-	EnrollUsers      []string `yaml:"enroll_users,omitempty"`
+	// AllowIP lets requests carry IP address SANs. Once the template
+	// restricts names (AllowedDNS) or lists AllowedIPs, an IP SAN must be
+	// inside one of AllowedIPs: addresses ("10.0.0.5") or networks
+	// ("10.0.0.0/24").
+	AllowIP      bool     `yaml:"allow_ip_sans"`
+	AllowedIPs   []string `yaml:"allowed_ips,omitempty"`
+	Approval     bool     `yaml:"approval"`
+	EnrollGroups []string `yaml:"enroll_groups"`
+	EnrollUsers  []string `yaml:"enroll_users,omitempty"`
 	// LintSources are the zlint sources that must pass: RFC5280 always;
 	// CABF_BR for publicly-trusted-style templates.
 	LintSources     []string `yaml:"lint_sources"`
@@ -86,11 +91,13 @@ func builtinTemplates() []*Template {
 		return t
 	}
 	day := 24 * time.Hour
+	// No built-in template takes IP address SANs: an administrator turns
+	// them on for a template, with the networks it may name.
 	return []*Template{
 		leafKeys(&Template{Name: "WebServer", DisplayName: "Web Server", Validity: Duration(2 * 365 * day),
-			EKU: []string{"serverAuth"}, KeyUsage: []string{"digitalSignature", "keyEncipherment"}, AllowWildcardSAN: true, AllowIP: true}),
+			EKU: []string{"serverAuth"}, KeyUsage: []string{"digitalSignature", "keyEncipherment"}, AllowWildcardSAN: true}),
 		leafKeys(&Template{Name: "WebServerClientAuth", DisplayName: "Web Server and Client Authentication", Validity: Duration(2 * 365 * day),
-			EKU: []string{"serverAuth", "clientAuth"}, KeyUsage: []string{"digitalSignature", "keyEncipherment"}, AllowWildcardSAN: true, AllowIP: true}),
+			EKU: []string{"serverAuth", "clientAuth"}, KeyUsage: []string{"digitalSignature", "keyEncipherment"}, AllowWildcardSAN: true}),
 		leafKeys(&Template{Name: "SubCA", DisplayName: "Subordinate Certification Authority", Validity: Duration(5 * 365 * day),
 			KeyUsage: []string{"digitalSignature", "certSign", "crlSign"}, CA: true, PathLen: 0, Approval: true}),
 		leafKeys(&Template{Name: "OCSPSigning", DisplayName: "OCSP Response Signing", Validity: Duration(90 * day),
@@ -172,6 +179,14 @@ func (t *Template) validate() error {
 		if strings.Count(p, "*") > 1 || (strings.Contains(p, "*") && !strings.HasPrefix(p, "*.")) {
 			return bad("invalid DNS pattern %q (use name or *.domain)", p)
 		}
+	}
+	for _, p := range t.AllowedIPs {
+		if _, _, err := parseIPPattern(p); err != nil {
+			return bad("allowed_ips: %v", err)
+		}
+	}
+	if len(t.AllowedIPs) > 0 && !t.AllowIP {
+		return bad("allowed_ips is set but allow_ip_sans is false")
 	}
 	return nil
 }
@@ -319,7 +334,13 @@ type TemplateChange struct {
 	Approval    *bool
 	Validity    *time.Duration
 	AllowedDNS  *[]string
-	LintSources *[]string
+	// AllowIP turns IP address SANs on or off; AllowedIPs replaces the
+	// allowed addresses and networks (and, when not empty and AllowIP is
+	// nil, turns IP SANs on).
+	AllowIP       *bool
+	AllowedIPs    *[]string
+	AllowWildcard *bool
+	LintSources   *[]string
 	// PubliclyTrusted also adds CABF_BR to the lint sources.
 	PubliclyTrusted *bool
 	// CopyFrom creates the template as a copy of another one.
@@ -383,6 +404,18 @@ func SetTemplate(dir, name string, ch TemplateChange) (*Template, error) {
 	}
 	if ch.AllowedDNS != nil {
 		t.AllowedDNS = *ch.AllowedDNS
+	}
+	if ch.AllowedIPs != nil {
+		t.AllowedIPs = *ch.AllowedIPs
+		if len(t.AllowedIPs) > 0 && ch.AllowIP == nil {
+			t.AllowIP = true
+		}
+	}
+	if ch.AllowIP != nil {
+		t.AllowIP = *ch.AllowIP
+	}
+	if ch.AllowWildcard != nil {
+		t.AllowWildcardSAN = *ch.AllowWildcard
 	}
 	if ch.LintSources != nil {
 		t.LintSources = *ch.LintSources

@@ -86,22 +86,30 @@ func newCATemplateShowCmd(env *Env) *cobra.Command {
 
 func newCATemplateSetCmd(env *Env) *cobra.Command {
 	var dir, validity, copyFrom string
-	var enroll, users, dns, sources []string
-	var approval, public bool
+	var enroll, users, dns, ips, sources []string
+	var approval, public, ipSANs, wildcard bool
 	cmd := &cobra.Command{
 		Use:   "set --dir DIR NAME [--enroll GROUP...] [--approval] [--validity DURATION]",
 		Short: "Change a template (or create one as a copy of another)",
 		Long: `Change a template: who may enroll (--enroll groups, --enroll-user users;
 administrators always may), whether a CA administrator must approve
 (--approval, --approval=false), the validity, the allowed DNS name patterns
-("contoso.com", "*.contoso.com"; none: any name), the zlint sources
-(RFC5280 always; CABF_BR for publicly-trusted-style templates). Only the
-flags given change. --copy-from creates NAME as a copy of another template.`,
+("contoso.com", "*.contoso.com"; none: any name), whether requests may
+carry IP address SANs (--ip-sans, --ip-sans=false; off in the shipped
+templates) and which addresses or networks (--allow-ip 10.0.0.0/24, which
+turns IP SANs on; once DNS names are restricted, an IP SAN must be inside
+one of them), whether wildcard SANs are allowed (--wildcard-sans,
+--wildcard-sans=false), the zlint sources (RFC5280 always; CABF_BR for
+publicly-trusted-style templates). Only the flags given change.
+--copy-from creates NAME as a copy of another template.`,
 		Example: `  # let the Lync administrators enroll in WebServer
   edgecert ca template set --dir ca WebServer --enroll RTCUniversalServerAdmins
 
   # restrict names and require approval
   edgecert ca template set --dir ca WebServer --allow-dns contoso.com --allow-dns '*.contoso.com' --approval
+
+  # IP address SANs from one network only, and no wildcards
+  edgecert ca template set --dir ca WebServer --allow-ip 10.0.0.0/24 --wildcard-sans=false
 
   # a publicly-trusted-style template, linted with the CA/Browser Forum rules
   edgecert ca template set --dir ca PublicWeb --copy-from WebServer --publicly-trusted --validity 199d`,
@@ -120,6 +128,15 @@ flags given change. --copy-from creates NAME as a copy of another template.`,
 			}
 			if f.Changed("allow-dns") {
 				ch.AllowedDNS = &dns
+			}
+			if f.Changed("allow-ip") {
+				ch.AllowedIPs = &ips
+			}
+			if f.Changed("ip-sans") {
+				ch.AllowIP = &ipSANs
+			}
+			if f.Changed("wildcard-sans") {
+				ch.AllowWildcard = &wildcard
 			}
 			if f.Changed("lint-source") {
 				ch.LintSources = &sources
@@ -153,6 +170,9 @@ flags given change. --copy-from creates NAME as a copy of another template.`,
 	f.BoolVar(&approval, "approval", false, "a CA administrator must approve each request")
 	f.StringVar(&validity, "validity", "", "certificate validity (e.g. 2y, 397d, 720h)")
 	f.StringSliceVar(&dns, "allow-dns", nil, "allowed DNS name patterns (repeatable; replaces the list)")
+	f.StringSliceVar(&ips, "allow-ip", nil, "allowed IP SAN addresses or networks (repeatable; replaces the list; turns IP SANs on)")
+	f.BoolVar(&ipSANs, "ip-sans", false, "requests may carry IP address SANs")
+	f.BoolVar(&wildcard, "wildcard-sans", false, "requests may carry wildcard DNS SANs (*.contoso.com)")
 	f.StringSliceVar(&sources, "lint-source", nil, "zlint sources that must pass (RFC5280, CABF_BR, ...)")
 	f.BoolVar(&public, "publicly-trusted", false, "lint with the CA/Browser Forum Baseline Requirements too")
 	f.StringVar(&copyFrom, "copy-from", "", "create NAME as a copy of this template")
