@@ -27,20 +27,43 @@ var (
 	oidOCSPNoCheck = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 5}
 )
 
-// template returns a template by name, reloading the directory when it changed.
+// template returns a template by name, reloading the directory when it
+// changed: the exact name first, else the one template whose name differs
+// only in case (several such are refused, never chosen at random).
 func (e *Engine) template(name string) (*Template, error) {
 	for _, force := range []bool{false, true} { // a miss re-reads the directory once
 		m, err := e.loadTemplates(force)
 		if err != nil {
 			return nil, err
 		}
-		for n, t := range m {
-			if strings.EqualFold(n, name) {
-				return t, nil
-			}
+		t, err := lookupTemplate(m, name)
+		if t != nil || err != nil {
+			return t, err
 		}
 	}
 	return nil, fmt.Errorf("no template %q on this CA: %w", name, ErrNotFound)
+}
+
+// lookupTemplate finds name in m: exactly, else case-insensitively when
+// that matches one template only. (nil, nil): no such template.
+func lookupTemplate(m map[string]*Template, name string) (*Template, error) {
+	if t, ok := m[name]; ok {
+		return t, nil
+	}
+	var found []string
+	for n := range m {
+		if strings.EqualFold(n, name) {
+			found = append(found, n)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, nil
+	case 1:
+		return m[found[0]], nil
+	}
+	sort.Strings(found)
+	return nil, fmt.Errorf("template %q is ambiguous: templates %s differ only in case; use the exact name: %w", name, strings.Join(found, ", "), ErrBadRequest)
 }
 
 // loadTemplates returns the templates, re-reading them at most once a

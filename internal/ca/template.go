@@ -347,6 +347,21 @@ type TemplateChange struct {
 	CopyFrom string
 }
 
+// templateNames lists the names of the template files of a CA directory.
+func templateNames(dir string) ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(dir, templatesDir))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if n, ok := strings.CutSuffix(e.Name(), ".yaml"); ok && !e.IsDir() {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
 // ListTemplates returns every template of a CA directory (no passphrase needed), by name.
 func ListTemplates(dir string) ([]*Template, error) {
 	m, err := loadTemplates(dir)
@@ -380,8 +395,20 @@ func SetTemplate(dir, name string, ch TemplateChange) (*Template, error) {
 	var t *Template
 	var err error
 	if ch.CopyFrom != "" {
-		if _, err := GetTemplate(dir, name); err == nil {
-			return nil, fmt.Errorf("template %s already exists: %w", name, ErrConflict)
+		if !validTemplateName(name) {
+			return nil, fmt.Errorf("invalid template name %q (letters, digits, - and _): %w", name, ErrBadRequest)
+		}
+		existing, err := templateNames(dir)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range existing {
+			if strings.EqualFold(n, name) {
+				if n == name {
+					return nil, fmt.Errorf("template %s already exists: %w", name, ErrConflict)
+				}
+				return nil, fmt.Errorf("template %s would differ from the existing %s only in case: %w", name, n, ErrConflict)
+			}
 		}
 		if t, err = GetTemplate(dir, ch.CopyFrom); err != nil {
 			return nil, err
