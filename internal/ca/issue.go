@@ -201,7 +201,8 @@ func (e *Engine) prepare(p *Principal, csrData []byte, template string) (w work)
 		w.err, w.unaudited = fmt.Errorf("the request names no certificate template and none was given: %w", ErrBadRequest), true
 		return w
 	}
-	w.template = template
+	// A refusal records the subject as asked; an accepted request the one signed.
+	w.template, w.subject = template, askedSubject(req)
 	t, err := e.template(template)
 	if err != nil {
 		w.err = err

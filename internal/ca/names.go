@@ -113,6 +113,16 @@ func namesFor(t *Template, req *x509.CertificateRequest) (*certNames, error) {
 	return n, nil
 }
 
+// askedSubject is the text of a request's subject as asked, every
+// attribute in order, for the audit entry of a refusal.
+func askedSubject(req *x509.CertificateRequest) string {
+	var seq pkix.RDNSequence
+	if rest, err := asn1.Unmarshal(req.RawSubject, &seq); err == nil && len(rest) == 0 {
+		return seq.String()
+	}
+	return req.Subject.String()
+}
+
 // parseSubject reads a DER Name strictly: one attribute per RDN, only the
 // attributes of subjectAttrs, string values of a well-defined encoding
 // without control characters, at most one common name. It returns the

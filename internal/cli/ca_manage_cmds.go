@@ -42,7 +42,7 @@ func newCATemplateCmd(env *Env) *cobra.Command {
 					if enroll == "" {
 						enroll = "(administrators only)"
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\n", t.Name, t.DisplayName, strings.Join(t.EKU, ","), t.Validity, t.Approval, enroll)
+					tableRow(tw, t.Name, t.DisplayName, strings.Join(t.EKU, ","), t.Validity, t.Approval, enroll)
 				}
 				return tw.Flush()
 			})
@@ -285,7 +285,7 @@ func newCAUserListCmd(env *Env) *cobra.Command {
 				tw := newTable(w)
 				fmt.Fprintln(tw, "NAME\tGROUPS\tADMIN\tPASSWORD")
 				for _, u := range us {
-					fmt.Fprintf(tw, "%s\t%s\t%v\t%v\n", u.Name, strings.Join(u.Groups, ","), u.Admin, u.HasPassword)
+					tableRow(tw, u.Name, strings.Join(u.Groups, ","), u.Admin, u.HasPassword)
 				}
 				return tw.Flush()
 			})
@@ -330,7 +330,7 @@ func newCAPendingCmd(env *Env) *cobra.Command {
 				tw := newTable(w)
 				fmt.Fprintln(tw, "ID\tREQUESTER\tTEMPLATE\tSUBJECT\tSUBMITTED")
 				for _, r := range rs {
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", r.RequestID, r.Requester, r.Template, r.Subject, r.Submitted.UTC().Format(time.RFC3339))
+					tableRow(tw, r.RequestID, r.Requester, r.Template, r.Subject, r.Submitted.UTC().Format(time.RFC3339))
 				}
 				return tw.Flush()
 			})

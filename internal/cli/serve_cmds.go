@@ -140,7 +140,7 @@ func runCAServe(ctx context.Context, env *Env, o *caServeOptions) error {
 	if u := srv.HTTPURL(); u != "" {
 		fmt.Fprintf(env.Out, "HTTP:   %s/crl/%s.crl  %s/aia/%s.crt  %s/ocsp\n", u, eng.FileName(), u, eng.FileName(), u)
 	}
-	fmt.Fprintf(env.Out, "CA root: %s\nCA root SHA-256 fingerprint: %s\n", root.Subject.CommonName, caclient.Fingerprint(root))
+	fmt.Fprintf(env.Out, "CA root: %s\nCA root SHA-256 fingerprint: %s\n", printable(root.Subject.CommonName), caclient.Fingerprint(root))
 	log.Info("serving", "https", srv.URL(), "http", srv.HTTPURL(), "root_sha256", caclient.Fingerprint(root), "workers", eng.Workers())
 	err = srv.Serve(ctx)
 	log.Info("stopped", "err", err)

@@ -259,3 +259,21 @@ func hugeKeyRequest(t *testing.T) []byte {
 	}
 	return der
 }
+
+// TestDescribeShowsEverySubjectAttribute: a subject with two CNs is shown
+// with both, in order (pkix.Name.String showed the last only).
+func TestDescribeShowsEverySubjectAttribute(t *testing.T) {
+	cn := asn1.ObjectIdentifier{2, 5, 4, 3}
+	raw, _ := asn1.Marshal(pkix.RDNSequence{{{Type: cn, Value: "www.evil.com"}}, {{Type: cn, Value: "intranet"}}})
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{RawSubject: raw}, testKey(t, P256))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := Parse(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Describe(req).Subject; got != "CN=intranet,CN=www.evil.com" {
+		t.Errorf("subject %q", got)
+	}
+}
