@@ -41,6 +41,15 @@ func (e *Engine) template(name string) (*Template, error) {
 			return t, err
 		}
 	}
+	e.tmplMu.Lock()
+	problems := e.tmplProblems
+	e.tmplMu.Unlock()
+	for _, p := range problems {
+		if strings.EqualFold(p.Name, name) {
+			// The caller learns that the fault is the CA's, not where its files are.
+			return nil, fmt.Errorf("template %s cannot be used: its definition on the CA is invalid (the CA's log says why): %w", name, ErrServerFault)
+		}
+	}
 	return nil, fmt.Errorf("no template %q on this CA: %w", name, ErrNotFound)
 }
 
@@ -78,17 +87,30 @@ func (e *Engine) loadTemplates(force bool) (map[string]*Template, error) {
 	e.tmplChecked = now
 	st, err := os.Stat(filepath.Join(e.dir, templatesDir))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the templates: %w: %w", ErrServerFault, err)
 	}
 	if !force && e.templates != nil && st.ModTime().Equal(e.tmplMod) {
 		return e.templates, nil
 	}
-	m, err := loadTemplates(e.dir)
+	m, problems, err := loadTemplates(e.dir)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the templates: %w: %w", ErrServerFault, err)
 	}
-	e.templates, e.tmplMod = m, st.ModTime()
+	e.templates, e.tmplMod, e.tmplProblems = m, st.ModTime(), problems
+	if e.onTemplateProblem != nil {
+		for _, p := range problems {
+			e.onTemplateProblem(p)
+		}
+	}
 	return m, nil
+}
+
+// TemplateProblems are the template files the CA skipped at its last
+// reading of the templates.
+func (e *Engine) TemplateProblems() []TemplateProblem {
+	e.tmplMu.Lock()
+	defer e.tmplMu.Unlock()
+	return append([]TemplateProblem(nil), e.tmplProblems...)
 }
 
 // Templates lists the templates p may enroll in.

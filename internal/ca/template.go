@@ -6,6 +6,7 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -275,30 +276,60 @@ func templatePath(dir, name string) string {
 	return filepath.Join(dir, templatesDir, name+".yaml")
 }
 
-// loadTemplates reads every template of a CA directory.
-func loadTemplates(dir string) (map[string]*Template, error) {
+// TemplateProblem is a template file the CA cannot use: it is skipped,
+// and the other templates stay in service.
+type TemplateProblem struct {
+	File string // the file's name in templates/
+	Name string // the template it stands for: the file name without .yaml
+	Err  error  // what is wrong, with the file's path (for administrators)
+}
+
+func (p TemplateProblem) Error() string { return p.Err.Error() }
+
+// maxTemplateBytes bounds a template file.
+const maxTemplateBytes = 64 << 10
+
+// loadTemplates reads every template of a CA directory; a file that is not
+// a valid template, or defines another template than its name says, is
+// reported in problems and skipped.
+func loadTemplates(dir string) (map[string]*Template, []TemplateProblem, error) {
 	entries, err := os.ReadDir(filepath.Join(dir, templatesDir))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := map[string]*Template{}
+	var problems []TemplateProblem
 	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".yaml") {
+		stem, ok := strings.CutSuffix(e.Name(), ".yaml")
+		if e.IsDir() || !ok {
 			continue
 		}
-		t, err := readTemplate(filepath.Join(dir, templatesDir, e.Name()))
+		path := filepath.Join(dir, templatesDir, e.Name())
+		t, err := readTemplate(path)
+		if err == nil && t.Name != stem {
+			err = fmt.Errorf("%s defines template %q: a template's file is named after it (%s.yaml)", path, t.Name, t.Name)
+		}
 		if err != nil {
-			return nil, err
+			problems = append(problems, TemplateProblem{File: e.Name(), Name: stem, Err: err})
+			continue
 		}
 		out[t.Name] = t
 	}
-	return out, nil
+	return out, problems, nil
 }
 
 func readTemplate(path string) (*Template, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxTemplateBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxTemplateBytes {
+		return nil, fmt.Errorf("%s: file too large (a template is at most %d bytes): %w", path, maxTemplateBytes, ErrBadRequest)
 	}
 	var t Template
 	dec := yaml.NewDecoder(bytes.NewReader(b))
@@ -362,18 +393,19 @@ func templateNames(dir string) ([]string, error) {
 	return out, nil
 }
 
-// ListTemplates returns every template of a CA directory (no passphrase needed), by name.
-func ListTemplates(dir string) ([]*Template, error) {
-	m, err := loadTemplates(dir)
+// ListTemplates returns every template of a CA directory (no passphrase
+// needed), by name, and the template files it cannot use.
+func ListTemplates(dir string) ([]*Template, []TemplateProblem, error) {
+	m, problems, err := loadTemplates(dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var out []*Template
 	for _, t := range m {
 		out = append(out, t)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	return out, problems, nil
 }
 
 // GetTemplate returns one template of a CA directory.

@@ -1,9 +1,13 @@
 package ca
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
+	"sort"
+	"strings"
 	"testing"
 )
 
@@ -48,5 +52,57 @@ func TestTemplateNamesUniqueIgnoringCase(t *testing.T) {
 	}
 	if res, err := e.Submit(ctx, admin, makeCSR(t, csrSpec{cn: "a.contoso.com"}), "ocspsigning"); err != nil || res.Template != "OCSPSigning" {
 		t.Fatalf("a name that differs in case from one template: %v", err)
+	}
+}
+
+// TestMalformedTemplateIsSkipped: one bad template file (or one that
+// defines another template than its name says) is skipped and reported;
+// the CA opens and issues under the others, and a request for the bad
+// one is a server fault that does not show the CA's paths (issue 14,
+// item 12: it stopped all issuance with a 400 naming a server path).
+func TestMalformedTemplateIsSkipped(t *testing.T) {
+	_, dir := newCA(t, "", "p256")
+	ctx := context.Background()
+	tm, _ := GetTemplate(dir, "WebServer")
+	tm.AllowedDNS = nil
+	shadow, _ := TemplateYAML(tm) // name: WebServer, in Shadow.yaml
+	writeFile(t, filepath.Join(dir, templatesDir), "Broken.yaml", []byte("name: Broken\nvalidity: [\n"))
+	writeFile(t, filepath.Join(dir, templatesDir), "Shadow.yaml", shadow)
+	writeFile(t, filepath.Join(dir, templatesDir), "Huge.yaml", bytes.Repeat([]byte("#"), maxTemplateBytes+1))
+	var told []string
+	e, err := Open(ctx, dir, OpenOptions{Passphrase: testPassphrase, OnTemplateProblem: func(p TemplateProblem) { told = append(told, p.Name) }})
+	if err != nil {
+		t.Fatalf("one bad template stopped the CA: %v", err)
+	}
+	defer e.Close()
+	sort.Strings(told)
+	if strings.Join(told, ",") != "Broken,Huge,Shadow" {
+		t.Errorf("problems told: %v", told)
+	}
+	admin := mustPrincipal(t, e, "admin")
+	if _, err := e.Submit(ctx, admin, makeCSR(t, csrSpec{cn: "a.contoso.com"}), "WebServer"); err != nil {
+		t.Fatalf("issuance under a good template: %v", err)
+	}
+	for _, name := range []string{"Broken", "Shadow", "huge"} {
+		_, err := e.Submit(ctx, admin, makeCSR(t, csrSpec{cn: "a.contoso.com"}), name)
+		if !errors.Is(err, ErrServerFault) || errors.Is(err, ErrBadRequest) {
+			t.Errorf("%s: %v, want a server fault", name, err)
+		}
+		if err != nil && strings.Contains(err.Error(), dir) {
+			t.Errorf("%s: the error shows the CA's path: %v", name, err)
+		}
+	}
+	ts, problems, err := ListTemplates(dir)
+	if err != nil || len(problems) != 3 || len(ts) != 4 {
+		t.Fatalf("ListTemplates: %d templates, problems %v, %v", len(ts), problems, err)
+	}
+	if !strings.Contains(problems[0].Error(), "Broken.yaml") {
+		t.Errorf("the administrator's message lacks the file: %v", problems[0])
+	}
+	infos, _ := e.Templates(ctx, admin)
+	for _, i := range infos {
+		if i.Name == "Broken" || i.Name == "Shadow" {
+			t.Errorf("a bad template is offered: %v", i)
+		}
 	}
 }

@@ -19,25 +19,32 @@ func newCATemplateCmd(env *Env) *cobra.Command {
 	var dir, output string
 	list := &cobra.Command{
 		Use:     "list --dir DIR [-o table|json|yaml]",
-		Short:   "List the CA's templates",
+		Short:   "List the CA's templates (and the template files it cannot use)",
 		Example: `  edgecert ca template list --dir ca`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkFormat(output); err != nil {
 				return err
 			}
-			ts, err := ca.ListTemplates(dir)
+			ts, problems, err := ca.ListTemplates(dir)
 			if err != nil {
 				return caErr(err)
 			}
-			infos := make([]ca.TemplateInfo, 0, len(ts))
+			infos := make([]ca.TemplateInfo, 0, len(ts)+len(problems))
 			for _, t := range ts {
 				infos = append(infos, t.Info())
+			}
+			for _, p := range problems { // listed, so that the administrator sees why it is not offered
+				infos = append(infos, ca.TemplateInfo{Name: p.Name, Error: p.Err.Error()})
 			}
 			return render(env.Out, output, infos, func(w io.Writer) error {
 				tw := newTable(w)
 				fmt.Fprintln(tw, "NAME\tDISPLAY NAME\tEKU\tVALIDITY\tAPPROVAL\tENROLL")
 				for _, t := range infos {
+					if t.Error != "" {
+						tableRow(tw, t.Name, "INVALID, skipped: "+t.Error, "-", "-", "-", "-")
+						continue
+					}
 					enroll := strings.Join(t.Enroll, ",")
 					if enroll == "" {
 						enroll = "(administrators only)"

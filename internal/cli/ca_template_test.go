@@ -71,3 +71,27 @@ func toStrings(v any) []string {
 	}
 	return out
 }
+
+// TestCATemplateListShowsBrokenTemplates: a template file the CA cannot
+// use is listed with its error, the others as usual (issue 14, item 12).
+func TestCATemplateListShowsBrokenTemplates(t *testing.T) {
+	dir, must := newTemplateTestCA(t)
+	caWrite(t, filepath.Join(dir, "templates"), "Broken.yaml", "name: Broken\nvalidity: [\n")
+	out := must(0, "ca", "template", "list", "--dir", dir)
+	if !strings.Contains(out, "Broken") || !strings.Contains(out, "INVALID, skipped") || !strings.Contains(out, "WebServer") {
+		t.Fatalf("list:\n%s", out)
+	}
+	var infos []map[string]any
+	if err := json.Unmarshal([]byte(must(0, "ca", "template", "list", "--dir", dir, "-o", "json")), &infos); err != nil {
+		t.Fatal(err)
+	}
+	bad := 0
+	for _, i := range infos {
+		if i["error"] != nil {
+			bad++
+		}
+	}
+	if bad != 1 || len(infos) != 5 {
+		t.Fatalf("json: %v", infos)
+	}
+}

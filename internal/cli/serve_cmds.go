@@ -109,7 +109,15 @@ func runCAServe(ctx context.Context, env *Env, o *caServeOptions) error {
 	if err != nil {
 		return err
 	}
-	eng, err := ca.Open(ctx, o.dir, ca.OpenOptions{Passphrase: pass, DSN: o.dsn, Now: env.Now, Rand: env.Rand, Workers: o.workers})
+	level := slog.LevelInfo
+	if o.verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(env.Err, &slog.HandlerOptions{Level: level}))
+	skipped := func(p ca.TemplateProblem) {
+		log.Error("template skipped: its file cannot be used", "template", p.Name, "err", p.Err)
+	}
+	eng, err := ca.Open(ctx, o.dir, ca.OpenOptions{Passphrase: pass, DSN: o.dsn, Now: env.Now, Rand: env.Rand, Workers: o.workers, OnTemplateProblem: skipped})
 	if err != nil {
 		if errors.Is(err, ca.ErrUnauthenticated) || errors.Is(err, ca.ErrBadRequest) {
 			return invalidInput(err)
@@ -117,12 +125,6 @@ func runCAServe(ctx context.Context, env *Env, o *caServeOptions) error {
 		return err
 	}
 	defer eng.Close()
-
-	level := slog.LevelInfo
-	if o.verbose {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(env.Err, &slog.HandlerOptions{Level: level}))
 	srv, err := enroll.New(eng, enroll.Config{
 		Listen: o.listen, HTTPListen: o.httpListen,
 		TLSCertFile: o.tlsCert, TLSKeyFile: o.tlsKey, ServerNames: o.names,
