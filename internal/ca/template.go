@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -177,8 +178,8 @@ func (t *Template) validate() error {
 		return bad("a publicly-trusted template must lint with CABF_BR")
 	}
 	for _, p := range t.AllowedDNS {
-		if strings.Count(p, "*") > 1 || (strings.Contains(p, "*") && !strings.HasPrefix(p, "*.")) {
-			return bad("invalid DNS pattern %q (use name or *.domain)", p)
+		if err := checkDNSPattern(p); err != nil {
+			return bad("allowed DNS pattern %q %v", p, err)
 		}
 	}
 	for _, p := range t.AllowedIPs {
@@ -188,6 +189,26 @@ func (t *Template) validate() error {
 	}
 	if len(t.AllowedIPs) > 0 && !t.AllowIP {
 		return bad("allowed_ips is set but allow_ip_sans is false")
+	}
+	return nil
+}
+
+// checkDNSPattern refuses a pattern that can never match a name the
+// policy accepts: "contoso.com" and "*.contoso.com" are the forms.
+func checkDNSPattern(p string) error {
+	switch {
+	case p == "":
+		return fmt.Errorf("is empty and matches nothing (to allow any name, clear the list)")
+	case strings.HasPrefix(p, "."):
+		return fmt.Errorf("can never match: a name has no empty label (did you mean %q?)", "*"+p)
+	case strings.Contains(p, "*") && (!strings.HasPrefix(p, "*.") || strings.Count(p, "*") > 1):
+		return fmt.Errorf("can never match: only a leading \"*.\" is a wildcard (use name or *.domain)")
+	case net.ParseIP(p) != nil:
+		return fmt.Errorf("is an IP address: list it among the allowed IP addresses")
+	}
+	rest := strings.TrimPrefix(p, "*.")
+	if err := dnsSyntax(rest); err != nil {
+		return fmt.Errorf("can never match: %v", err)
 	}
 	return nil
 }
@@ -358,26 +379,6 @@ func saveTemplate(dir string, t *Template) error {
 	return atomicfile.Write(templatePath(dir, t.Name), b, 0o644)
 }
 
-// TemplateChange is what `ca template set` changes; nil fields stay.
-type TemplateChange struct {
-	Enroll      *[]string // groups
-	EnrollUsers *[]string
-	Approval    *bool
-	Validity    *time.Duration
-	AllowedDNS  *[]string
-	// AllowIP turns IP address SANs on or off; AllowedIPs replaces the
-	// allowed addresses and networks (and, when not empty and AllowIP is
-	// nil, turns IP SANs on).
-	AllowIP       *bool
-	AllowedIPs    *[]string
-	AllowWildcard *bool
-	LintSources   *[]string
-	// PubliclyTrusted also adds CABF_BR to the lint sources.
-	PubliclyTrusted *bool
-	// CopyFrom creates the template as a copy of another one.
-	CopyFrom string
-}
-
 // templateNames lists the names of the template files of a CA directory.
 func templateNames(dir string) ([]string, error) {
 	entries, err := os.ReadDir(filepath.Join(dir, templatesDir))
@@ -418,77 +419,6 @@ func GetTemplate(dir, name string) (*Template, error) {
 		return nil, fmt.Errorf("no template %q in %s: %w", name, dir, ErrNotFound)
 	}
 	return t, err
-}
-
-// SetTemplate changes (or, with CopyFrom, creates) a template. It is an
-// administrator's action on the CA directory; the change is validated
-// before anything is written.
-func SetTemplate(dir, name string, ch TemplateChange) (*Template, error) {
-	var t *Template
-	var err error
-	if ch.CopyFrom != "" {
-		if !validTemplateName(name) {
-			return nil, fmt.Errorf("invalid template name %q (letters, digits, - and _): %w", name, ErrBadRequest)
-		}
-		existing, err := templateNames(dir)
-		if err != nil {
-			return nil, err
-		}
-		for _, n := range existing {
-			if strings.EqualFold(n, name) {
-				if n == name {
-					return nil, fmt.Errorf("template %s already exists: %w", name, ErrConflict)
-				}
-				return nil, fmt.Errorf("template %s would differ from the existing %s only in case: %w", name, n, ErrConflict)
-			}
-		}
-		if t, err = GetTemplate(dir, ch.CopyFrom); err != nil {
-			return nil, err
-		}
-		t.Name, t.DisplayName = name, name
-	} else if t, err = GetTemplate(dir, name); err != nil {
-		return nil, err
-	}
-	if ch.Enroll != nil {
-		t.EnrollGroups = *ch.Enroll
-	}
-	if ch.EnrollUsers != nil {
-		t.EnrollUsers = *ch.EnrollUsers
-	}
-	if ch.Approval != nil {
-		t.Approval = *ch.Approval
-	}
-	if ch.Validity != nil {
-		t.Validity = Duration(*ch.Validity)
-	}
-	if ch.AllowedDNS != nil {
-		t.AllowedDNS = *ch.AllowedDNS
-	}
-	if ch.AllowedIPs != nil {
-		t.AllowedIPs = *ch.AllowedIPs
-		if len(t.AllowedIPs) > 0 && ch.AllowIP == nil {
-			t.AllowIP = true
-		}
-	}
-	if ch.AllowIP != nil {
-		t.AllowIP = *ch.AllowIP
-	}
-	if ch.AllowWildcard != nil {
-		t.AllowWildcardSAN = *ch.AllowWildcard
-	}
-	if ch.LintSources != nil {
-		t.LintSources = *ch.LintSources
-	}
-	if ch.PubliclyTrusted != nil {
-		t.PubliclyTrusted = *ch.PubliclyTrusted
-		if t.PubliclyTrusted && !t.hasSource("CABF_BR") {
-			t.LintSources = append(t.LintSources, "CABF_BR")
-		}
-	}
-	if err := saveTemplate(dir, t); err != nil {
-		return nil, err
-	}
-	return t, nil
 }
 
 // Info summarises the template for listings.

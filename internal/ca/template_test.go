@@ -106,3 +106,34 @@ func TestMalformedTemplateIsSkipped(t *testing.T) {
 		}
 	}
 }
+
+// TestSetTemplateIsAnAuditedAdminAction: only an administrator changes a
+// template through the engine, and each change is audited with the
+// values before and after.
+func TestSetTemplateIsAnAuditedAdminAction(t *testing.T) {
+	e, dir := newCA(t, "", "p256")
+	ctx := context.Background()
+	if err := e.AddUser(ctx, UserSpec{Name: "mallory", Groups: []string{"RTCUniversalServerAdmins"}}); err != nil {
+		t.Fatal(err)
+	}
+	open := []string{}
+	before, _ := os.ReadFile(templatePath(dir, "WebServer"))
+	if _, err := e.SetTemplate(ctx, mustPrincipal(t, e, "mallory"), "WebServer", TemplateChange{AllowedDNS: &open}); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("a non-administrator changed a template: %v", err)
+	}
+	if after, _ := os.ReadFile(templatePath(dir, "WebServer")); !bytes.Equal(before, after) {
+		t.Fatal("a refused change touched the template")
+	}
+	restricted := []string{"*.contoso.com"}
+	if _, err := e.SetTemplate(ctx, mustPrincipal(t, e, "admin"), "WebServer", TemplateChange{AllowedDNS: &restricted}); err != nil {
+		t.Fatal(err)
+	}
+	log, _ := e.AuditLog(ctx, 2)
+	if len(log) != 2 || log[0].Action != "template-set" || log[0].Detail != "allowed_dns: [] -> [*.contoso.com]" || log[1].Result != "forbidden" {
+		t.Fatalf("audit: %+v", log)
+	}
+	// The engine uses the change at once.
+	if _, err := e.Submit(ctx, mustPrincipal(t, e, "admin"), makeCSR(t, csrSpec{cn: "www.evil.com"}), "WebServer"); !errors.Is(err, ErrBadRequest) {
+		t.Fatalf("the restriction is not in force: %v", err)
+	}
+}

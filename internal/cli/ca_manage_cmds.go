@@ -92,9 +92,10 @@ func newCATemplateShowCmd(env *Env) *cobra.Command {
 }
 
 func newCATemplateSetCmd(env *Env) *cobra.Command {
-	var dir, validity, copyFrom string
+	o := &caCommon{}
+	var validity, copyFrom string
 	var enroll, users, dns, ips, sources []string
-	var approval, public, ipSANs, wildcard bool
+	var approval, public, ipSANs, wildcard, clearDNS, clearIP bool
 	cmd := &cobra.Command{
 		Use:   "set --dir DIR NAME [--enroll GROUP...] [--approval] [--validity DURATION]",
 		Short: "Change a template (or create one as a copy of another)",
@@ -108,12 +109,21 @@ turns IP SANs on; once DNS names are restricted, an IP SAN must be inside
 one of them), whether wildcard SANs are allowed (--wildcard-sans,
 --wildcard-sans=false), the zlint sources (RFC5280 always; CABF_BR for
 publicly-trusted-style templates). Only the flags given change.
---copy-from creates NAME as a copy of another template.`,
+--copy-from creates NAME as a copy of another template.
+
+A restriction is removed only by its --clear-* flag (--clear-allow-dns,
+--clear-allow-ip), never by an empty value; a DNS pattern that can never
+match (".contoso.com", "a..b", "*a.contoso.com") is refused. Every change
+is written to the CA's audit log with each changed setting before and
+after ('edgecert ca audit').`,
 		Example: `  # let the Lync administrators enroll in WebServer
   edgecert ca template set --dir ca WebServer --enroll RTCUniversalServerAdmins
 
   # restrict names and require approval
   edgecert ca template set --dir ca WebServer --allow-dns contoso.com --allow-dns '*.contoso.com' --approval
+
+  # any DNS name again (the restriction is removed explicitly)
+  edgecert ca template set --dir ca WebServer --clear-allow-dns
 
   # IP address SANs from one network only, and no wildcards
   edgecert ca template set --dir ca WebServer --allow-ip 10.0.0.0/24 --wildcard-sans=false
@@ -133,11 +143,22 @@ publicly-trusted-style templates). Only the flags given change.
 			if f.Changed("approval") {
 				ch.Approval = &approval
 			}
-			if f.Changed("allow-dns") {
-				ch.AllowedDNS = &dns
-			}
-			if f.Changed("allow-ip") {
-				ch.AllowedIPs = &ips
+			for _, l := range []struct {
+				flag, clear string
+				list        *[]string
+				clearIt     bool
+				dst         **[]string
+			}{{"allow-dns", "clear-allow-dns", &dns, clearDNS, &ch.AllowedDNS}, {"allow-ip", "clear-allow-ip", &ips, clearIP, &ch.AllowedIPs}} {
+				switch {
+				case f.Changed(l.flag) && l.clearIt:
+					return invalidInput(fmt.Errorf("--%s and --%s contradict each other", l.flag, l.clear))
+				case f.Changed(l.flag) && len(*l.list) == 0:
+					return invalidInput(fmt.Errorf("--%s '' is empty: to remove the restriction, use --%s", l.flag, l.clear))
+				case f.Changed(l.flag):
+					*l.dst = l.list
+				case l.clearIt:
+					*l.dst = &[]string{}
+				}
 			}
 			if f.Changed("ip-sans") {
 				ch.AllowIP = &ipSANs
@@ -158,7 +179,12 @@ publicly-trusted-style templates). Only the flags given change.
 				}
 				ch.Validity = &d
 			}
-			t, err := ca.SetTemplate(dir, args[0], ch)
+			e, err := o.open(env, false)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			t, err := e.SetTemplate(env.Ctx, ca.Operator(), args[0], ch)
 			if err != nil {
 				if errors.Is(err, ca.ErrConflict) {
 					return invalidInput(err)
@@ -170,20 +196,21 @@ publicly-trusted-style templates). Only the flags given change.
 			return nil
 		},
 	}
+	o.add(cmd, false)
 	f := cmd.Flags()
-	f.StringVar(&dir, "dir", "", "CA directory (required)")
 	f.StringSliceVar(&enroll, "enroll", nil, "groups with Enroll permission (repeatable; replaces the list)")
 	f.StringSliceVar(&users, "enroll-user", nil, "users with Enroll permission (repeatable; replaces the list)")
 	f.BoolVar(&approval, "approval", false, "a CA administrator must approve each request")
 	f.StringVar(&validity, "validity", "", "certificate validity (e.g. 2y, 397d, 720h)")
 	f.StringSliceVar(&dns, "allow-dns", nil, "allowed DNS name patterns (repeatable; replaces the list)")
+	f.BoolVar(&clearDNS, "clear-allow-dns", false, "remove the DNS name restriction: any name")
 	f.StringSliceVar(&ips, "allow-ip", nil, "allowed IP SAN addresses or networks (repeatable; replaces the list; turns IP SANs on)")
+	f.BoolVar(&clearIP, "clear-allow-ip", false, "remove the list of allowed IP SAN addresses")
 	f.BoolVar(&ipSANs, "ip-sans", false, "requests may carry IP address SANs")
 	f.BoolVar(&wildcard, "wildcard-sans", false, "requests may carry wildcard DNS SANs (*.contoso.com)")
 	f.StringSliceVar(&sources, "lint-source", nil, "zlint sources that must pass (RFC5280, CABF_BR, ...)")
 	f.BoolVar(&public, "publicly-trusted", false, "lint with the CA/Browser Forum Baseline Requirements too")
 	f.StringVar(&copyFrom, "copy-from", "", "create NAME as a copy of this template")
-	cmd.MarkFlagRequired("dir")
 	return cmd
 }
 

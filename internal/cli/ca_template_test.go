@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -94,4 +95,73 @@ func TestCATemplateListShowsBrokenTemplates(t *testing.T) {
 	if bad != 1 || len(infos) != 5 {
 		t.Fatalf("json: %v", infos)
 	}
+}
+
+// TestCATemplateSetPolicyChanges: every change is audited with before and
+// after; a restriction is removed only by its --clear-* flag; a pattern
+// that can never match is refused and the template file is left as it
+// was (issue 14, item 14).
+func TestCATemplateSetPolicyChanges(t *testing.T) {
+	dir, must := newTemplateTestCA(t)
+	file := filepath.Join(dir, "templates", "WebServer.yaml")
+	set := func(want int, args ...string) string {
+		t.Helper()
+		return must(want, append([]string{"ca", "template", "set", "--dir", dir, "WebServer"}, args...)...)
+	}
+	lastAudit := func() map[string]any {
+		t.Helper()
+		var log []map[string]any
+		if err := json.Unmarshal([]byte(must(0, "ca", "audit", "--dir", dir, "-n", "1", "-o", "json")), &log); err != nil || len(log) != 1 {
+			t.Fatalf("audit: %v %v", log, err)
+		}
+		return log[0]
+	}
+	set(0, "--allow-dns", "contoso.com", "--allow-dns", "*.contoso.com")
+	if a := lastAudit(); a["action"] != "template-set" || a["template"] != "WebServer" || a["detail"] != "allowed_dns: [] -> [contoso.com, *.contoso.com]" {
+		t.Fatalf("audit of the restriction: %v", a)
+	}
+	before := readFile(t, file)
+	for _, c := range []struct {
+		name string
+		args []string
+		says string
+	}{
+		{"empty value clears nothing", []string{"--allow-dns", ""}, "--clear-allow-dns"},
+		{"leading dot", []string{"--allow-dns", ".contoso.com"}, `did you mean "*.contoso.com"`},
+		{"empty label", []string{"--allow-dns", "a..contoso.com"}, "can never match"},
+		{"wildcard inside a label", []string{"--allow-dns", "*a.contoso.com"}, "can never match"},
+		{"illegal character", []string{"--allow-dns", "bad_name.contoso.com"}, "can never match"},
+		{"empty element", []string{"--allow-dns", "contoso.com,"}, "is empty"},
+		{"a top-level domain", []string{"--allow-dns", "*.com"}, "can never match"},
+		{"an IP address", []string{"--allow-dns", "10.0.0.1"}, "allowed IP"},
+		{"clear and set at once", []string{"--allow-dns", "a.contoso.com", "--clear-allow-dns"}, "contradict"},
+		{"empty IP list", []string{"--allow-ip", ""}, "--clear-allow-ip"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out := set(2, c.args...)
+			if !strings.Contains(out, c.says) || strings.Count(strings.TrimSpace(out), "\n") > 0 {
+				t.Errorf("message %q does not say %q on one line", out, c.says)
+			}
+			if readFile(t, file) != before {
+				t.Error("a refused change touched the template")
+			}
+		})
+	}
+	set(0, "--clear-allow-dns", "--approval")
+	if a := lastAudit(); a["detail"] != "allowed_dns: [contoso.com, *.contoso.com] -> []; approval: false -> true" {
+		t.Fatalf("audit of the clearing: %v", a)
+	}
+	must(0, "ca", "template", "set", "--dir", dir, "Edge", "--copy-from", "WebServer", "--validity", "90d")
+	if a := lastAudit(); a["action"] != "template-create" || !strings.HasPrefix(a["detail"].(string), "copy of WebServer; name: ") || !strings.Contains(a["detail"].(string), "validity: 0s -> 90d") {
+		t.Fatalf("audit of the creation: %v", a)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
