@@ -100,11 +100,14 @@ const (
 
 // Result is the state of one request.
 type Result struct {
-	RequestID   int64               `json:"request_id"`
-	Status      Status              `json:"status"`
-	Requester   string              `json:"requester"`
-	Template    string              `json:"template"`
-	Subject     string              `json:"subject"`
+	RequestID int64  `json:"request_id"`
+	Status    Status `json:"status"`
+	Requester string `json:"requester"`
+	Template  string `json:"template"`
+	Subject   string `json:"subject"`
+	// SANs are the subject alternative names the certificate has or, for
+	// a pending request, will have: DNS names, then IP addresses.
+	SANs        []string            `json:"sans,omitempty"`
 	Submitted   time.Time           `json:"submitted"`
 	Certificate *x509.Certificate   `json:"-"`
 	Chain       []*x509.Certificate `json:"-"`                // issuing CA up to the root

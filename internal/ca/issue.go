@@ -174,7 +174,7 @@ func (e *Engine) Submit(ctx context.Context, p *Principal, csrData []byte, templ
 		if err != nil {
 			return nil, wrapDB(err)
 		}
-		return &Result{RequestID: id, Status: StatusPending, Requester: p.Name, Template: t.Name, Subject: w.subject, Submitted: now,
+		return &Result{RequestID: id, Status: StatusPending, Requester: p.Name, Template: t.Name, Subject: w.subject, SANs: w.sans, Submitted: now,
 			Timing: timing()}, nil
 	}
 	cert := w.cert
@@ -184,7 +184,7 @@ func (e *Engine) Submit(ctx context.Context, p *Principal, csrData []byte, templ
 	if err != nil {
 		return nil, wrapDB(err)
 	}
-	return &Result{RequestID: id, Status: StatusIssued, Requester: p.Name, Template: t.Name, Subject: w.subject, Submitted: now,
+	return &Result{RequestID: id, Status: StatusIssued, Requester: p.Name, Template: t.Name, Subject: w.subject, SANs: w.sans, Submitted: now,
 		Certificate: cert, Chain: e.Chain(), Serial: serial,
 		Timing: timing()}, nil
 }
@@ -196,6 +196,7 @@ type work struct {
 	t        *Template
 	template string // the template asked for (audited with a refusal)
 	subject  string
+	sans     []string
 	cert     *x509.Certificate // nil for a template that needs approval
 	err      error
 	refusal  string // the audit result of err: "refused" or "forbidden"
@@ -248,7 +249,7 @@ func (e *Engine) prepare(p *Principal, csrData []byte, template string) (w work)
 		w.err = err
 		return w
 	}
-	w.t, w.subject = t, names.text
+	w.t, w.subject, w.sans = t, names.text, names.sans()
 	if t.Approval {
 		return w
 	}

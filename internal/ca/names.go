@@ -12,6 +12,8 @@ import (
 
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
+	"edgecert/internal/db"
 )
 
 // The names of a certificate are decided here, once, from the request and
@@ -28,6 +30,39 @@ type certNames struct {
 	cn      string   // the one common name, or ""
 	dns     []string // DNS SANs, the common name among them (non-CA templates)
 	ips     []net.IP
+}
+
+// sans is the SAN list of n as shown: DNS names, then IP addresses.
+func (n *certNames) sans() []string {
+	return sanList(n.dns, n.ips)
+}
+
+func sanList(dns []string, ips []net.IP) []string {
+	out := make([]string, 0, len(dns)+len(ips))
+	out = append(out, dns...)
+	for _, ip := range ips {
+		out = append(out, ip.String())
+	}
+	return out
+}
+
+// pendingNames are the names a pending request would be signed with under
+// its template as it is now, among templates m (nil when it would be
+// refused).
+func pendingNames(m map[string]*Template, r *db.Request) *certNames {
+	t, ok := m[r.Template]
+	if !ok {
+		return nil
+	}
+	req, err := parseCSRUnverified(r.CSR)
+	if err != nil {
+		return nil
+	}
+	n, err := namesFor(t, req)
+	if err != nil {
+		return nil
+	}
+	return n
 }
 
 // Bounds of a request's subject.

@@ -210,13 +210,18 @@ func TestRecordedSubjectIsSigned(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Subject != c.want {
-				t.Errorf("answer subject %q, want %q", res.Subject, c.want)
+			want := strings.Join(c.sans, ",")
+			if res.Subject != c.want || strings.Join(res.SANs, ",") != want {
+				t.Errorf("answer subject %q SANs %v, want %q %v", res.Subject, res.SANs, c.want, c.sans)
 			}
 			if res.Status == StatusPending {
 				pend, _, err := e.Requests(ctx, admin, StatusPending, Page{})
-				if err != nil || len(pend) == 0 || pend[0].Subject != c.want {
+				if err != nil || len(pend) == 0 || pend[0].Subject != c.want || strings.Join(pend[0].SANs, ",") != want {
 					t.Fatalf("pending list %+v %v", pend, err)
+				}
+				one, err := e.Request(ctx, admin, res.RequestID)
+				if err != nil || strings.Join(one.SANs, ",") != want {
+					t.Fatalf("pending request %+v %v", one, err)
 				}
 				if res, err = e.Approve(ctx, admin, res.RequestID); err != nil {
 					t.Fatal(err)
@@ -229,8 +234,11 @@ func TestRecordedSubjectIsSigned(t *testing.T) {
 			if strings.Join(res.Certificate.DNSNames, ",") != strings.Join(c.sans, ",") {
 				t.Errorf("SANs %v, want %v", res.Certificate.DNSNames, c.sans)
 			}
+			if strings.Join(res.SANs, ",") != want {
+				t.Errorf("approval answer SANs %v", res.SANs)
+			}
 			certs, _ := e.Certificates(ctx, false, 1)
-			if len(certs) != 1 || certs[0].Subject != got {
+			if len(certs) != 1 || certs[0].Subject != got || strings.Join(certs[0].SANs, ",") != want {
 				t.Errorf("certificate list %+v", certs)
 			}
 			log, _ := e.AuditLog(ctx, 1)

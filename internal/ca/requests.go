@@ -31,8 +31,18 @@ func (e *Engine) result(ctx context.Context, r *db.Request) (*Result, error) {
 			return nil, err
 		}
 		res.Chain = e.Chain()
+		res.SANs = sanList(res.Certificate.DNSNames, res.Certificate.IPAddresses)
 		if c.Revoked {
 			res.Status = StatusRevoked
+		}
+	}
+	if r.Status == db.StatusPending {
+		m, err := e.loadTemplates(false)
+		if err != nil {
+			return nil, err
+		}
+		if n := pendingNames(m, r); n != nil {
+			res.SANs = n.sans()
 		}
 	}
 	return res, nil
@@ -95,10 +105,20 @@ func (e *Engine) Requests(ctx context.Context, p *Principal, status Status, pg P
 	if len(rows) == limit {
 		next = rows[len(rows)-1].ID
 	}
+	templates, err := e.loadTemplates(false)
+	if err != nil {
+		return nil, 0, err
+	}
 	out := make([]Result, 0, len(rows))
 	for i := range rows {
 		res := Result{RequestID: rows[i].ID, Status: Status(rows[i].Status), Requester: rows[i].Requester, Template: rows[i].Template,
 			Subject: rows[i].Subject, Submitted: rows[i].Submitted, Serial: rows[i].Serial, Reason: rows[i].Reason}
+		if rows[i].Status == db.StatusPending {
+			// What an approver approves: the names it would be signed with.
+			if n := pendingNames(templates, &rows[i]); n != nil {
+				res.SANs = n.sans()
+			}
+		}
 		if status == StatusRevoked {
 			full, err := e.result(ctx, &rows[i])
 			if err != nil || full.Status != StatusRevoked {
@@ -156,7 +176,7 @@ func (e *Engine) Approve(ctx context.Context, p *Principal, id int64) (*Result, 
 	if err := e.db.Complete(ctx, id, db.StatusIssued, "", p.Name, c, a); err != nil {
 		return nil, wrapDB(err)
 	}
-	return &Result{RequestID: id, Status: StatusIssued, Requester: r.Requester, Template: t.Name, Subject: r.Subject,
+	return &Result{RequestID: id, Status: StatusIssued, Requester: r.Requester, Template: t.Name, Subject: r.Subject, SANs: names.sans(),
 		Submitted: r.Submitted, Certificate: cert, Chain: e.Chain(), Serial: serial}, nil
 }
 
@@ -263,16 +283,17 @@ func (e *Engine) Revoke(ctx context.Context, p *Principal, serial *big.Int, reas
 
 // CertInfo is a certificate as listed.
 type CertInfo struct {
-	Serial    string `json:"serial"`
-	RequestID int64  `json:"request_id"`
-	Subject   string `json:"subject"`
-	Template  string `json:"template"`
-	Requester string `json:"requester"`
-	NotBefore string `json:"not_before"`
-	NotAfter  string `json:"not_after"`
-	Revoked   bool   `json:"revoked"`
-	RevokedAt string `json:"revoked_at,omitempty"`
-	Reason    string `json:"reason,omitempty"`
+	Serial    string   `json:"serial"`
+	RequestID int64    `json:"request_id"`
+	Subject   string   `json:"subject"`
+	SANs      []string `json:"sans,omitempty"`
+	Template  string   `json:"template"`
+	Requester string   `json:"requester"`
+	NotBefore string   `json:"not_before"`
+	NotAfter  string   `json:"not_after"`
+	Revoked   bool     `json:"revoked"`
+	RevokedAt string   `json:"revoked_at,omitempty"`
+	Reason    string   `json:"reason,omitempty"`
 }
 
 // Certificates lists issued certificates, newest first (revokedOnly: only revoked ones).
@@ -287,6 +308,9 @@ func (e *Engine) Certificates(ctx context.Context, revokedOnly bool, limit int) 
 			NotBefore: c.NotBefore.UTC().Format("2006-01-02T15:04:05Z"), NotAfter: c.NotAfter.UTC().Format("2006-01-02T15:04:05Z"), Revoked: c.Revoked}
 		if c.Revoked {
 			ci.RevokedAt, ci.Reason = c.RevokedAt.UTC().Format("2006-01-02T15:04:05Z"), ReasonName(c.Reason)
+		}
+		if cert, err := x509.ParseCertificate(c.DER); err == nil {
+			ci.SANs = sanList(cert.DNSNames, cert.IPAddresses)
 		}
 		out = append(out, ci)
 	}

@@ -362,9 +362,9 @@ func newCAPendingCmd(env *Env) *cobra.Command {
 			}
 			return render(env.Out, output, rs, func(w io.Writer) error {
 				tw := newTable(w)
-				fmt.Fprintln(tw, "ID\tREQUESTER\tTEMPLATE\tSUBJECT\tSUBMITTED")
+				fmt.Fprintln(tw, "ID\tREQUESTER\tTEMPLATE\tSUBJECT\tSANS\tSUBMITTED")
 				for _, r := range rs {
-					tableRow(tw, r.RequestID, r.Requester, r.Template, r.Subject, r.Submitted.UTC().Format(time.RFC3339))
+					tableRow(tw, r.RequestID, r.Requester, r.Template, r.Subject, strings.Join(r.SANs, ","), r.Submitted.UTC().Format(time.RFC3339))
 				}
 				return tw.Flush()
 			})

@@ -83,13 +83,13 @@ func newCACertsCmd(env *Env) *cobra.Command {
 			}
 			return render(env.Out, output, certs, func(w io.Writer) error {
 				tw := newTable(w)
-				fmt.Fprintln(tw, "SERIAL\tREQUEST\tTEMPLATE\tSUBJECT\tNOT AFTER\tREVOKED")
+				fmt.Fprintln(tw, "SERIAL\tREQUEST\tTEMPLATE\tSUBJECT\tSANS\tNOT AFTER\tREVOKED")
 				for _, c := range certs {
 					rev := ""
 					if c.Revoked {
 						rev = c.RevokedAt + " " + c.Reason
 					}
-					tableRow(tw, c.Serial, c.RequestID, c.Template, c.Subject, c.NotAfter, rev)
+					tableRow(tw, c.Serial, c.RequestID, c.Template, c.Subject, strings.Join(c.SANs, ","), c.NotAfter, rev)
 				}
 				return tw.Flush()
 			})

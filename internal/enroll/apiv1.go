@@ -30,6 +30,7 @@ type requestView struct {
 	Requester   string    `json:"requester,omitempty"`
 	Template    string    `json:"template,omitempty"`
 	Subject     string    `json:"subject,omitempty"`
+	SANs        []string  `json:"sans,omitempty"`
 	Submitted   time.Time `json:"submitted,omitzero"`
 	Serial      string    `json:"serial,omitempty"`
 	Reason      string    `json:"reason,omitempty"`
@@ -125,7 +126,7 @@ func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) view(res *ca.Result) requestView {
 	v := requestView{
 		RequestID: res.RequestID, Status: res.Status, Requester: res.Requester,
-		Template: res.Template, Subject: res.Subject, Submitted: res.Submitted,
+		Template: res.Template, Subject: res.Subject, SANs: res.SANs, Submitted: res.Submitted,
 		Serial: res.Serial, Reason: res.Reason,
 	}
 	if res.Certificate == nil {

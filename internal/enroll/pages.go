@@ -28,6 +28,7 @@ var pageTemplates = func() map[string]*template.Template {
 			}
 			return t.UTC().Format("2006-01-02 15:04 UTC")
 		},
+		"join": strings.Join,
 		"short": func(t time.Time) string {
 			if t.IsZero() {
 				return ""

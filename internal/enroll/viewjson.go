@@ -36,6 +36,9 @@ func (s *Server) appendView(b []byte, v requestView) []byte {
 	b = appendField(b, `,"requester":`, v.Requester)
 	b = appendField(b, `,"template":`, v.Template)
 	b = appendField(b, `,"subject":`, v.Subject)
+	if len(v.SANs) > 0 {
+		b = appendJSONStrings(append(b, `,"sans":`...), v.SANs)
+	}
 	if !v.Submitted.IsZero() { // as time.Time.MarshalJSON (the database's times are in its years)
 		b = append(b, `,"submitted":"`...)
 		b = v.Submitted.AppendFormat(b, time.RFC3339Nano)
