@@ -116,9 +116,14 @@ func namesFor(t *Template, req *x509.CertificateRequest) (*certNames, error) {
 		if rdns, n.cn, err = parseSubject(t, req.RawSubject); err != nil {
 			return nil, err
 		}
-	} else if len(n.dns) > 0 {
-		n.cn = n.dns[0]
-		rdns = pkix.RDNSequence{{{Type: oidCommonName, Value: n.cn}}}
+	} else {
+		for _, d := range n.dns { // the first host name (a CN is never a wildcard)
+			if !strings.HasPrefix(d, "*.") {
+				n.cn = d
+				rdns = pkix.RDNSequence{{{Type: oidCommonName, Value: n.cn}}}
+				break
+			}
+		}
 	}
 	if n.cn != "" && !t.CA {
 		// One policy for every name: the common name is a host name that

@@ -338,3 +338,23 @@ func TestIPSANPolicy(t *testing.T) {
 		t.Errorf("networks listed with IP SANs off: %v", err)
 	}
 }
+
+// TestSubjectFromTemplate: a template that does not take the request's
+// subject signs CN=<first host name>, never the request's subject.
+func TestSubjectFromTemplate(t *testing.T) {
+	e, dir := restrictedCA(t)
+	tm, _ := GetTemplate(dir, "Restricted")
+	tm.SubjectFromRequest = false
+	if err := saveTemplate(dir, tm); err != nil {
+		t.Fatal(err)
+	}
+	e.loadTemplates(true)
+	csr := rawCSR(t, rawSubject(t, one(atv{oid: oidCN, val: "www.evil.com"}), one(atv{oid: oidCN, val: "intranet"})), []string{"*.contoso.com", "b.contoso.com"}, nil, nil)
+	res, err := e.Submit(context.Background(), mustPrincipal(t, e, "admin"), csr, "Restricted")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := subjectText(t, res.Certificate.RawSubject); got != "CN=b.contoso.com" || res.Subject != got {
+		t.Fatalf("signed %q, recorded %q", got, res.Subject)
+	}
+}
