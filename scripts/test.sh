@@ -2,7 +2,7 @@
 # Runs every edgecert test, unit and integration, against real components.
 # Installs what the tests need when it is missing (Debian packages: openssl,
 # gnutls-bin, nginx, postgresql, softhsm2, chromium, curl; npm: playwright-core
-# for the browser test), starts a throwaway PostgreSQL on loopback, and makes
+# for the browser test, tree-sitter-powershell for the PowerShell scripts), starts a throwaway PostgreSQL on loopback, and makes
 # any missing tool a test failure rather than a skip.
 #
 #   ./scripts/test.sh              # everything
@@ -31,10 +31,15 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 fi
 export PATH="$PATH:/usr/sbin"
 
-# 2. npm packages for the browser test.
+# 2. npm packages: the browser test, and the PowerShell grammar that parses
+#    the scripts edgecert writes for Windows servers.
 if [ -f internal/enroll/browsertest/package.json ] && [ ! -d internal/enroll/browsertest/node_modules/playwright-core ]; then
   say "installing npm packages for the browser test"
   (cd internal/enroll/browsertest && npm ci --no-audit --no-fund --silent 2>/dev/null || npm install --no-audit --no-fund --silent)
+fi
+if [ -f internal/windows/pstest/package.json ] && [ ! -d internal/windows/pstest/node_modules/tree-sitter-powershell ]; then
+  say "installing npm packages for the PowerShell grammar check"
+  (cd internal/windows/pstest && npm ci --no-audit --no-fund --silent 2>/dev/null || npm install --no-audit --no-fund --silent)
 fi
 
 # 3. A throwaway PostgreSQL on loopback.

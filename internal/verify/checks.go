@@ -300,25 +300,31 @@ func checkChain(c *plan.Certificate, st *store.Store, f Finding, cert *x509.Cert
 	if len(chain) == 0 {
 		return nil, []Finding{f.fail(CheckChain, rule, "the chain is empty", fix)}
 	}
+	if err := verifyChain(chain, now, cache); err != nil {
+		return nil, []Finding{f.fail(CheckChain, rule, fmt.Sprintf("the chain does not verify: %v", err), fix)}
+	}
+	return chain, nil
+}
+
+// verifyChain verifies the path and signatures of chain (leaf first, root
+// last) at a time inside the leaf's validity: the leaf's validity is
+// checked on its own.
+func verifyChain(chain []*x509.Certificate, now time.Time, cache *chainCache) error {
+	cert := chain[0]
 	roots, inter := x509.NewCertPool(), x509.NewCertPool()
 	roots.AddCert(chain[len(chain)-1])
 	for _, ca := range chain[1:] {
 		inter.AddCert(ca)
 	}
-	// The leaf's validity is checked on its own: here the path and its
-	// signatures, at a time inside the leaf's validity.
 	at := now
 	if at.After(cert.NotAfter) {
 		at = cert.NotAfter.Add(-time.Second)
 	} else if at.Before(cert.NotBefore) {
 		at = cert.NotBefore.Add(time.Second)
 	}
-	if err := cache.verify(chain, at, func() error {
+	return cache.verify(chain, at, func() error {
 		_, err := cert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: at,
 			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
 		return err
-	}); err != nil {
-		return nil, []Finding{f.fail(CheckChain, rule, fmt.Sprintf("the chain does not verify: %v", err), fix)}
-	}
-	return chain, nil
+	})
 }

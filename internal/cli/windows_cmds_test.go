@@ -1,0 +1,87 @@
+package cli
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"edgecert/internal/apply/applytest"
+	"edgecert/internal/windows"
+)
+
+// TestVerifySnapshots runs verify --snapshot on the snapshots of a
+// deployed edge pool: clean they pass (exit 0); with a planted fault they
+// fail (exit 3) naming the server; bad files are usage errors (exit 2).
+func TestVerifySnapshots(t *testing.T) {
+	e := applytest.New(t, applytest.Example(t, "edge-pool-dns.yaml"), applytest.Options{})
+	if _, err := e.ApplyAllErr(e.Options()); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write := func(name string, s *applytest.PSSnapshot) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, applytest.WindowsFile(t, s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	snaps := e.Snapshots(t)
+	args := []string{"verify", "-t", e.Topology}
+	for srv, s := range snaps {
+		args = append(args, "--snapshot", write(srv+".json", s))
+	}
+	if out, errOut, code := runApplyCLI(t, args...); code != ExitOK || !strings.Contains(out, "edge02.contoso.net") {
+		t.Fatalf("clean snapshots: exit %d\n%s\n%s", code, out, errOut)
+	}
+
+	// edge02 lost its private keys (a .cer imported instead of the .pfx).
+	bad := e.Snapshot(t, "edge02.contoso.net")
+	no := false
+	for i := range bad.My {
+		bad.My[i].HasPrivateKey = &no
+	}
+	faulty := []string{"verify", "-t", e.Topology, "-o", "json",
+		"--snapshot", write("edge01-again.json", snaps["edge01.contoso.net"]),
+		"--snapshot", write("edge02-bad.json", bad)}
+	out, errOut, code := runApplyCLI(t, faulty...)
+	if code != ExitVerify || !strings.Contains(out, `"server":"edge02.contoso.net"`) || !strings.Contains(out, `"check":"key"`) {
+		t.Fatalf("planted fault: exit %d\n%s\n%s", code, out, errOut)
+	}
+
+	stranger := e.Snapshot(t, "edge01.contoso.net")
+	stranger.Computer = "mail01.contoso.net"
+	notJSON := filepath.Join(dir, "not.json")
+	if err := os.WriteFile(notJSON, []byte("Thumbprint   Subject\r\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, a := range map[string][]string{
+		"computer not in the topology": {"verify", "-t", e.Topology, "--snapshot", write("stranger.json", stranger)},
+		"two snapshots of one server":  {"verify", "-t", e.Topology, "--snapshot", args[4], "--snapshot", args[4]},
+		"not a snapshot":               {"verify", "-t", e.Topology, "--snapshot", notJSON},
+		"with --live":                  {"verify", "-t", e.Topology, "--snapshot", args[4], "--live"},
+		"missing file":                 {"verify", "-t", e.Topology, "--snapshot", filepath.Join(dir, "nope.json")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, errOut, code := runApplyCLI(t, a...); code != ExitUsage || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+				t.Fatalf("exit %d, want %d with one line\n%s", code, ExitUsage, errOut)
+			}
+		})
+	}
+}
+
+func TestExportSnapshotScript(t *testing.T) {
+	dir := t.TempDir()
+	out, errOut, code := runApplyCLI(t, "export", "snapshot-script", "--out", dir)
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, windows.CollectScriptName))
+	if err != nil || !bytes.Equal(got, windows.CollectScript()) || !strings.Contains(out, windows.CollectScriptName) {
+		t.Fatalf("script not written: %v %q", err, out)
+	}
+	if _, _, code := runApplyCLI(t, "export", "snapshot-script"); code != ExitUsage {
+		t.Fatalf("no --out: exit %d", code)
+	}
+}
