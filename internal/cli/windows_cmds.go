@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"edgecert/internal/atomicfile"
+	"edgecert/internal/certfmt"
 	"edgecert/internal/plan"
 	"edgecert/internal/verify"
 	"edgecert/internal/windows"
@@ -23,11 +25,152 @@ func windowsCommands(env *Env) []*cobra.Command {
 	export := &cobra.Command{
 		Use:   "export",
 		Short: "Files for the Windows servers themselves",
-		Args:  cobra.NoArgs,
+		Long: `export writes what the real Windows servers need: each server's hand-off
+bundle (export windows) and the script that records what a server holds
+(export snapshot-script), for edgecert verify --snapshot.`,
+		Example: `  edgecert export windows -t examples/edge-pool-dns.yaml --workspace ws --server edge01.contoso.net --out bundle-edge01
+  edgecert export snapshot-script --out Collect-EdgecertSnapshot.ps1`,
+		Args: cobra.NoArgs,
 		RunE:  func(c *cobra.Command, _ []string) error { return c.Help() },
 	}
-	export.AddCommand(newSnapshotScriptCmd(env))
+	export.AddCommand(newExportWindowsCmd(env), newSnapshotScriptCmd(env))
 	return []*cobra.Command{export}
+}
+
+type exportWindowsOptions struct {
+	tf                  topoFlags
+	server, out, pwFile string
+	modern              bool
+	output              string
+}
+
+func newExportWindowsCmd(env *Env) *cobra.Command {
+	o := &exportWindowsOptions{}
+	cmd := &cobra.Command{
+		Use:   "windows",
+		Short: "Write one server's hand-off bundle: .pfx files, chain and install script",
+		Long: `windows writes, for one server of the plan, everything it needs from the
+workspace that apply filled:
+
+  <id>.pfx                           each personal certificate the plan puts on the
+                                     server, with its key, chain and friendly name
+                                     (legacy 3DES protection, which Windows Server
+                                     2012 R2 and 2016 import; --modern-pfx for AES)
+  roots/*.cer, intermediates/*.cer   the CA certificates, one per file
+  chain.p7b                          the same chain in one file
+  Install-EdgecertCertificates.ps1   run on the server, elevated: imports the roots
+                                     and intermediates, the .pfx files (key
+                                     exportable exactly when the plan shares the
+                                     certificate), sets friendly names, assigns each
+                                     usage with Set-CsCertificate (-Roll
+                                     -EffectiveDate for staged A/V Authentication and
+                                     OAuth certificates), checks the result and writes
+                                     it as JSON; -WhatIf, idempotent, -Rollback
+  Collect-EdgecertSnapshot.ps1       records what the server holds, for
+                                     edgecert verify --snapshot
+  transfer-password.txt              the .pfx password (mode 0600), unless
+                                     --transfer-password-file gives one
+
+Carry the transfer password separately from the folder when you can.`,
+		Example: `  edgecert export windows -t examples/edge-pool-dns.yaml --workspace ws --server edge01.contoso.net --out bundle-edge01
+  # on edge01, in an elevated Lync Server Management Shell, in the copied folder:
+  #   .\Install-EdgecertCertificates.ps1 -WhatIf
+  #   .\Install-EdgecertCertificates.ps1`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return runExportWindows(env, o) },
+	}
+	o.tf.add(cmd, true)
+	cmd.Flags().StringVar(&o.server, "server", "", "the server's FQDN, as the topology names it")
+	cmd.Flags().StringVar(&o.out, "out", "", "folder to write the bundle to (created if missing)")
+	cmd.Flags().StringVar(&o.pwFile, "transfer-password-file", "", "file holding the .pfx password (default: a random one, written to OUT/transfer-password.txt)")
+	cmd.Flags().BoolVar(&o.modern, "modern-pfx", false, "protect the .pfx files with AES-256 and PBKDF2 (Windows Server 2019 and later only)")
+	addOutputFlag(cmd, &o.output)
+	return cmd
+}
+
+func runExportWindows(env *Env, o *exportWindowsOptions) error {
+	if err := checkFormat(o.output); err != nil {
+		return err
+	}
+	if o.server == "" || o.out == "" {
+		return invalidInput(errors.New("--server FQDN and --out DIR are required"))
+	}
+	if fi, err := os.Stat(o.out); err == nil && !fi.IsDir() {
+		return invalidInput(fmt.Errorf("--out %s is a file, not a folder", o.out))
+	}
+	p, ws, err := o.tf.openExisting(env)
+	if err != nil {
+		return err
+	}
+	if !planHasServer(p, o.server) {
+		return invalidInput(fmt.Errorf("--server %s is not a server of the topology (see edgecert plan)", o.server))
+	}
+	st, ok, err := ws.Store(o.server)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return invalidInput(fmt.Errorf("--server %s: its store is not in this workspace", o.server))
+	}
+	pw, generated := "", false
+	if o.pwFile != "" {
+		b, err := readRequiredSecret(o.pwFile, "--transfer-password-file")
+		if err != nil {
+			return err
+		}
+		pw = string(b)
+	} else {
+		buf := make([]byte, 18)
+		if _, err := io.ReadFull(env.Rand, buf); err != nil {
+			return err
+		}
+		pw, generated = base64.RawURLEncoding.EncodeToString(buf), true
+	}
+	profile := certfmt.PFXLegacy
+	if o.modern {
+		profile = certfmt.PFXModern
+	}
+	b, files, err := windows.Export(p, st, o.server, windows.ExportOptions{Password: pw, Profile: profile, Rand: env.Rand})
+	if err != nil {
+		if errors.Is(err, windows.ErrBundle) {
+			return invalidInput(err)
+		}
+		return err
+	}
+	if generated {
+		files = append(files, windows.Output{Name: "transfer-password.txt", Data: []byte(pw + "\n"), Mode: 0o600})
+	}
+	var written []string
+	for _, f := range files {
+		path := filepath.Join(o.out, filepath.FromSlash(f.Name))
+		if err := atomicfile.Write(path, f.Data, f.Mode); err != nil {
+			return err
+		}
+		written = append(written, path)
+	}
+	result := map[string]any{"server": b.Server, "out": o.out, "files": written, "certificates": len(b.Certificates)}
+	return render(env.Out, o.output, result, func(w io.Writer) error {
+		fmt.Fprintf(w, "Bundle for %s in %s (%d certificates):\n", b.Server, o.out, len(b.Certificates))
+		for _, f := range written {
+			fmt.Fprintf(w, "  %s\n", f)
+		}
+		if generated {
+			fmt.Fprintf(w, "The .pfx password is in %s: carry it separately if you can.\n", filepath.Join(o.out, "transfer-password.txt"))
+		}
+		fmt.Fprintf(w, "On %s, elevated, in the copied folder: .\\%s -WhatIf, then without -WhatIf.\n", b.Server, windows.InstallScriptName)
+		return nil
+	})
+}
+
+func planHasServer(p *plan.Plan, server string) bool {
+	for _, c := range p.Certificates {
+		for _, s := range c.Servers {
+			if strings.EqualFold(s, server) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func newSnapshotScriptCmd(env *Env) *cobra.Command {

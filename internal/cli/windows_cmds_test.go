@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"edgecert/internal/apply/applytest"
+	"edgecert/internal/certfmt"
 	"edgecert/internal/windows"
 )
 
@@ -83,5 +84,75 @@ func TestExportSnapshotScript(t *testing.T) {
 	}
 	if _, _, code := runApplyCLI(t, "export", "snapshot-script"); code != ExitUsage {
 		t.Fatalf("no --out: exit %d", code)
+	}
+}
+
+// TestExportWindows writes the bundle of an edge server through the
+// command line: every file, the key files and the password 0600, the
+// password usable; bad input is a usage error that writes nothing.
+func TestExportWindows(t *testing.T) {
+	e := applytest.New(t, applytest.Example(t, "edge-pool-dns.yaml"), applytest.Options{})
+	if _, err := e.ApplyAllErr(e.Options()); err != nil {
+		t.Fatal(err)
+	}
+	ws := filepath.Join(e.Dir, "workspace")
+	out := filepath.Join(t.TempDir(), "bundle-edge02")
+	stdout, errOut, code := runApplyCLI(t, "export", "windows", "-t", e.Topology, "--workspace", ws, "--server", "edge02.contoso.net", "--out", out)
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, errOut)
+	}
+	for name, mode := range map[string]os.FileMode{
+		"transfer-password.txt":                0o600,
+		"edge-internal_lsedge.contoso.net.pfx": 0o600,
+		"edge-external_lsedge.contoso.net.pfx": 0o600,
+		"chain.p7b":                            0o644,
+		windows.InstallScriptName:              0o644,
+		windows.CollectScriptName:              0o644,
+	} {
+		fi, err := os.Stat(filepath.Join(out, name))
+		if err != nil || fi.Mode().Perm() != mode {
+			t.Errorf("%s: %v, mode %v, want %o", name, err, fi, mode)
+		}
+		if !strings.Contains(stdout, name) {
+			t.Errorf("the output does not list %s", name)
+		}
+	}
+	pw, err := os.ReadFile(filepath.Join(out, "transfer-password.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pfx, err := os.ReadFile(filepath.Join(out, "edge-internal_lsedge.contoso.net.pfx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := certfmt.DecodePFX(pfx, strings.TrimSpace(string(pw))); err != nil {
+		t.Fatalf("the written password does not open the .pfx: %v", err)
+	}
+
+	// An operator's password, and JSON output.
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pwFile, []byte("operator password\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out2 := filepath.Join(t.TempDir(), "b2")
+	stdout, errOut, code = runApplyCLI(t, "export", "windows", "-t", e.Topology, "--workspace", ws, "--server", "edge01.contoso.net", "--out", out2, "--transfer-password-file", pwFile, "-o", "json")
+	if code != ExitOK || !strings.Contains(stdout, `"certificates":2`) {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(out2, "transfer-password.txt")); err == nil {
+		t.Fatal("a password file was written though the operator gave one")
+	}
+
+	for name, args := range map[string][]string{
+		"server not in the topology": {"--server", "mail01.contoso.net", "--out", filepath.Join(t.TempDir(), "x")},
+		"no --out":                   {"--server", "edge01.contoso.net"},
+		"--out is a file":            {"--server", "edge01.contoso.net", "--out", pwFile},
+	} {
+		t.Run(name, func(t *testing.T) {
+			a := append([]string{"export", "windows", "-t", e.Topology, "--workspace", ws}, args...)
+			if _, errOut, code := runApplyCLI(t, a...); code != ExitUsage {
+				t.Fatalf("exit %d, want %d\n%s", code, ExitUsage, errOut)
+			}
+		})
 	}
 }

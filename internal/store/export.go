@@ -72,10 +72,16 @@ func (s *Store) exportLocked(idx *index, thumbprint string, opts ExportOptions) 
 // withKeyLocked returns what a PFX of r holds (key, certificate, chain),
 // refusing a certificate without its key or with a key not marked exportable.
 func (s *Store) withKeyLocked(idx *index, r *record, cert *x509.Certificate) (*certfmt.PFX, error) {
+	return s.contentLocked(idx, r, cert, true)
+}
+
+// contentLocked is withKeyLocked, the exportable mark checked only when
+// exportable is true.
+func (s *Store) contentLocked(idx *index, r *record, cert *x509.Certificate, exportable bool) (*certfmt.PFX, error) {
 	if r.Location != My || !r.HasKey {
 		return nil, fmt.Errorf("cannot export %s (%s) with its private key: %w in the store", r.Thumbprint, r.Subject, ErrNoKey)
 	}
-	if !r.Exportable {
+	if exportable && !r.Exportable {
 		return nil, fmt.Errorf("cannot export %s (%s) with its private key: %w; %s", r.Thumbprint, r.Subject, ErrNotExportable, notExportableHint)
 	}
 	key, err := s.loadKeyLocked(r)
@@ -87,6 +93,29 @@ func (s *Store) withKeyLocked(idx *index, r *record, cert *x509.Certificate) (*c
 		return nil, err
 	}
 	return &certfmt.PFX{Key: key, Leaf: cert, CA: chain[1:], FriendlyName: r.FriendlyName}, nil
+}
+
+// HandoffPFX returns what a PFX of the certificate holds (key, leaf and
+// chain) whatever the key's exportable mark. A workspace store is
+// edgecert's copy of one real server, and this is how a key made there
+// reaches that server (edgecert export windows), whose import marks it
+// exportable or not as the plan says; it is not for copying keys between
+// stores.
+func (s *Store) HandoffPFX(thumbprint string) (*certfmt.PFX, error) {
+	var p *certfmt.PFX
+	err := s.read(func(idx *index) error {
+		r, err := idx.find(thumbprint)
+		if err != nil {
+			return err
+		}
+		cert, err := s.loadCertLocked(r.Thumbprint)
+		if err != nil {
+			return err
+		}
+		p, err = s.contentLocked(idx, r, cert, false)
+		return err
+	})
+	return p, err
 }
 
 // ExportDecoded is the content of a PFX export of the certificate (its

@@ -1,6 +1,7 @@
 package windows
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -13,9 +14,12 @@ import (
 	"edgecert/internal/testtool"
 )
 
-// scripts returns every PowerShell script the package ships, by name.
-func scripts() map[string][]byte {
-	return map[string][]byte{CollectScriptName: CollectScript()}
+// allScripts returns every PowerShell script the package writes, by name:
+// the snapshot script and the install scripts of the golden cases.
+func allScripts(t testing.TB) map[string][]byte {
+	out := goldenScripts(t)
+	out[CollectScriptName] = CollectScript()
+	return out
 }
 
 // TestScriptsParse parses every script with a real PowerShell grammar
@@ -30,7 +34,7 @@ func TestScriptsParse(t *testing.T) {
 	}
 	dir := t.TempDir()
 	var files []string
-	for name, body := range scripts() {
+	for name, body := range allScripts(t) {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, body, 0o644); err != nil {
 			t.Fatal(err)
@@ -78,7 +82,7 @@ var newerSyntax = []struct {
 // TestScriptsWindowsPowerShell4 checks that no script uses syntax newer
 // than Windows PowerShell 4.0 (Server 2012 R2), comments aside.
 func TestScriptsWindowsPowerShell4(t *testing.T) {
-	for name, body := range scripts() {
+	for name, body := range allScripts(t) {
 		t.Run(name, func(t *testing.T) {
 			code := stripComments(string(body))
 			for _, n := range newerSyntax {
@@ -88,7 +92,10 @@ func TestScriptsWindowsPowerShell4(t *testing.T) {
 				}
 			}
 			// Windows PowerShell reads a file without a byte order mark in
-			// the ANSI code page: anything but ASCII would be garbled.
+			// the ANSI code page: anything but ASCII needs one.
+			if bytes.HasPrefix(body, utf8BOM) {
+				return
+			}
 			for i, r := range string(body) {
 				if r > 0x7E || (r < 0x20 && r != '\n' && r != '\r' && r != '\t') {
 					t.Errorf("byte %d: %q is not ASCII; Windows PowerShell would misread it", i, r)

@@ -12,7 +12,7 @@ const fs = require('fs');
   let failed = 0;
   const files = process.argv.slice(2);
   for (const file of files) {
-    const tree = parser.parse(fs.readFileSync(file, 'utf8'));
+    const tree = parser.parse(fs.readFileSync(file, 'utf8').replace(/^\uFEFF/, ''));
     const errors = [];
     const walk = (n) => {
       if (n.type === 'ERROR' || n.isMissing) errors.push(n);
