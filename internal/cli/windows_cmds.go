@@ -31,7 +31,7 @@ bundle (export windows) and the script that records what a server holds
 		Example: `  edgecert export windows -t examples/edge-pool-dns.yaml --workspace ws --server edge01.contoso.net --out bundle-edge01
   edgecert export snapshot-script --out Collect-EdgecertSnapshot.ps1`,
 		Args: cobra.NoArgs,
-		RunE:  func(c *cobra.Command, _ []string) error { return c.Help() },
+		RunE: func(c *cobra.Command, _ []string) error { return c.Help() },
 	}
 	export.AddCommand(newExportWindowsCmd(env), newSnapshotScriptCmd(env))
 	return []*cobra.Command{export}

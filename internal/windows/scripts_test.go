@@ -3,6 +3,7 @@ package windows
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,19 +47,22 @@ func TestScriptsParse(t *testing.T) {
 	if err := os.WriteFile(broken, []byte("if ($x -eq 1 {\n  $y = (1 +\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	// One run for all (the grammar takes a while to load on a busy
+	// machine): only the broken script may fail.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	run := func(args ...string) (string, error) {
-		cmd := exec.CommandContext(ctx, node, append([]string{"parse.cjs"}, args...)...)
-		cmd.Dir = "pstest"
-		out, err := cmd.CombinedOutput()
-		return string(out), err
+	cmd := exec.CommandContext(ctx, node, append([]string{"parse.cjs"}, append(files, broken)...)...)
+	cmd.Dir = "pstest"
+	raw, err := cmd.CombinedOutput()
+	out := string(raw)
+	want := fmt.Sprintf("%d parsed, 1 failed", len(files))
+	if err == nil || !strings.Contains(out, want) || !strings.Contains(out, "broken.ps1:1:") {
+		t.Fatalf("PowerShell grammar: %v (want %q and the broken script's error)\n%s", err, want, out)
 	}
-	if out, err := run(files...); err != nil {
-		t.Fatalf("PowerShell grammar: %v\n%s", err, out)
-	}
-	if out, err := run(broken); err == nil || !strings.Contains(out, "broken.ps1:1:") {
-		t.Fatalf("the grammar accepted a broken script: %v\n%s", err, out)
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "syntax error") && !strings.Contains(line, "broken.ps1:") {
+			t.Errorf("%s", line)
+		}
 	}
 }
 
