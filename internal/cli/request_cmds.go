@@ -34,7 +34,7 @@ certificate is imported, which joins the two in my.
 		Example: `  edgecert request new --store /srv/edge1 --from-plan edge-external -t topology.yaml --out edge.csr
   edgecert request show edge.csr`,
 	}
-	cmd.AddCommand(requestNewCmd(env), requestShowCmd(env), requestSubmitCmd(env), requestRetrieveCmd(env))
+	cmd.AddCommand(requestNewCmd(env), requestShowCmd(env), requestCheckCmd(env), requestSubmitCmd(env), requestRetrieveCmd(env))
 	return []*cobra.Command{cmd}
 }
 

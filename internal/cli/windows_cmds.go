@@ -40,7 +40,7 @@ bundle (export windows) and the script that records what a server holds
 type exportWindowsOptions struct {
 	tf                  topoFlags
 	server, out, pwFile string
-	modern              bool
+	modern, requests    bool
 	output              string
 }
 
@@ -71,11 +71,28 @@ workspace that apply filled:
   transfer-password.txt              the .pfx password (mode 0600), unless
                                      --transfer-password-file gives one
 
-Carry the transfer password separately from the folder when you can.`,
+Carry the transfer password separately from the folder when you can.
+
+--requests writes instead the delayed-request path of the Deployment
+Wizard, for administrators who want the keys made on the server (no
+workspace needed):
+
+  Request-EdgecertCertificates.ps1   Request-CsCertificate -New -Type ... -DomainName
+                                     ... -KeySize ... -PrivateKeyExportable ...
+                                     -Output FILE for every certificate the plan has
+                                     the server request, exactly as planned
+  Complete-EdgecertRequests.ps1      imports each answer (Import-CsCertificate),
+                                     assigns its usages (Set-CsCertificate) and
+                                     exports a shared certificate as .pfx for the
+                                     other members
+
+Check each request file against the plan with edgecert request check before
+it is issued.`,
 		Example: `  edgecert export windows -t examples/edge-pool-dns.yaml --workspace ws --server edge01.contoso.net --out bundle-edge01
   # on edge01, in an elevated Lync Server Management Shell, in the copied folder:
   #   .\Install-EdgecertCertificates.ps1 -WhatIf
-  #   .\Install-EdgecertCertificates.ps1`,
+  #   .\Install-EdgecertCertificates.ps1
+  edgecert export windows -t examples/edge-pool-dns.yaml --server edge01.contoso.net --requests --out requests-edge01`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return runExportWindows(env, o) },
 	}
@@ -83,6 +100,7 @@ Carry the transfer password separately from the folder when you can.`,
 	cmd.Flags().StringVar(&o.server, "server", "", "the server's FQDN, as the topology names it")
 	cmd.Flags().StringVar(&o.out, "out", "", "folder to write the bundle to (created if missing)")
 	cmd.Flags().StringVar(&o.pwFile, "transfer-password-file", "", "file holding the .pfx password (default: a random one, written to OUT/transfer-password.txt)")
+	cmd.Flags().BoolVar(&o.requests, "requests", false, "write the delayed-request scripts (keys made on the server) instead of the bundle")
 	cmd.Flags().BoolVar(&o.modern, "modern-pfx", false, "protect the .pfx files with AES-256 and PBKDF2 (Windows Server 2019 and later only)")
 	addOutputFlag(cmd, &o.output)
 	return cmd
@@ -97,6 +115,9 @@ func runExportWindows(env *Env, o *exportWindowsOptions) error {
 	}
 	if fi, err := os.Stat(o.out); err == nil && !fi.IsDir() {
 		return invalidInput(fmt.Errorf("--out %s is a file, not a folder", o.out))
+	}
+	if o.requests {
+		return runExportRequests(env, o)
 	}
 	p, ws, err := o.tf.openExisting(env)
 	if err != nil {
@@ -158,6 +179,54 @@ func runExportWindows(env *Env, o *exportWindowsOptions) error {
 			fmt.Fprintf(w, "The .pfx password is in %s: carry it separately if you can.\n", filepath.Join(o.out, "transfer-password.txt"))
 		}
 		fmt.Fprintf(w, "On %s, elevated, in the copied folder: .\\%s -WhatIf, then without -WhatIf.\n", b.Server, windows.InstallScriptName)
+		return nil
+	})
+}
+
+// runExportRequests is export windows --requests: the delayed-request
+// scripts, from the plan alone.
+func runExportRequests(env *Env, o *exportWindowsOptions) error {
+	p, err := o.tf.plan(env)
+	if err != nil {
+		return err
+	}
+	if !planHasServer(p, o.server) {
+		return invalidInput(fmt.Errorf("--server %s is not a server of the topology (see edgecert plan)", o.server))
+	}
+	r, err := windows.PlanRequests(p, o.server)
+	if err != nil {
+		return invalidInput(err)
+	}
+	var written []string
+	if len(r.Items) > 0 {
+		for name, f := range map[string]func(*windows.Requests) ([]byte, error){windows.RequestScriptName: windows.RequestScript, windows.CompleteScriptName: windows.CompleteScript} {
+			data, err := f(r)
+			if err != nil {
+				return err
+			}
+			path := filepath.Join(o.out, name)
+			if err := atomicfile.Write(path, data, 0o644); err != nil {
+				return err
+			}
+			written = append(written, path)
+		}
+	}
+	sort.Strings(written)
+	var ids []string
+	for _, it := range r.Items {
+		ids = append(ids, it.ID)
+	}
+	result := map[string]any{"server": r.Server, "out": o.out, "files": written, "requests": ids, "skipped": r.Skipped}
+	return render(env.Out, o.output, result, func(w io.Writer) error {
+		for _, f := range written {
+			fmt.Fprintf(w, "wrote %s\n", f)
+		}
+		for _, it := range r.Items {
+			fmt.Fprintf(w, "%s: the server writes %s; check it with: edgecert request check -t %s --certificate %s %s\n", it.ID, it.Output, o.tf.topology, it.ID, it.Output)
+		}
+		for _, s := range r.Skipped {
+			fmt.Fprintf(w, "not requested on %s: %s\n", r.Server, s)
+		}
 		return nil
 	})
 }

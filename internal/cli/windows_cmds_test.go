@@ -156,3 +156,62 @@ func TestExportWindows(t *testing.T) {
 		})
 	}
 }
+
+// TestDelayedRequestPath writes the delayed-request scripts, and checks
+// requests against the plan: one made as planned passes (exit 0), one
+// that lacks a name or has another key fails (exit 3) naming it.
+func TestDelayedRequestPath(t *testing.T) {
+	topo := examplePath("demo.yaml")
+	out := t.TempDir()
+	stdout, errOut, code := runApplyCLI(t, "export", "windows", "-t", topo, "--server", "edge01.contoso.net", "--requests", "--out", out)
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, errOut)
+	}
+	for _, name := range []string{windows.RequestScriptName, windows.CompleteScriptName} {
+		b, err := os.ReadFile(filepath.Join(out, name))
+		if err != nil || !bytes.Contains(b, []byte("edge-external/lsedge.contoso.net")) {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	if !strings.Contains(stdout, "edgecert request check -t "+topo+" --certificate edge-internal/lsedge.contoso.net edge-internal_lsedge.contoso.net.req") {
+		t.Fatalf("no check hint:\n%s", stdout)
+	}
+	// A reverse proxy requests nothing with the Lync cmdlets.
+	rpOut := t.TempDir()
+	stdout, _, code = runApplyCLI(t, "export", "windows", "-t", topo, "--server", "rp01.contoso.com", "--requests", "--out", rpOut)
+	if code != ExitOK || !strings.Contains(stdout, "not requested on rp01.contoso.com") {
+		t.Fatalf("exit %d\n%s", code, stdout)
+	}
+	if entries, _ := os.ReadDir(rpOut); len(entries) != 0 {
+		t.Fatalf("scripts written for a reverse proxy: %v", entries)
+	}
+
+	dir := t.TempDir()
+	id := "edge-external/lsedge.contoso.net"
+	good := filepath.Join(dir, "good.req")
+	if _, errOut, code := runApplyCLI(t, "request", "new", "--store", filepath.Join(dir, "s"), "--from-plan", id, "-t", topo, "--out", good); code != ExitOK {
+		t.Fatalf("request new: %s", errOut)
+	}
+	bad := filepath.Join(dir, "bad.req")
+	if _, errOut, code := runApplyCLI(t, "request", "new", "--store", filepath.Join(dir, "s"), "--cn", "sip.contoso.com", "--san", "sip.contoso.com", "--san", "webcon.contoso.com", "--key", "p256", "--out", bad); code != ExitOK {
+		t.Fatalf("request new: %s", errOut)
+	}
+	if stdout, errOut, code := runApplyCLI(t, "request", "check", "-t", topo, "--certificate", id, good); code != ExitOK || !strings.Contains(stdout, "asks for what the plan says") {
+		t.Fatalf("good request: exit %d\n%s\n%s", code, stdout, errOut)
+	}
+	stdout, _, code = runApplyCLI(t, "request", "check", "-t", topo, "--certificate", id, bad)
+	if code != ExitVerify || !strings.Contains(stdout, "sip.fabrikam.com") || !strings.Contains(stdout, "key is ECDSA 256, the plan says RSA 2048") {
+		t.Fatalf("bad request: exit %d\n%s", code, stdout)
+	}
+	for name, a := range map[string][]string{
+		"unknown certificate": {"request", "check", "-t", topo, "--certificate", "nope/x", good},
+		"not a request":       {"request", "check", "-t", topo, "--certificate", id, topo},
+		"server not planned":  {"export", "windows", "-t", topo, "--server", "mail01.contoso.net", "--requests", "--out", t.TempDir()},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, errOut, code := runApplyCLI(t, a...); code != ExitUsage {
+				t.Fatalf("exit %d, want %d\n%s", code, ExitUsage, errOut)
+			}
+		})
+	}
+}

@@ -254,13 +254,23 @@ func checkKeyType(c *plan.Certificate, f Finding, cert *x509.Certificate) []Find
 
 // keyType returns the algorithm name and size of a certificate's key.
 func keyType(cert *x509.Certificate) (string, int) {
-	switch k := cert.PublicKey.(type) {
+	alg, bits := keyTypeOf(cert.PublicKey)
+	if alg == "" {
+		return cert.PublicKeyAlgorithm.String(), 0
+	}
+	return alg, bits
+}
+
+// keyTypeOf returns the algorithm name and size of a public key; "" for
+// other algorithms.
+func keyTypeOf(pub any) (string, int) {
+	switch k := pub.(type) {
 	case *rsa.PublicKey:
 		return "RSA", k.N.BitLen()
 	case *ecdsa.PublicKey:
 		return "ECDSA", k.Curve.Params().BitSize
 	}
-	return cert.PublicKeyAlgorithm.String(), 0
+	return "", 0
 }
 
 // checkValidity checks that cert is valid at now and warns before expiry.

@@ -88,9 +88,28 @@ var goldenCases = []struct {
 	{"edge-pool-av-roll", "edge-pool-dns.yaml", "edge01.contoso.net", []string{plan.UsageAudioVideoAuthentication}},
 }
 
+// requestCases are the servers whose delayed-request scripts are golden.
+var requestCases = []struct{ name, topology, server string }{
+	{"demo-edge01", "demo.yaml", "edge01.contoso.net"},
+	{"demo-fe01", "demo.yaml", "fe01.contoso.net"},
+}
+
 func goldenScripts(t testing.TB) map[string][]byte {
 	t.Helper()
 	out := map[string][]byte{}
+	for _, rc := range requestCases {
+		r, err := PlanRequests(loadPlan(t, rc.topology), rc.server)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, f := range map[string]func(*Requests) ([]byte, error){"request": RequestScript, "complete": CompleteScript} {
+			s, err := f(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[rc.name+"-"+name+".ps1"] = s
+		}
+	}
 	for _, gc := range goldenCases {
 		b := testBundle(t, loadPlan(t, gc.topology), gc.server, gc.staged...)
 		s, err := InstallScript(b)
@@ -237,6 +256,10 @@ var parameterSets = map[string][]struct {
 	"Import-PfxCertificate": {
 		{"(All)", []string{"FilePath"}, []string{"Exportable", "Password", "CertStoreLocation", "WhatIf", "Confirm"}},
 	},
+	"Export-PfxCertificate": {
+		{"Cert", []string{"Cert", "FilePath"}, []string{"ChainOption", "NoProperties", "NoClobber", "Force", "ProtectTo", "Password", "WhatIf", "Confirm"}},
+		{"PFXData", []string{"PFXData", "FilePath"}, []string{"ChainOption", "NoProperties", "NoClobber", "Force", "ProtectTo", "Password", "WhatIf", "Confirm"}},
+	},
 	"Import-Certificate": {
 		{"(All)", []string{"FilePath"}, []string{"CertStoreLocation", "WhatIf", "Confirm"}},
 	},
@@ -256,7 +279,7 @@ var parameterSets = map[string][]struct {
 var commonParameters = []string{"Verbose", "Debug", "ErrorAction", "WarningAction", "ErrorVariable", "WarningVariable", "OutVariable", "OutBuffer"}
 
 var (
-	cmdletCall = regexp.MustCompile(`\b(Set-CsCertificate|Get-CsCertificate|Import-PfxCertificate|Import-Certificate|Request-CsCertificate|Import-CsCertificate)\b([^\r\n|;)}]*)`)
+	cmdletCall = regexp.MustCompile(`\b(Set-CsCertificate|Get-CsCertificate|Import-PfxCertificate|Export-PfxCertificate|Import-Certificate|Request-CsCertificate|Import-CsCertificate)\b([^\r\n|;)}]*)`)
 	paramName  = regexp.MustCompile(`(?:^|\s)-([A-Za-z]+)(?::\S*)?`)
 )
 

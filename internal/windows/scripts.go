@@ -16,6 +16,7 @@ var scripts = template.Must(template.New("").Funcs(template.FuncMap{
 	"ps":     psQuote,
 	"psbool": psBool,
 	"psdate": psDate,
+	"join":   strings.Join,
 }).ParseFS(scriptFS, "scripts/*.tmpl"))
 
 // Script file names.

@@ -115,7 +115,7 @@ $Changes = New-Object -TypeName System.Collections.ArrayList
 
 function Stop-Edgecert {
     param([string]$Message)
-    $host.UI.WriteErrorLine('Install-EdgecertCertificates: ' + $Message)
+    $host.UI.WriteErrorLine((Split-Path -Leaf $PSCommandPath) + ': ' + $Message)
     exit 1
 }
 
@@ -142,9 +142,9 @@ if (-not $principal.IsInRole([System.Security.Principal.WindowsBuiltInRole]::Adm
 }
 $computer = Get-EdgecertFqdn
 if ($computer -ne $Plan.Server) {
-    Stop-Edgecert ('this bundle is for {0}, but this computer is {1}: run the bundle made for {1} (edgecert export windows --server {1})' -f $Plan.Server, $computer)
+    Stop-Edgecert ('this script is for {0}, but this computer is {1}: use the one made for {1} (edgecert export windows --server {1})' -f $Plan.Server, $computer)
 }
-if ($Plan.Lync) {
+if ($true) {
     if (-not (Get-Command -Name Set-CsCertificate -ErrorAction SilentlyContinue)) {
         foreach ($module in @('SkypeForBusiness', 'Lync')) {
             if (Get-Module -ListAvailable -Name $module) {
@@ -157,7 +157,6 @@ if ($Plan.Lync) {
         Stop-Edgecert 'Set-CsCertificate is not available: run it in the Lync Server / Skype for Business Server Management Shell'
     }
 }
-
 function Get-EdgecertAssigned {
     $out = @{}
     foreach ($a in @(Get-CsCertificate)) {
