@@ -28,6 +28,7 @@ var (
 	ErrNotFound        = errors.New("not found")            // unknown request, serial, template (404)
 	ErrConflict        = errors.New("conflict")             // request not pending, already revoked (409)
 	ErrUnavailable     = errors.New("database unavailable") // storage failure (503)
+	ErrServerFault     = errors.New("CA fault")             // the CA's own files are wrong, e.g. a template (500)
 )
 
 // InitOptions configure `ca init`.
@@ -66,6 +67,10 @@ type OpenOptions struct {
 	// WithoutKey opens the CA for what needs no signature (users,
 	// templates, listings); signing operations then fail.
 	WithoutKey bool
+	// OnTemplateProblem is told of each template file the CA skips
+	// because it cannot use it, at every reading of the templates (the
+	// server logs them). Nil: nobody is told; TemplateProblems lists them.
+	OnTemplateProblem func(TemplateProblem)
 	// Workers is how many submissions do their CPU work (parse, lint,
 	// sign) at once; 0 chooses one per CPU for a key in memory and four per
 	// CPU for a key in a token, whose signature may wait on a device.
@@ -126,4 +131,7 @@ type TemplateInfo struct {
 	Validity    string   `json:"validity"`
 	Approval    bool     `json:"approval"`
 	Enroll      []string `json:"enroll"`
+	// Error: the template's file cannot be used (listings of the CA
+	// directory only; the server skips such a template).
+	Error string `json:"error,omitempty"`
 }

@@ -25,6 +25,26 @@ func parseCSR(data []byte) (*x509.CertificateRequest, error) {
 	return req, nil
 }
 
+// parseCSRUnverified decodes a request without checking its signature
+// (the key's size is bounded before it is parsed); errors wrap
+// ErrBadRequest. Submissions verify the signature with checkCSRSignature
+// once the caller's permission and the key's size are known to be right.
+func parseCSRUnverified(data []byte) (*x509.CertificateRequest, error) {
+	req, err := csr.ParseUnverified(data)
+	if err != nil {
+		return nil, fmt.Errorf("%v: %w", err, ErrBadRequest)
+	}
+	return req, nil
+}
+
+// checkCSRSignature verifies a request's signature; errors wrap ErrBadRequest.
+func checkCSRSignature(req *x509.CertificateRequest) error {
+	if err := csr.CheckSignature(req); err != nil {
+		return fmt.Errorf("%v: %w", err, ErrBadRequest)
+	}
+	return nil
+}
+
 // templateName returns the template a request names (Microsoft
 // template-name extension or CertificateTemplate attribute), or "".
 func templateName(req *x509.CertificateRequest) string { return csr.TemplateName(req) }

@@ -39,9 +39,17 @@ type Engine struct {
 	templates   map[string]*Template
 	tmplChecked time.Time
 	tmplMod     time.Time
+	// tmplProblems are the template files skipped at the last reading,
+	// each reported to onTemplateProblem (OpenOptions.OnTemplateProblem).
+	tmplProblems      []TemplateProblem
+	onTemplateProblem func(TemplateProblem)
 
 	lint lintCache
 	crl  crlCache
+
+	// checkSig verifies a submitted request's signature, the dearest step
+	// before signing (checkCSRSignature; tests count its calls).
+	checkSig func(*x509.CertificateRequest) error
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -80,7 +88,8 @@ func Open(ctx context.Context, dir string, opts OpenOptions) (*Engine, error) {
 	if cfg.Pending {
 		return nil, fmt.Errorf("the issuing CA of %s waits for its certificate (run 'edgecert ca import-issuing'): %w", dir, ErrConflict)
 	}
-	e := &Engine{dir: dir, cfg: cfg, now: opts.Now, rand: safeRand(opts.Rand), stop: make(chan struct{})}
+	e := &Engine{dir: dir, cfg: cfg, now: opts.Now, rand: safeRand(opts.Rand), stop: make(chan struct{}), checkSig: checkCSRSignature,
+		onTemplateProblem: opts.OnTemplateProblem}
 	if e.now == nil {
 		e.now = time.Now
 	}

@@ -1,6 +1,8 @@
 package ca
 
 import (
+	"crypto/rand"
+	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"errors"
@@ -23,7 +25,7 @@ func FuzzParseCSR(f *testing.F) {
 		_ = templateName(req)
 		_, _ = requestedEKUs(req)
 		for _, tm := range builtinTemplates() {
-			_ = checkRequest(tm, req)
+			_, _ = checkRequest(tm, req)
 		}
 	})
 }
@@ -53,6 +55,127 @@ func FuzzCRLEntry(f *testing.F) {
 		}
 		if (reason != 0) != (len(e.Extensions) == 1) {
 			t.Fatalf("reason %d: extensions %v", reason, e.Extensions)
+		}
+	})
+}
+
+// FuzzSubjectPolicy builds requests from random RDN sequences (attribute
+// types, multi-valued RDNs, string encodings, names inside and outside the
+// allowed ones, control characters) and SANs, and checks the invariant of
+// the name policy: every name in an issued certificate passes the
+// template's policy, and the recorded subject is the signed one.
+func FuzzSubjectPolicy(f *testing.F) {
+	e, dir := restrictedCA(f)
+	restricted, err := GetTemplate(dir, "Restricted")
+	if err != nil {
+		f.Fatal(err)
+	}
+	templates := []*Template{restricted}
+	for _, tm := range builtinTemplates() {
+		if tm.Name == "WebServer" || tm.Name == "SubCA" {
+			templates = append(templates, tm)
+		}
+	}
+	f.Add([]byte{0, 0, 1, 0, 0, 0, 2, 0}, "www.evil.com")
+	f.Add([]byte{1, 0, 2, 1, 0, 1, 4, 0}, "intranet")
+	f.Add([]byte{0, 2, 1, 0, 3, 0, 3, 9}, "a.contoso.com\x1b]0;x\a")
+	f.Add([]byte{2, 5, 4, 2, 6, 1, 0, 0, 7, 7}, "evil.com x")
+	f.Fuzz(func(t *testing.T, prog []byte, free string) {
+		types := []asn1.ObjectIdentifier{oidCN, oidO, oidOU, oidC, oidEmail, oidDC, {2, 5, 4, 5}, {2, 5, 4, 42}}
+		tags := []int{0, 12, 19, 22, 30, 20, 28, 4}
+		values := []string{"a.contoso.com", "www.evil.com", "contoso.com", "*.contoso.com", "intranet", "localhost",
+			"evil.com x", "evil.com/", "10.0.0.1", "Contoso", "US", free}
+		next := func() int {
+			if len(prog) == 0 {
+				return 0
+			}
+			b := int(prog[0])
+			prog = prog[1:]
+			return b
+		}
+		tm := templates[next()%len(templates)]
+		var rdns [][]atv
+		for n := next() % 6; n > 0; n-- {
+			a := atv{oid: types[next()%len(types)], tag: tags[next()%len(tags)], val: values[next()%len(values)]}
+			if len(rdns) > 0 && next()%4 == 0 {
+				rdns[len(rdns)-1] = append(rdns[len(rdns)-1], a) // multi-valued
+			} else {
+				rdns = append(rdns, []atv{a})
+			}
+		}
+		var dns []string
+		for n := next() % 3; n > 0; n-- {
+			dns = append(dns, values[next()%len(values)])
+		}
+		var seq pkix.RDNSequence
+		for _, r := range rdns {
+			var set []pkix.AttributeTypeAndValue
+			for _, a := range r {
+				set = append(set, pkix.AttributeTypeAndValue{Type: a.oid, Value: rawString(a.tag, a.val)})
+			}
+			seq = append(seq, set)
+		}
+		raw, err := asn1.Marshal(seq)
+		if err != nil {
+			return
+		}
+		der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{RawSubject: raw, DNSNames: dns}, p256Key)
+		if err != nil {
+			return
+		}
+		req, err := x509.ParseCertificateRequest(der)
+		if err != nil {
+			return
+		}
+		names, err := checkRequest(tm, req)
+		if err != nil {
+			if !errors.Is(err, ErrBadRequest) {
+				t.Fatalf("refusal without kind: %v", err)
+			}
+			return
+		}
+		cert, err := e.issueCert(tm, names, req.PublicKey)
+		if err != nil {
+			return // lint refusals
+		}
+		if got := subjectText(t, cert.RawSubject); got != names.text {
+			t.Fatalf("recorded subject %q, signed %q", names.text, got)
+		}
+		var signed pkix.RDNSequence
+		asn1.Unmarshal(cert.RawSubject, &signed)
+		cns := 0
+		for _, rdn := range signed {
+			if len(rdn) != 1 {
+				t.Fatalf("multi-valued RDN signed: %s", signed)
+			}
+			s, ok := rdn[0].Value.(string)
+			if !ok || checkText(s) != nil {
+				t.Fatalf("attribute %v signed", rdn[0])
+			}
+			if rdn[0].Type.Equal(oidCN) {
+				cns++
+			}
+			if rdn[0].Type.Equal(oidCN) && !tm.CA {
+				if err := checkDNSName(tm, s, false); err != nil || !containsFold(cert.DNSNames, s) {
+					t.Fatalf("CN %q signed (SANs %v): %v", s, cert.DNSNames, err)
+				}
+			}
+			if _, ok := subjectAttrs[rdn[0].Type.String()]; !ok {
+				t.Fatalf("attribute %v signed", rdn[0].Type)
+			}
+		}
+		if cns > 1 {
+			t.Fatalf("subject %q", names.text)
+		}
+		for _, d := range cert.DNSNames {
+			if err := checkDNSName(tm, d, true); err != nil {
+				t.Fatalf("SAN %q signed: %v", d, err)
+			}
+		}
+		for _, ip := range cert.IPAddresses {
+			if err := checkIP(tm, ip); err != nil {
+				t.Fatalf("IP SAN %s signed: %v", ip, err)
+			}
 		}
 	})
 }

@@ -10,7 +10,6 @@ import (
 	"encoding/asn1"
 	"fmt"
 	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -28,20 +27,52 @@ var (
 	oidOCSPNoCheck = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 5}
 )
 
-// template returns a template by name, reloading the directory when it changed.
+// template returns a template by name, reloading the directory when it
+// changed: the exact name first, else the one template whose name differs
+// only in case (several such are refused, never chosen at random).
 func (e *Engine) template(name string) (*Template, error) {
 	for _, force := range []bool{false, true} { // a miss re-reads the directory once
 		m, err := e.loadTemplates(force)
 		if err != nil {
 			return nil, err
 		}
-		for n, t := range m {
-			if strings.EqualFold(n, name) {
-				return t, nil
-			}
+		t, err := lookupTemplate(m, name)
+		if t != nil || err != nil {
+			return t, err
+		}
+	}
+	e.tmplMu.Lock()
+	problems := e.tmplProblems
+	e.tmplMu.Unlock()
+	for _, p := range problems {
+		if strings.EqualFold(p.Name, name) {
+			// The caller learns that the fault is the CA's, not where its files are.
+			return nil, fmt.Errorf("template %s cannot be used: its definition on the CA is invalid (the CA's log says why): %w", name, ErrServerFault)
 		}
 	}
 	return nil, fmt.Errorf("no template %q on this CA: %w", name, ErrNotFound)
+}
+
+// lookupTemplate finds name in m: exactly, else case-insensitively when
+// that matches one template only. (nil, nil): no such template.
+func lookupTemplate(m map[string]*Template, name string) (*Template, error) {
+	if t, ok := m[name]; ok {
+		return t, nil
+	}
+	var found []string
+	for n := range m {
+		if strings.EqualFold(n, name) {
+			found = append(found, n)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, nil
+	case 1:
+		return m[found[0]], nil
+	}
+	sort.Strings(found)
+	return nil, fmt.Errorf("template %q is ambiguous: templates %s differ only in case; use the exact name: %w", name, strings.Join(found, ", "), ErrBadRequest)
 }
 
 // loadTemplates returns the templates, re-reading them at most once a
@@ -56,17 +87,30 @@ func (e *Engine) loadTemplates(force bool) (map[string]*Template, error) {
 	e.tmplChecked = now
 	st, err := os.Stat(filepath.Join(e.dir, templatesDir))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the templates: %w: %w", ErrServerFault, err)
 	}
 	if !force && e.templates != nil && st.ModTime().Equal(e.tmplMod) {
 		return e.templates, nil
 	}
-	m, err := loadTemplates(e.dir)
+	m, problems, err := loadTemplates(e.dir)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the templates: %w: %w", ErrServerFault, err)
 	}
-	e.templates, e.tmplMod = m, st.ModTime()
+	e.templates, e.tmplMod, e.tmplProblems = m, st.ModTime(), problems
+	if e.onTemplateProblem != nil {
+		for _, p := range problems {
+			e.onTemplateProblem(p)
+		}
+	}
 	return m, nil
+}
+
+// TemplateProblems are the template files the CA skipped at its last
+// reading of the templates.
+func (e *Engine) TemplateProblems() []TemplateProblem {
+	e.tmplMu.Lock()
+	defer e.tmplMu.Unlock()
+	return append([]TemplateProblem(nil), e.tmplProblems...)
 }
 
 // Templates lists the templates p may enroll in.
@@ -159,12 +203,14 @@ type work struct {
 	unaudited bool
 }
 
-// prepare is a submission's CPU work, on a worker: parse and check the
-// request against the template and the caller's permission, then build,
-// lint and sign the certificate unless the template needs approval.
+// prepare is a submission's CPU work, on a worker: parse the request, check
+// the caller's permission on the template and the key's size, only then
+// verify the request's signature (seconds of CPU for a huge key) and apply
+// the template's policy, then build, lint and sign the certificate unless
+// the template needs approval.
 func (e *Engine) prepare(p *Principal, csrData []byte, template string) (w work) {
 	w.template, w.refusal = template, "refused"
-	req, err := parseCSR(csrData)
+	req, err := parseCSRUnverified(csrData)
 	if err != nil {
 		w.err = err
 		return w
@@ -177,7 +223,8 @@ func (e *Engine) prepare(p *Principal, csrData []byte, template string) (w work)
 		w.err, w.unaudited = fmt.Errorf("the request names no certificate template and none was given: %w", ErrBadRequest), true
 		return w
 	}
-	w.template, w.subject = template, req.Subject.String()
+	// A refusal records the subject as asked; an accepted request the one signed.
+	w.template, w.subject = template, askedSubject(req)
 	t, err := e.template(template)
 	if err != nil {
 		w.err = err
@@ -188,15 +235,24 @@ func (e *Engine) prepare(p *Principal, csrData []byte, template string) (w work)
 		w.err, w.refusal = fmt.Errorf("%s has no Enroll permission on template %s: %w", p.Name, t.Name, ErrForbidden), "forbidden"
 		return w
 	}
-	if err := checkRequest(t, req); err != nil {
+	if err := checkKey(t, req); err != nil {
 		w.err = err
 		return w
 	}
-	w.t = t
+	if err := e.checkSig(req); err != nil {
+		w.err = err
+		return w
+	}
+	names, err := checkRequest(t, req)
+	if err != nil {
+		w.err = err
+		return w
+	}
+	w.t, w.subject = t, names.text
 	if t.Approval {
 		return w
 	}
-	w.cert, w.err = e.issueCert(t, req.Subject, req.RawSubject, req.PublicKey, req.DNSNames, req.IPAddresses)
+	w.cert, w.err = e.issueCert(t, names, req.PublicKey)
 	return w
 }
 
@@ -216,11 +272,12 @@ func ParseSerial(s string) (*big.Int, error) {
 // issueCert builds, lints and signs a certificate under template t: the
 // TBSCertificate is encoded once (tbs.go), linted as a certificate with a
 // placeholder signature, and that exact TBS is then signed once by the CA key.
-func (e *Engine) issueCert(t *Template, subj pkix.Name, rawSubject []byte, pub crypto.PublicKey, dns []string, ips []net.IP) (*x509.Certificate, error) {
+// The names are those namesFor decided: they are signed as they are.
+func (e *Engine) issueCert(t *Template, names *certNames, pub crypto.PublicKey) (*x509.Certificate, error) {
 	if e.signer == nil {
 		return nil, fmt.Errorf("the CA was opened without its key: %w", ErrBadRequest)
 	}
-	tmpl, err := e.certTemplate(t, subj, rawSubject, pub, dns, ips)
+	tmpl, err := e.certTemplate(t, names, pub)
 	if err != nil {
 		return nil, err
 	}
@@ -279,8 +336,8 @@ func lintSignature(alg []byte) []byte {
 	return []byte{0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01}
 }
 
-// certTemplate turns template t and the request's fields into an x509 template.
-func (e *Engine) certTemplate(t *Template, subj pkix.Name, rawSubject []byte, pub crypto.PublicKey, dns []string, ips []net.IP) (*x509.Certificate, error) {
+// certTemplate turns template t and the checked names into an x509 template.
+func (e *Engine) certTemplate(t *Template, names *certNames, pub crypto.PublicKey) (*x509.Certificate, error) {
 	serial, err := randomSerial(e.rand)
 	if err != nil {
 		return nil, err
@@ -308,18 +365,7 @@ func (e *Engine) certTemplate(t *Template, subj pkix.Name, rawSubject []byte, pu
 	if t.CA {
 		tmpl.MaxPathLen, tmpl.MaxPathLenZero = t.PathLen, t.PathLen == 0
 	}
-	if t.SubjectFromRequest {
-		tmpl.RawSubject = rawSubject
-	} else if len(dns) > 0 {
-		tmpl.Subject = pkix.Name{CommonName: dns[0]}
-	}
-	if t.SANsFromRequest {
-		tmpl.DNSNames, tmpl.IPAddresses = dns, ips
-	}
-	if subj.CommonName != "" && looksLikeDNS(subj.CommonName) && !t.CA && t.SANsFromRequest && !containsFold(tmpl.DNSNames, subj.CommonName) {
-		// M5: the subject name is also a SAN (RFC 6125 clients ignore the CN).
-		tmpl.DNSNames = append([]string{subj.CommonName}, tmpl.DNSNames...)
-	}
+	tmpl.RawSubject, tmpl.DNSNames, tmpl.IPAddresses = names.subject, names.dns, names.ips
 	ku := t.keyUsage(isRSA)
 	if ku != 0 {
 		ext, err := keyUsageExtension(ku, t.KeyUsageCritical)

@@ -32,7 +32,7 @@ func TestEveryTemplateIssuesLintCleanCertificates(t *testing.T) {
 				admin := mustPrincipal(t, e, "admin")
 				cases := map[string]csrSpec{
 					"WebServer":           {cn: "sip.contoso.com", dns: []string{"sip.contoso.com", "*.contoso.com"}},
-					"WebServerClientAuth": {key: rsaKey, cn: "proxy.contoso.com", dns: []string{"proxy.contoso.com"}, ips: []net.IP{net.ParseIP("10.0.0.5")}},
+					"WebServerClientAuth": {key: rsaKey, cn: "proxy.contoso.com", dns: []string{"proxy.contoso.com"}},
 					"SubCA":               {cn: "Contoso Sub CA", org: "Contoso"},
 					"OCSPSigning":         {cn: "ocsp.contoso.com", dns: []string{"ocsp.contoso.com"}},
 				}

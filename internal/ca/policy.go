@@ -15,41 +15,20 @@ func refuse(t *Template, f string, a ...any) error {
 }
 
 // checkRequest applies template t's policy to a parsed request: key type and
-// size, names (syntax, wildcards, allowed patterns), and requested usages.
-func checkRequest(t *Template, req *x509.CertificateRequest) error {
+// size, every name (subject attributes, DNS and IP SANs; namesFor), and
+// requested usages. It returns the names to sign.
+func checkRequest(t *Template, req *x509.CertificateRequest) (*certNames, error) {
 	if err := checkKey(t, req); err != nil {
-		return err
+		return nil, err
 	}
-	cn := req.Subject.CommonName
-	if strings.Contains(cn, "*") {
-		return refuse(t, "the subject name %q is a wildcard; wildcards are allowed only as SAN entries", cn)
+	n, err := namesFor(t, req)
+	if err != nil {
+		return nil, err
 	}
-	if !t.CA && cn != "" && looksLikeDNS(cn) {
-		if err := checkDNSName(t, cn, false); err != nil {
-			return err
-		}
+	if err := checkEKUs(t, req); err != nil {
+		return nil, err
 	}
-	if !t.SANsFromRequest && (len(req.DNSNames) > 0 || len(req.IPAddresses) > 0) {
-		return refuse(t, "this template does not take subject alternative names from the request")
-	}
-	for _, n := range req.DNSNames {
-		if err := checkDNSName(t, n, true); err != nil {
-			return err
-		}
-	}
-	if len(req.IPAddresses) > 0 && !t.AllowIP {
-		return refuse(t, "IP address SANs are not allowed")
-	}
-	if len(req.EmailAddresses) > 0 || len(req.URIs) > 0 {
-		return refuse(t, "e-mail and URI SANs are not allowed")
-	}
-	if cn == "" && len(req.DNSNames) == 0 && len(req.IPAddresses) == 0 {
-		return refuse(t, "the request has neither a subject name nor a SAN")
-	}
-	if !t.CA && cn == "" && len(req.Subject.Names) > 0 {
-		return refuse(t, "the request's subject has no common name")
-	}
-	return checkEKUs(t, req)
+	return n, nil
 }
 
 // checkKey enforces the template's key algorithms and sizes.
@@ -71,8 +50,8 @@ func checkKey(t *Template, req *x509.CertificateRequest) error {
 		if bits < t.MinRSABits {
 			return refuse(t, "RSA key of %d bits is too small (at least %d)", bits, t.MinRSABits)
 		}
-		if t.MaxRSABits > 0 && bits > t.MaxRSABits {
-			return refuse(t, "RSA key of %d bits is too large (at most %d)", bits, t.MaxRSABits)
+		if max := t.maxRSABits(); bits > max {
+			return refuse(t, "RSA key of %d bits is too large (at most %d)", bits, max)
 		}
 	case *ecdsa.PublicKey:
 		if !allowed("ecdsa") {
@@ -89,11 +68,6 @@ func checkKey(t *Template, req *x509.CertificateRequest) error {
 		return refuse(t, "key type %T is not allowed", req.PublicKey)
 	}
 	return nil
-}
-
-// looksLikeDNS tells a host name CN from a descriptive one ("Contoso Sub CA").
-func looksLikeDNS(s string) bool {
-	return strings.Contains(s, ".") && !strings.ContainsAny(s, " ,=/")
 }
 
 // checkDNSName checks a name's syntax, wildcard use and allowed patterns.

@@ -135,11 +135,16 @@ func (e *Engine) Approve(ctx context.Context, p *Principal, id int64) (*Result, 
 	if err != nil {
 		return nil, err
 	}
-	if err := checkRequest(t, req); err != nil { // the template may have changed since
+	names, err := checkRequest(t, req) // the template may have changed since
+	if err == nil && names.text != r.Subject {
+		// The approver saw r.Subject: nothing else is signed in its name.
+		err = fmt.Errorf("template %s changed since the request was submitted: it would now be issued as %q, not %q: %w", t.Name, names.text, r.Subject, ErrConflict)
+	}
+	if err != nil {
 		e.audit(ctx, db.Audit{Actor: p.Name, Action: "approve", Template: t.Name, Subject: r.Subject, RequestID: id, Result: "refused", Detail: err.Error()})
 		return nil, err
 	}
-	cert, err := e.issueCert(t, req.Subject, req.RawSubject, req.PublicKey, req.DNSNames, req.IPAddresses)
+	cert, err := e.issueCert(t, names, req.PublicKey)
 	if err != nil {
 		e.audit(ctx, db.Audit{Actor: p.Name, Action: "approve", Template: t.Name, Subject: r.Subject, RequestID: id, Result: "refused", Detail: err.Error()})
 		return nil, err
@@ -328,7 +333,8 @@ func (e *Engine) IssueServerCertificate(ctx context.Context, dnsNames []string, 
 	if err != nil {
 		return nil, nil, err
 	}
-	cert, err := e.issueCert(serverTemplate, subj, raw, key.Public(), dnsNames, ipList)
+	names := &certNames{subject: raw, text: subj.String(), cn: cn, dns: dnsNames, ips: ipList}
+	cert, err := e.issueCert(serverTemplate, names, key.Public())
 	if err != nil {
 		return nil, nil, err
 	}

@@ -6,6 +6,8 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -44,20 +46,41 @@ type Template struct {
 	// Allowed keys: RSA of at least MinRSABits, ECDSA on one of Curves.
 	KeyTypes   []string `yaml:"key_types"` // rsa, ecdsa
 	MinRSABits int      `yaml:"min_rsa_bits"`
-	MaxRSABits int      `yaml:"max_rsa_bits,omitempty"`
-	Curves     []string `yaml:"curves,omitempty"` // P-256, P-384
+	MaxRSABits int      `yaml:"max_rsa_bits,omitempty"` // 0: DefaultMaxRSABits; at most LimitRSABits
+	Curves     []string `yaml:"curves,omitempty"`       // P-256, P-384
 	// AllowedDNS are name patterns: "contoso.com" (exactly), "*.contoso.com"
 	// (any name under it, and the wildcard itself). Empty: any name.
 	AllowedDNS       []string `yaml:"allowed_dns,omitempty"`
 	AllowWildcardSAN bool     `yaml:"allow_wildcard_san"`
-	AllowIP          bool     `yaml:"allow_ip_sans"`
-	Approval         bool     `yaml:"approval"`
-	EnrollGroups     []string `yaml:"enroll_groups"`
-	EnrollUsers      []string `yaml:"enroll_users,omitempty"`
+	// AllowIP lets requests carry IP address SANs. Once the template
+	// restricts names (AllowedDNS) or lists AllowedIPs, an IP SAN must be
+	// inside one of AllowedIPs: addresses ("10.0.0.5") or networks
+	// ("10.0.0.0/24").
+	AllowIP      bool     `yaml:"allow_ip_sans"`
+	AllowedIPs   []string `yaml:"allowed_ips,omitempty"`
+	Approval     bool     `yaml:"approval"`
+	EnrollGroups []string `yaml:"enroll_groups"`
+	EnrollUsers  []string `yaml:"enroll_users,omitempty"`
 	// LintSources are the zlint sources that must pass: RFC5280 always;
 	// CABF_BR for publicly-trusted-style templates.
 	LintSources     []string `yaml:"lint_sources"`
 	PubliclyTrusted bool     `yaml:"publicly_trusted,omitempty"`
+}
+
+// RSA key sizes: a template without max_rsa_bits takes keys of at most
+// DefaultMaxRSABits; no template takes more than LimitRSABits (the bound
+// csr.MaxKeyBytes puts on a key before it is parsed).
+const (
+	DefaultMaxRSABits = 8192
+	LimitRSABits      = 16384
+)
+
+// maxRSABits is the largest RSA key t takes.
+func (t *Template) maxRSABits() int {
+	if t.MaxRSABits == 0 {
+		return DefaultMaxRSABits
+	}
+	return t.MaxRSABits
 }
 
 // builtinTemplates are the templates a new CA ships.
@@ -70,11 +93,13 @@ func builtinTemplates() []*Template {
 		return t
 	}
 	day := 24 * time.Hour
+	// No built-in template takes IP address SANs: an administrator turns
+	// them on for a template, with the networks it may name.
 	return []*Template{
 		leafKeys(&Template{Name: "WebServer", DisplayName: "Web Server", Validity: Duration(2 * 365 * day),
-			EKU: []string{"serverAuth"}, KeyUsage: []string{"digitalSignature", "keyEncipherment"}, AllowWildcardSAN: true, AllowIP: true}),
+			EKU: []string{"serverAuth"}, KeyUsage: []string{"digitalSignature", "keyEncipherment"}, AllowWildcardSAN: true}),
 		leafKeys(&Template{Name: "WebServerClientAuth", DisplayName: "Web Server and Client Authentication", Validity: Duration(2 * 365 * day),
-			EKU: []string{"serverAuth", "clientAuth"}, KeyUsage: []string{"digitalSignature", "keyEncipherment"}, AllowWildcardSAN: true, AllowIP: true}),
+			EKU: []string{"serverAuth", "clientAuth"}, KeyUsage: []string{"digitalSignature", "keyEncipherment"}, AllowWildcardSAN: true}),
 		leafKeys(&Template{Name: "SubCA", DisplayName: "Subordinate Certification Authority", Validity: Duration(5 * 365 * day),
 			KeyUsage: []string{"digitalSignature", "certSign", "crlSign"}, CA: true, PathLen: 0, Approval: true}),
 		leafKeys(&Template{Name: "OCSPSigning", DisplayName: "OCSP Response Signing", Validity: Duration(90 * day),
@@ -131,6 +156,9 @@ func (t *Template) validate() error {
 			return bad("unknown key type %q (rsa, ecdsa)", k)
 		}
 	}
+	if t.MaxRSABits < 0 || t.MaxRSABits > LimitRSABits {
+		return bad("max_rsa_bits %d is not between 0 (%d) and %d", t.MaxRSABits, DefaultMaxRSABits, LimitRSABits)
+	}
 	for _, c := range t.Curves {
 		if c != "P-256" && c != "P-384" && c != "P-521" {
 			return bad("unknown curve %q", c)
@@ -150,9 +178,37 @@ func (t *Template) validate() error {
 		return bad("a publicly-trusted template must lint with CABF_BR")
 	}
 	for _, p := range t.AllowedDNS {
-		if strings.Count(p, "*") > 1 || (strings.Contains(p, "*") && !strings.HasPrefix(p, "*.")) {
-			return bad("invalid DNS pattern %q (use name or *.domain)", p)
+		if err := checkDNSPattern(p); err != nil {
+			return bad("allowed DNS pattern %q %v", p, err)
 		}
+	}
+	for _, p := range t.AllowedIPs {
+		if _, _, err := parseIPPattern(p); err != nil {
+			return bad("allowed_ips: %v", err)
+		}
+	}
+	if len(t.AllowedIPs) > 0 && !t.AllowIP {
+		return bad("allowed_ips is set but allow_ip_sans is false")
+	}
+	return nil
+}
+
+// checkDNSPattern refuses a pattern that can never match a name the
+// policy accepts: "contoso.com" and "*.contoso.com" are the forms.
+func checkDNSPattern(p string) error {
+	switch {
+	case p == "":
+		return fmt.Errorf("is empty and matches nothing (to allow any name, clear the list)")
+	case strings.HasPrefix(p, "."):
+		return fmt.Errorf("can never match: a name has no empty label (did you mean %q?)", "*"+p)
+	case strings.Contains(p, "*") && (!strings.HasPrefix(p, "*.") || strings.Count(p, "*") > 1):
+		return fmt.Errorf("can never match: only a leading \"*.\" is a wildcard (use name or *.domain)")
+	case net.ParseIP(p) != nil:
+		return fmt.Errorf("is an IP address: list it among the allowed IP addresses")
+	}
+	rest := strings.TrimPrefix(p, "*.")
+	if err := dnsSyntax(rest); err != nil {
+		return fmt.Errorf("can never match: %v", err)
 	}
 	return nil
 }
@@ -241,30 +297,60 @@ func templatePath(dir, name string) string {
 	return filepath.Join(dir, templatesDir, name+".yaml")
 }
 
-// loadTemplates reads every template of a CA directory.
-func loadTemplates(dir string) (map[string]*Template, error) {
+// TemplateProblem is a template file the CA cannot use: it is skipped,
+// and the other templates stay in service.
+type TemplateProblem struct {
+	File string // the file's name in templates/
+	Name string // the template it stands for: the file name without .yaml
+	Err  error  // what is wrong, with the file's path (for administrators)
+}
+
+func (p TemplateProblem) Error() string { return p.Err.Error() }
+
+// maxTemplateBytes bounds a template file.
+const maxTemplateBytes = 64 << 10
+
+// loadTemplates reads every template of a CA directory; a file that is not
+// a valid template, or defines another template than its name says, is
+// reported in problems and skipped.
+func loadTemplates(dir string) (map[string]*Template, []TemplateProblem, error) {
 	entries, err := os.ReadDir(filepath.Join(dir, templatesDir))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := map[string]*Template{}
+	var problems []TemplateProblem
 	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".yaml") {
+		stem, ok := strings.CutSuffix(e.Name(), ".yaml")
+		if e.IsDir() || !ok {
 			continue
 		}
-		t, err := readTemplate(filepath.Join(dir, templatesDir, e.Name()))
+		path := filepath.Join(dir, templatesDir, e.Name())
+		t, err := readTemplate(path)
+		if err == nil && t.Name != stem {
+			err = fmt.Errorf("%s defines template %q: a template's file is named after it (%s.yaml)", path, t.Name, t.Name)
+		}
 		if err != nil {
-			return nil, err
+			problems = append(problems, TemplateProblem{File: e.Name(), Name: stem, Err: err})
+			continue
 		}
 		out[t.Name] = t
 	}
-	return out, nil
+	return out, problems, nil
 }
 
 func readTemplate(path string) (*Template, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxTemplateBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxTemplateBytes {
+		return nil, fmt.Errorf("%s: file too large (a template is at most %d bytes): %w", path, maxTemplateBytes, ErrBadRequest)
 	}
 	var t Template
 	dec := yaml.NewDecoder(bytes.NewReader(b))
@@ -293,32 +379,34 @@ func saveTemplate(dir string, t *Template) error {
 	return atomicfile.Write(templatePath(dir, t.Name), b, 0o644)
 }
 
-// TemplateChange is what `ca template set` changes; nil fields stay.
-type TemplateChange struct {
-	Enroll      *[]string // groups
-	EnrollUsers *[]string
-	Approval    *bool
-	Validity    *time.Duration
-	AllowedDNS  *[]string
-	LintSources *[]string
-	// PubliclyTrusted also adds CABF_BR to the lint sources.
-	PubliclyTrusted *bool
-	// CopyFrom creates the template as a copy of another one.
-	CopyFrom string
-}
-
-// ListTemplates returns every template of a CA directory (no passphrase needed), by name.
-func ListTemplates(dir string) ([]*Template, error) {
-	m, err := loadTemplates(dir)
+// templateNames lists the names of the template files of a CA directory.
+func templateNames(dir string) ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(dir, templatesDir))
 	if err != nil {
 		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if n, ok := strings.CutSuffix(e.Name(), ".yaml"); ok && !e.IsDir() {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// ListTemplates returns every template of a CA directory (no passphrase
+// needed), by name, and the template files it cannot use.
+func ListTemplates(dir string) ([]*Template, []TemplateProblem, error) {
+	m, problems, err := loadTemplates(dir)
+	if err != nil {
+		return nil, nil, err
 	}
 	var out []*Template
 	for _, t := range m {
 		out = append(out, t)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	return out, problems, nil
 }
 
 // GetTemplate returns one template of a CA directory.
@@ -331,53 +419,6 @@ func GetTemplate(dir, name string) (*Template, error) {
 		return nil, fmt.Errorf("no template %q in %s: %w", name, dir, ErrNotFound)
 	}
 	return t, err
-}
-
-// SetTemplate changes (or, with CopyFrom, creates) a template. It is an
-// administrator's action on the CA directory; the change is validated
-// before anything is written.
-func SetTemplate(dir, name string, ch TemplateChange) (*Template, error) {
-	var t *Template
-	var err error
-	if ch.CopyFrom != "" {
-		if _, err := GetTemplate(dir, name); err == nil {
-			return nil, fmt.Errorf("template %s already exists: %w", name, ErrConflict)
-		}
-		if t, err = GetTemplate(dir, ch.CopyFrom); err != nil {
-			return nil, err
-		}
-		t.Name, t.DisplayName = name, name
-	} else if t, err = GetTemplate(dir, name); err != nil {
-		return nil, err
-	}
-	if ch.Enroll != nil {
-		t.EnrollGroups = *ch.Enroll
-	}
-	if ch.EnrollUsers != nil {
-		t.EnrollUsers = *ch.EnrollUsers
-	}
-	if ch.Approval != nil {
-		t.Approval = *ch.Approval
-	}
-	if ch.Validity != nil {
-		t.Validity = Duration(*ch.Validity)
-	}
-	if ch.AllowedDNS != nil {
-		t.AllowedDNS = *ch.AllowedDNS
-	}
-	if ch.LintSources != nil {
-		t.LintSources = *ch.LintSources
-	}
-	if ch.PubliclyTrusted != nil {
-		t.PubliclyTrusted = *ch.PubliclyTrusted
-		if t.PubliclyTrusted && !t.hasSource("CABF_BR") {
-			t.LintSources = append(t.LintSources, "CABF_BR")
-		}
-	}
-	if err := saveTemplate(dir, t); err != nil {
-		return nil, err
-	}
-	return t, nil
 }
 
 // Info summarises the template for listings.

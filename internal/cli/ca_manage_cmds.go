@@ -19,30 +19,37 @@ func newCATemplateCmd(env *Env) *cobra.Command {
 	var dir, output string
 	list := &cobra.Command{
 		Use:     "list --dir DIR [-o table|json|yaml]",
-		Short:   "List the CA's templates",
+		Short:   "List the CA's templates (and the template files it cannot use)",
 		Example: `  edgecert ca template list --dir ca`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkFormat(output); err != nil {
 				return err
 			}
-			ts, err := ca.ListTemplates(dir)
+			ts, problems, err := ca.ListTemplates(dir)
 			if err != nil {
 				return caErr(err)
 			}
-			infos := make([]ca.TemplateInfo, 0, len(ts))
+			infos := make([]ca.TemplateInfo, 0, len(ts)+len(problems))
 			for _, t := range ts {
 				infos = append(infos, t.Info())
+			}
+			for _, p := range problems { // listed, so that the administrator sees why it is not offered
+				infos = append(infos, ca.TemplateInfo{Name: p.Name, Error: p.Err.Error()})
 			}
 			return render(env.Out, output, infos, func(w io.Writer) error {
 				tw := newTable(w)
 				fmt.Fprintln(tw, "NAME\tDISPLAY NAME\tEKU\tVALIDITY\tAPPROVAL\tENROLL")
 				for _, t := range infos {
+					if t.Error != "" {
+						tableRow(tw, t.Name, "INVALID, skipped: "+t.Error, "-", "-", "-", "-")
+						continue
+					}
 					enroll := strings.Join(t.Enroll, ",")
 					if enroll == "" {
 						enroll = "(administrators only)"
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\n", t.Name, t.DisplayName, strings.Join(t.EKU, ","), t.Validity, t.Approval, enroll)
+					tableRow(tw, t.Name, t.DisplayName, strings.Join(t.EKU, ","), t.Validity, t.Approval, enroll)
 				}
 				return tw.Flush()
 			})
@@ -85,23 +92,41 @@ func newCATemplateShowCmd(env *Env) *cobra.Command {
 }
 
 func newCATemplateSetCmd(env *Env) *cobra.Command {
-	var dir, validity, copyFrom string
-	var enroll, users, dns, sources []string
-	var approval, public bool
+	o := &caCommon{}
+	var validity, copyFrom string
+	var enroll, users, dns, ips, sources []string
+	var approval, public, ipSANs, wildcard, clearDNS, clearIP bool
 	cmd := &cobra.Command{
 		Use:   "set --dir DIR NAME [--enroll GROUP...] [--approval] [--validity DURATION]",
 		Short: "Change a template (or create one as a copy of another)",
 		Long: `Change a template: who may enroll (--enroll groups, --enroll-user users;
 administrators always may), whether a CA administrator must approve
 (--approval, --approval=false), the validity, the allowed DNS name patterns
-("contoso.com", "*.contoso.com"; none: any name), the zlint sources
-(RFC5280 always; CABF_BR for publicly-trusted-style templates). Only the
-flags given change. --copy-from creates NAME as a copy of another template.`,
+("contoso.com", "*.contoso.com"; none: any name), whether requests may
+carry IP address SANs (--ip-sans, --ip-sans=false; off in the shipped
+templates) and which addresses or networks (--allow-ip 10.0.0.0/24, which
+turns IP SANs on; once DNS names are restricted, an IP SAN must be inside
+one of them), whether wildcard SANs are allowed (--wildcard-sans,
+--wildcard-sans=false), the zlint sources (RFC5280 always; CABF_BR for
+publicly-trusted-style templates). Only the flags given change.
+--copy-from creates NAME as a copy of another template.
+
+A restriction is removed only by its --clear-* flag (--clear-allow-dns,
+--clear-allow-ip), never by an empty value; a DNS pattern that can never
+match (".contoso.com", "a..b", "*a.contoso.com") is refused. Every change
+is written to the CA's audit log with each changed setting before and
+after ('edgecert ca audit').`,
 		Example: `  # let the Lync administrators enroll in WebServer
   edgecert ca template set --dir ca WebServer --enroll RTCUniversalServerAdmins
 
   # restrict names and require approval
   edgecert ca template set --dir ca WebServer --allow-dns contoso.com --allow-dns '*.contoso.com' --approval
+
+  # any DNS name again (the restriction is removed explicitly)
+  edgecert ca template set --dir ca WebServer --clear-allow-dns
+
+  # IP address SANs from one network only, and no wildcards
+  edgecert ca template set --dir ca WebServer --allow-ip 10.0.0.0/24 --wildcard-sans=false
 
   # a publicly-trusted-style template, linted with the CA/Browser Forum rules
   edgecert ca template set --dir ca PublicWeb --copy-from WebServer --publicly-trusted --validity 199d`,
@@ -118,8 +143,28 @@ flags given change. --copy-from creates NAME as a copy of another template.`,
 			if f.Changed("approval") {
 				ch.Approval = &approval
 			}
-			if f.Changed("allow-dns") {
-				ch.AllowedDNS = &dns
+			for _, l := range []struct {
+				flag, clear string
+				list        *[]string
+				clearIt     bool
+				dst         **[]string
+			}{{"allow-dns", "clear-allow-dns", &dns, clearDNS, &ch.AllowedDNS}, {"allow-ip", "clear-allow-ip", &ips, clearIP, &ch.AllowedIPs}} {
+				switch {
+				case f.Changed(l.flag) && l.clearIt:
+					return invalidInput(fmt.Errorf("--%s and --%s contradict each other", l.flag, l.clear))
+				case f.Changed(l.flag) && len(*l.list) == 0:
+					return invalidInput(fmt.Errorf("--%s '' is empty: to remove the restriction, use --%s", l.flag, l.clear))
+				case f.Changed(l.flag):
+					*l.dst = l.list
+				case l.clearIt:
+					*l.dst = &[]string{}
+				}
+			}
+			if f.Changed("ip-sans") {
+				ch.AllowIP = &ipSANs
+			}
+			if f.Changed("wildcard-sans") {
+				ch.AllowWildcard = &wildcard
 			}
 			if f.Changed("lint-source") {
 				ch.LintSources = &sources
@@ -134,7 +179,12 @@ flags given change. --copy-from creates NAME as a copy of another template.`,
 				}
 				ch.Validity = &d
 			}
-			t, err := ca.SetTemplate(dir, args[0], ch)
+			e, err := o.open(env, false)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			t, err := e.SetTemplate(env.Ctx, ca.Operator(), args[0], ch)
 			if err != nil {
 				if errors.Is(err, ca.ErrConflict) {
 					return invalidInput(err)
@@ -146,17 +196,21 @@ flags given change. --copy-from creates NAME as a copy of another template.`,
 			return nil
 		},
 	}
+	o.add(cmd, false)
 	f := cmd.Flags()
-	f.StringVar(&dir, "dir", "", "CA directory (required)")
 	f.StringSliceVar(&enroll, "enroll", nil, "groups with Enroll permission (repeatable; replaces the list)")
 	f.StringSliceVar(&users, "enroll-user", nil, "users with Enroll permission (repeatable; replaces the list)")
 	f.BoolVar(&approval, "approval", false, "a CA administrator must approve each request")
 	f.StringVar(&validity, "validity", "", "certificate validity (e.g. 2y, 397d, 720h)")
 	f.StringSliceVar(&dns, "allow-dns", nil, "allowed DNS name patterns (repeatable; replaces the list)")
+	f.BoolVar(&clearDNS, "clear-allow-dns", false, "remove the DNS name restriction: any name")
+	f.StringSliceVar(&ips, "allow-ip", nil, "allowed IP SAN addresses or networks (repeatable; replaces the list; turns IP SANs on)")
+	f.BoolVar(&clearIP, "clear-allow-ip", false, "remove the list of allowed IP SAN addresses")
+	f.BoolVar(&ipSANs, "ip-sans", false, "requests may carry IP address SANs")
+	f.BoolVar(&wildcard, "wildcard-sans", false, "requests may carry wildcard DNS SANs (*.contoso.com)")
 	f.StringSliceVar(&sources, "lint-source", nil, "zlint sources that must pass (RFC5280, CABF_BR, ...)")
 	f.BoolVar(&public, "publicly-trusted", false, "lint with the CA/Browser Forum Baseline Requirements too")
 	f.StringVar(&copyFrom, "copy-from", "", "create NAME as a copy of this template")
-	cmd.MarkFlagRequired("dir")
 	return cmd
 }
 
@@ -265,7 +319,7 @@ func newCAUserListCmd(env *Env) *cobra.Command {
 				tw := newTable(w)
 				fmt.Fprintln(tw, "NAME\tGROUPS\tADMIN\tPASSWORD")
 				for _, u := range us {
-					fmt.Fprintf(tw, "%s\t%s\t%v\t%v\n", u.Name, strings.Join(u.Groups, ","), u.Admin, u.HasPassword)
+					tableRow(tw, u.Name, strings.Join(u.Groups, ","), u.Admin, u.HasPassword)
 				}
 				return tw.Flush()
 			})
@@ -310,7 +364,7 @@ func newCAPendingCmd(env *Env) *cobra.Command {
 				tw := newTable(w)
 				fmt.Fprintln(tw, "ID\tREQUESTER\tTEMPLATE\tSUBJECT\tSUBMITTED")
 				for _, r := range rs {
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", r.RequestID, r.Requester, r.Template, r.Subject, r.Submitted.UTC().Format(time.RFC3339))
+					tableRow(tw, r.RequestID, r.Requester, r.Template, r.Subject, r.Submitted.UTC().Format(time.RFC3339))
 				}
 				return tw.Flush()
 			})

@@ -89,7 +89,7 @@ func newCACertsCmd(env *Env) *cobra.Command {
 					if c.Revoked {
 						rev = c.RevokedAt + " " + c.Reason
 					}
-					fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", c.Serial, c.RequestID, c.Template, c.Subject, c.NotAfter, rev)
+					tableRow(tw, c.Serial, c.RequestID, c.Template, c.Subject, c.NotAfter, rev)
 				}
 				return tw.Flush()
 			})
@@ -222,7 +222,7 @@ func newCAAuditCmd(env *Env) *cobra.Command {
 				tw := newTable(w)
 				fmt.Fprintln(tw, "TIME\tWHO\tACTION\tTEMPLATE\tSUBJECT\tSERIAL\tREQUEST\tRESULT\tDETAIL")
 				for _, a := range log {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", a.At.Format(time.RFC3339), a.Actor, a.Action, a.Template, a.Subject, a.Serial, a.RequestID, a.Result, a.Detail)
+					tableRow(tw, a.At.Format(time.RFC3339), a.Actor, a.Action, a.Template, a.Subject, a.Serial, a.RequestID, a.Result, a.Detail)
 				}
 				return tw.Flush()
 			})

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -86,4 +88,81 @@ func renderTo(w io.Writer, format string, v any, table func(w io.Writer) error, 
 // newTable returns a tabwriter for aligned columns.
 func newTable(w io.Writer) *tabwriter.Writer {
 	return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+}
+
+// printable escapes what a terminal would act on instead of showing: C0
+// and C1 control characters, DEL, invalid UTF-8, and the Unicode line
+// separators, bidirectional controls and zero-width characters (as \t,
+// \n, \r, \xNN or \uNNNN). Every human output of outside data (tables,
+// "key: value" lists, messages) goes through it, so that a name cannot
+// forge a row or rewrite the screen; JSON and YAML output stay exact.
+func printable(s string) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for len(s) > 0 {
+		r, size := utf8.DecodeRuneInString(s)
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[0])
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r < 0x20, r >= 0x7f && r <= 0x9f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case r >= 0x200b && r <= 0x200f, r >= 0x2028 && r <= 0x202e, r >= 0x2060 && r <= 0x2069, r == 0xfeff:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteString(s[:size])
+		}
+		s = s[size:]
+	}
+	return b.String()
+}
+
+// checkNameFlag refuses a name given on the command line (a friendly
+// name) with a character printable would escape: such a name would be
+// written into a store and shown on other terminals.
+func checkNameFlag(flag, s string) error {
+	if p := printable(s); p != s {
+		return invalidInput(fmt.Errorf("%s %s: control, format and invalid UTF-8 characters are not allowed", flag, p))
+	}
+	return nil
+}
+
+// printableLines is printable for text of several lines (errors that list
+// problems one a line): each line escaped, the line ends kept.
+func printableLines(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = printable(l)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// tableRow writes one row of a table: each cell through printable, the
+// cells separated by tabs.
+func tableRow(w io.Writer, cells ...any) {
+	for i, c := range cells {
+		if i > 0 {
+			io.WriteString(w, "\t")
+		}
+		s, ok := c.(string)
+		if !ok {
+			s = fmt.Sprint(c)
+		}
+		io.WriteString(w, printable(s))
+	}
+	io.WriteString(w, "\n")
 }

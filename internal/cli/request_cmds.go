@@ -228,6 +228,9 @@ func (o *requestNewOptions) spec(c *cobra.Command) (*store.RequestSpec, error) {
 	if r.ExtKeyUsage, err = parseEKUs(ekus); err != nil {
 		return nil, err
 	}
+	if err := checkNameFlag("--friendly-name", o.friendlyName); err != nil {
+		return nil, err
+	}
 	return &store.RequestSpec{Request: r, Key: key, Exportable: o.exportable, FriendlyName: o.friendlyName}, nil
 }
 
@@ -287,6 +290,9 @@ func (o *requestNewOptions) planSpec(c *cobra.Command) (*store.RequestSpec, erro
 		spec.Exportable = o.exportable
 	}
 	if fl.Changed("friendly-name") {
+		if err := checkNameFlag("--friendly-name", o.friendlyName); err != nil {
+			return nil, err
+		}
 		spec.FriendlyName = o.friendlyName
 	}
 	if fl.Changed("template") {
@@ -408,7 +414,7 @@ func requestShowCmd(env *Env) *cobra.Command {
 			info := csr.Describe(req)
 			return render(env.Out, output, info, func(w io.Writer) error {
 				tw := newTable(w)
-				row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
+				row := func(k, v string) { tableRow(tw, k+":", v) }
 				row("Subject", info.Subject)
 				row("DNS names", strings.Join(info.DNSNames, ", "))
 				if len(info.IPAddresses) > 0 {
@@ -571,7 +577,7 @@ func handleResponse(env *Env, s *store.Store, resp *caclient.Response, out strin
 		return storeErr(fmt.Errorf("importing the issued certificate: %w", err))
 	}
 	for _, e := range r.Added {
-		fmt.Fprintf(env.Err, "imported into %s: %s %s\n", e.Location, e.Thumbprint, e.Subject)
+		fmt.Fprintf(env.Err, "imported into %s: %s %s\n", e.Location, e.Thumbprint, printable(e.Subject))
 	}
 	return nil
 }

@@ -122,7 +122,7 @@ func Main(args []string, s Streams) int {
 	root.SetErr(s.Err)
 	err := root.ExecuteContext(ctx)
 	if err != nil && !errors.Is(err, errSilent) && err.Error() != "" {
-		fmt.Fprintf(s.Err, "edgecert: error: %v\n", err)
+		fmt.Fprintf(s.Err, "edgecert: error: %s\n", printableLines(err.Error()))
 	}
 	return ExitCode(err)
 }

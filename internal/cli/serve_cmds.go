@@ -109,7 +109,15 @@ func runCAServe(ctx context.Context, env *Env, o *caServeOptions) error {
 	if err != nil {
 		return err
 	}
-	eng, err := ca.Open(ctx, o.dir, ca.OpenOptions{Passphrase: pass, DSN: o.dsn, Now: env.Now, Rand: env.Rand, Workers: o.workers})
+	level := slog.LevelInfo
+	if o.verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(env.Err, &slog.HandlerOptions{Level: level}))
+	skipped := func(p ca.TemplateProblem) {
+		log.Error("template skipped: its file cannot be used", "template", p.Name, "err", p.Err)
+	}
+	eng, err := ca.Open(ctx, o.dir, ca.OpenOptions{Passphrase: pass, DSN: o.dsn, Now: env.Now, Rand: env.Rand, Workers: o.workers, OnTemplateProblem: skipped})
 	if err != nil {
 		if errors.Is(err, ca.ErrUnauthenticated) || errors.Is(err, ca.ErrBadRequest) {
 			return invalidInput(err)
@@ -117,12 +125,6 @@ func runCAServe(ctx context.Context, env *Env, o *caServeOptions) error {
 		return err
 	}
 	defer eng.Close()
-
-	level := slog.LevelInfo
-	if o.verbose {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(env.Err, &slog.HandlerOptions{Level: level}))
 	srv, err := enroll.New(eng, enroll.Config{
 		Listen: o.listen, HTTPListen: o.httpListen,
 		TLSCertFile: o.tlsCert, TLSKeyFile: o.tlsKey, ServerNames: o.names,
@@ -140,7 +142,7 @@ func runCAServe(ctx context.Context, env *Env, o *caServeOptions) error {
 	if u := srv.HTTPURL(); u != "" {
 		fmt.Fprintf(env.Out, "HTTP:   %s/crl/%s.crl  %s/aia/%s.crt  %s/ocsp\n", u, eng.FileName(), u, eng.FileName(), u)
 	}
-	fmt.Fprintf(env.Out, "CA root: %s\nCA root SHA-256 fingerprint: %s\n", root.Subject.CommonName, caclient.Fingerprint(root))
+	fmt.Fprintf(env.Out, "CA root: %s\nCA root SHA-256 fingerprint: %s\n", printable(root.Subject.CommonName), caclient.Fingerprint(root))
 	log.Info("serving", "https", srv.URL(), "http", srv.HTTPURL(), "root_sha256", caclient.Fingerprint(root), "workers", eng.Workers())
 	err = srv.Serve(ctx)
 	log.Info("stopped", "err", err)

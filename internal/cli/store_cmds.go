@@ -176,6 +176,9 @@ chain to root/ca. A file that cannot be imported whole changes nothing.
 			if err := checkFormat(output); err != nil {
 				return err
 			}
+			if err := checkNameFlag("--friendly-name", friendlyName); err != nil {
+				return err
+			}
 			data, err := os.ReadFile(args[0])
 			if err != nil {
 				return invalidInput(err)
@@ -206,10 +209,10 @@ chain to root/ca. A file that cannot be imported whole changes nothing.
 				tw := newTable(w)
 				fmt.Fprintln(tw, "RESULT\tLOCATION\tTHUMBPRINT\tSUBJECT\tKEY")
 				for _, e := range res.Added {
-					fmt.Fprintf(tw, "added\t%s\t%s\t%s\t%s\n", e.Location, e.Thumbprint, e.Subject, keyWord(e))
+					tableRow(tw, "added", e.Location, e.Thumbprint, e.Subject, keyWord(e))
 				}
 				for _, e := range res.Skipped {
-					fmt.Fprintf(tw, "already present\t%s\t%s\t%s\t%s\n", e.Location, e.Thumbprint, e.Subject, keyWord(e))
+					tableRow(tw, "already present", e.Location, e.Thumbprint, e.Subject, keyWord(e))
 				}
 				return tw.Flush()
 			})
@@ -270,7 +273,7 @@ func storeListCmd(env *Env) *cobra.Command {
 					if !e.NotAfter.IsZero() {
 						exp = e.NotAfter.Format("2006-01-02")
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Location, e.Thumbprint, e.Subject, exp, dash(e.FriendlyName), keyWord(e))
+					tableRow(tw, e.Location, e.Thumbprint, e.Subject, exp, dash(e.FriendlyName), keyWord(e))
 				}
 				if err := tw.Flush(); err != nil {
 					return err
@@ -351,7 +354,7 @@ func showTable(w io.Writer, v shownEntry) error {
 	tw := newTable(w)
 	row := func(k, val string) {
 		if val != "" {
-			fmt.Fprintf(tw, "%s:\t%s\n", k, val)
+			tableRow(tw, k+":", val)
 		}
 	}
 	date := func(t time.Time) string {
@@ -708,7 +711,7 @@ func listAssignments(env *Env, s *store.Store, output string) error {
 			if !a.Effective.IsZero() && a.Staged != "" {
 				eff = a.Effective.Format(time.RFC3339)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Usage, dash(a.Thumbprint), subject, dash(a.Previous), dash(a.Staged), eff)
+			tableRow(tw, a.Usage, dash(a.Thumbprint), subject, dash(a.Previous), dash(a.Staged), eff)
 		}
 		return tw.Flush()
 	})

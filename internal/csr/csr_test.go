@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
@@ -178,6 +179,7 @@ func TestParseBad(t *testing.T) {
 		{"bad signature", badSig, "signature does not verify"},
 		{"wrong pem type", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), `"CERTIFICATE", not`},
 		{"trailing junk", append(EncodePEM(der), "junk"...), "trailing data"},
+		{"key too long to parse", hugeKeyRequest(t), "more than the limit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -237,5 +239,41 @@ func TestKeySpecs(t *testing.T) {
 	}
 	if _, err := Create(rand.Reader, testKey(t, P256), Request{DNSNames: []string{"*.contoso.com"}}); err != nil {
 		t.Errorf("wildcard refused: %v", err)
+	}
+}
+
+// hugeKeyRequest is the shape of a request whose key is longer than
+// MaxKeyBytes: refused before the key is parsed (or the signature checked).
+func hugeKeyRequest(t *testing.T) []byte {
+	seq := func(b []byte) asn1.RawValue { return asn1.RawValue{Tag: 16, IsCompound: true, Bytes: b} }
+	info, err := asn1.Marshal(struct {
+		V    int
+		S, K asn1.RawValue
+	}{0, seq(nil), seq(make([]byte, MaxKeyBytes))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := asn1.Marshal(seq(info))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+// TestDescribeShowsEverySubjectAttribute: a subject with two CNs is shown
+// with both, in order (pkix.Name.String showed the last only).
+func TestDescribeShowsEverySubjectAttribute(t *testing.T) {
+	cn := asn1.ObjectIdentifier{2, 5, 4, 3}
+	raw, _ := asn1.Marshal(pkix.RDNSequence{{{Type: cn, Value: "www.evil.com"}}, {{Type: cn, Value: "intranet"}}})
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{RawSubject: raw}, testKey(t, P256))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := Parse(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Describe(req).Subject; got != "CN=intranet,CN=www.evil.com" {
+		t.Errorf("subject %q", got)
 	}
 }
