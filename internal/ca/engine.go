@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"edgecert/internal/certfmt"
@@ -42,6 +43,8 @@ type Engine struct {
 
 	lint lintCache
 	crl  crlCache
+
+	passwordChecks atomic.Int64 // argon2id checks Authenticate made (tests)
 
 	stop chan struct{}
 	wg   sync.WaitGroup
