@@ -84,6 +84,7 @@ func (s *Server) api(h handlerFunc) http.HandlerFunc {
 // page adapts an HTML handler: errors become an error page.
 func (s *Server) page(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		r = withSessionLookup(r)
 		err := h(w, r)
 		if err == nil {
 			return
@@ -107,8 +108,11 @@ func (s *Server) plainErr(h handlerFunc) http.HandlerFunc {
 	}
 }
 
+// logError logs a failed request: a server fault as an error, a refusal
+// (a client's mistake, or one decided here, such as "busy") for debugging.
 func (s *Server) logError(r *http.Request, status int, err error) {
-	if status >= 500 {
+	var he *httpError
+	if status >= 500 && !errors.As(err, &he) {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 		return
 	}
