@@ -49,8 +49,9 @@ func (e *Engine) Request(ctx context.Context, p *Principal, id int64) (*Result, 
 		return nil, wrapDB(err)
 	}
 	if !p.Admin && r.Requester != p.Name {
-		// Someone else's request does not exist for this caller.
-		return nil, fmt.Errorf("request %d: %w", id, ErrNotFound)
+		// Someone else's request does not exist for this caller: the
+		// same error as an unknown id (wrapDB of "request N: not found").
+		return nil, fmt.Errorf("request %d %w", id, ErrNotFound)
 	}
 	return e.result(ctx, r)
 }
