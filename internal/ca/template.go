@@ -287,10 +287,10 @@ func saveTemplate(dir string, t *Template) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Join(dir, templatesDir), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, templatesDir), dirMode); err != nil {
 		return err
 	}
-	return atomicfile.Write(templatePath(dir, t.Name), b, 0o644)
+	return atomicfile.Write(templatePath(dir, t.Name), b, fileMode)
 }
 
 // TemplateChange is what `ca template set` changes; nil fields stay.

@@ -176,7 +176,7 @@ func newCAUserCmd(env *Env) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			u := ca.UserSpec{Name: args[0], Groups: groups, Admin: admin}
 			if pwFile != "" {
-				p, err := readRequiredSecret(pwFile, "password")
+				p, err := readRequiredSecret(env, pwFile, "password")
 				if err != nil {
 					return err
 				}
