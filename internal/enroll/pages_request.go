@@ -14,8 +14,9 @@ import (
 	"edgecert/internal/certfmt"
 )
 
-// revocationReasons are the RFC 5280 reason names the revoke form offers.
-var revocationReasons = []string{"unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded", "cessationOfOperation", "certificateHold", "privilegeWithdrawn"}
+// revocationReasons are the RFC 5280 reason names the revoke form offers
+// (not certificateHold: a revocation is final).
+var revocationReasons = []string{"unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded", "cessationOfOperation", "privilegeWithdrawn"}
 
 func (s *Server) pageRequest(w http.ResponseWriter, r *http.Request) error {
 	sess, err := s.requireSession(w, r)
