@@ -104,7 +104,7 @@ func (f *issuerFlags) open(ctx context.Context, env *Env) (apply.Issuer, func(),
 	case f.ca.url != "" && f.caDir != "":
 		return nil, nil, invalidInput(errors.New("give either --ca URL or --ca-dir DIR, not both"))
 	case f.ca.url != "":
-		c, err := f.ca.client()
+		c, err := f.ca.client(env)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -208,7 +208,7 @@ func runApply(ctx context.Context, env *Env, o *applyOptions) error {
 	opts := apply.Options{Now: env.Now, Rand: env.Rand, Issuer: iss, DryRun: o.dryRun,
 		Progress: progressPrinter(env, o.output), Verify: verify.Options{RequireRevocation: o.requireRevocation}}
 	if o.tpf != "" {
-		if opts.TransferPassword, err = readSecretFile(o.tpf, "transfer password"); err != nil {
+		if opts.TransferPassword, err = readSecretFile(env, o.tpf, "transfer password"); err != nil {
 			return err
 		}
 	}

@@ -114,6 +114,11 @@ pkcs11 build). Every certificate the CA issues carries a CRL distribution
 point <crl-url><name>.crl, an AIA issuer URL <aia-url><name>.crt and the OCSP
 URL; the defaults point at the CA's own --http-listen paths on ` + ca.DefaultHTTPListen + `.
 
+DIR must be new or empty: init refuses a folder that holds anything. It
+makes DIR 0700 and every file in it 0600 (the database holds password and
+token hashes). The passphrase has at least 12 characters; a passphrase or
+password file that others than its owner may read draws a warning.
+
 After init only administrators may enroll, until 'ca template set --enroll'
 grants a group.`,
 		Example: `  # root + issuing CA, RSA-2048, with an administrator
@@ -170,7 +175,7 @@ func runCAInit(env *Env, o *caInitOptions) error {
 		opts.PKCS11 = &ca.PKCS11Config{Module: o.pkcs11Module, TokenLabel: o.pkcs11Token}
 	}
 	if o.admin != "" {
-		if opts.AdminPassword, err = readRequiredSecret(o.adminPasswordFile, "administrator password"); err != nil {
+		if opts.AdminPassword, err = readRequiredSecret(env, o.adminPasswordFile, "administrator password"); err != nil {
 			return err
 		}
 	}

@@ -54,14 +54,14 @@ func (f *caFlags) add(cmd *cobra.Command, required bool) {
 	cmd.Flags().StringVar(&f.pinFile, "pin-file", "", "file of pinned CA fingerprints (default: edgecert/ca-pins.json in the user's configuration directory)")
 }
 
-func (f *caFlags) client() (*caclient.Client, error) {
+func (f *caFlags) client(env *Env) (*caclient.Client, error) {
 	if f.url == "" {
 		return nil, invalidInput(errors.New("--ca URL is required"))
 	}
 	if f.tokenFile == "" {
 		return nil, invalidInput(errors.New("--token-file is required with --ca"))
 	}
-	tok, err := readSecretFile(f.tokenFile, "token")
+	tok, err := readSecretFile(env, f.tokenFile, "token")
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +147,7 @@ func runRequestNew(env *Env, c *cobra.Command, o *requestNewOptions) error {
 	}
 	var client *caclient.Client
 	if o.ca.url != "" {
-		if client, err = o.ca.client(); err != nil {
+		if client, err = o.ca.client(env); err != nil {
 			return err
 		}
 	}
@@ -486,7 +486,7 @@ retrieve.`,
 			if err != nil {
 				return invalidInput(fmt.Errorf("%s: %w", args[0], err))
 			}
-			client, err := ca.client()
+			client, err := ca.client(env)
 			if err != nil {
 				return err
 			}
@@ -524,7 +524,7 @@ func requestRetrieveCmd(env *Env) *cobra.Command {
 			if err != nil || id <= 0 {
 				return invalidInput(fmt.Errorf("request ID %q is not a positive number", args[0]))
 			}
-			client, err := ca.client()
+			client, err := ca.client(env)
 			if err != nil {
 				return err
 			}

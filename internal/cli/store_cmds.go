@@ -89,7 +89,7 @@ func (f *storeFlags) open(env *Env) (*store.Store, error) {
 		pf = os.Getenv(envStorePassphrase)
 	}
 	if pf != "" {
-		p, err := readSecretFile(pf, "store passphrase")
+		p, err := readSecretFile(env, pf, "store passphrase")
 		if err != nil {
 			return nil, err
 		}

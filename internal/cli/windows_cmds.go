@@ -135,7 +135,7 @@ func runExportWindows(env *Env, o *exportWindowsOptions) error {
 	}
 	pw, generated := "", false
 	if o.pwFile != "" {
-		b, err := readRequiredSecret(o.pwFile, "--transfer-password-file")
+		b, err := readRequiredSecret(env, o.pwFile, "--transfer-password-file")
 		if err != nil {
 			return err
 		}
