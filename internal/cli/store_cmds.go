@@ -28,7 +28,9 @@ const (
 const storeHelp = `The store is a directory: --store DIR, else $EDGECERT_STORE, else
 $XDG_DATA_HOME/edgecert/store (~/.local/share/edgecert/store). Private keys
 are sealed with the passphrase in --passphrase-file (else the file named by
-$EDGECERT_STORE_PASSPHRASE_FILE) when one is given.`
+$EDGECERT_STORE_PASSPHRASE_FILE) when one is given. A store never removes a
+file it did not write, and refuses folders that are symbolic links or belong
+to another user.`
 
 // storeFlags are the flags every store-using command has.
 type storeFlags struct {
@@ -608,7 +610,7 @@ func storeCheckCmd(env *Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "check",
 		Short:   "Check that every file of the store matches its index",
-		Long:    "Check reads every certificate, request and key of the store and reports what does not match the index (exit 3).\n\n" + storeHelp,
+		Long:    "Check reads every certificate, request and key of the store and reports what does not match the index, and every file in the store's folders that the store did not write (which it leaves alone) (exit 3).\n\n" + storeHelp,
 		Example: `  edgecert store check --store /srv/edge1`,
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {

@@ -12,7 +12,8 @@ import (
 // Check verifies the store against its index: every entry has its files,
 // every file holds what the index says (certificate by thumbprint, request
 // by hash, key matching the certificate), friendly names are unique in my,
-// assignments name certificates of my, and no file is left unreferenced. It
+// assignments name certificates of my, and the store's folders hold no
+// file that is not the store's (which it reports and never removes). It
 // returns every problem found, joined.
 func (s *Store) Check() error {
 	var problems []error
@@ -46,17 +47,8 @@ func (s *Store) Check() error {
 				}
 			}
 		}
-		want := idx.files()
-		for _, d := range []string{certDir, reqDir, keyDir} {
-			ents, err := os.ReadDir(filepath.Join(s.dir, d))
-			if err != nil {
-				return err
-			}
-			for _, e := range ents {
-				if rel := d + "/" + e.Name(); !want[rel] {
-					bad("file %s is not referenced by the index", rel)
-				}
-			}
+		for _, p := range s.foreignLocked(idx) {
+			bad("%s is not the store's (its index does not name it); the store leaves it alone: move it out of the store", p)
 		}
 		return nil
 	})
@@ -105,3 +97,40 @@ func (s *Store) checkFiles(r *record) error {
 	_, err = s.loadKeyLocked(r)
 	return err
 }
+
+// ownRoot are the files of the store directory itself.
+var ownRoot = map[string]bool{indexName: true, spareName: true, lockName: true}
+
+// foreignLocked lists (relative, slash-separated) what the store's
+// folders hold that is not the store's: not named by the index, not one
+// of its own temporary files, not left by a killed change (which the next
+// change removes). The caller holds the lock.
+func (s *Store) foreignLocked(idx *index) []string {
+	want := idx.files()
+	left := s.leftoversLocked(idx)
+	var out []string
+	for _, d := range storeFolders {
+		ents, err := os.ReadDir(filepath.Join(s.dir, d))
+		if err != nil {
+			out = append(out, d+" ("+err.Error()+")")
+			continue
+		}
+		for _, e := range ents {
+			name := e.Name()
+			rel := d + "/" + name
+			if d == "." {
+				rel = name
+			}
+			switch {
+			case isOwnTemp(name) && e.Type().IsRegular():
+			case d == "." && (ownRoot[name] || (e.IsDir() && isFolder(name))):
+			case d != "." && (want[rel] || left[rel]) && e.Type().IsRegular():
+			default:
+				out = append(out, rel)
+			}
+		}
+	}
+	return out
+}
+
+func isFolder(name string) bool { return name == certDir || name == reqDir || name == keyDir }

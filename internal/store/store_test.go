@@ -551,16 +551,6 @@ func TestOpenRefusesLostIndex(t *testing.T) {
 	}
 }
 
-func TestOpenCollectsOrphans(t *testing.T) {
-	dir := t.TempDir()
-	openTest(t, dir, "")
-	for _, f := range []string{"certs/ABCD.cer", "keys/.tmp-123", "keys/XYZ.key", ".tmp-index"} {
-		os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600)
-	}
-	s := openTest(t, dir, "")
-	mustCheck(t, s)
-}
-
 func TestIndexCodec(t *testing.T) {
 	p := newPKI(t, "Contoso", 0)
 	r1, _ := recordForCert(p.root, Root)
