@@ -28,7 +28,8 @@ const (
 const storeHelp = `The store is a directory: --store DIR, else $EDGECERT_STORE, else
 $XDG_DATA_HOME/edgecert/store (~/.local/share/edgecert/store). Private keys
 are sealed with the passphrase in --passphrase-file (else the file named by
-$EDGECERT_STORE_PASSPHRASE_FILE) when one is given. A store never removes a
+$EDGECERT_STORE_PASSPHRASE_FILE) when one is given; a store that seals its
+keys takes new keys only with that same passphrase. A store never removes a
 file it did not write, and refuses folders that are symbolic links or belong
 to another user.`
 

@@ -8,9 +8,14 @@
 // 0600, optionally sealed with a store passphrase, and a lock file serialises
 // processes that share one store.
 //
+// A store seals all its keys or none: the index records which, with a
+// verifier of the passphrase (sealing.go), and a change that would write a
+// key without that passphrase, with another, or with one where keys are
+// unsealed is refused before it writes anything.
+//
 // # Layout
 //
-//	DIR/index.bin         the index: every entry and the assignments (the commit point)
+//	DIR/index.bin         the index: every entry, the assignments and how keys are sealed (the commit point)
 //	DIR/index.spare       the previous index, overwritten by the next commit
 //	DIR/store.lock        flock(2) lock file, in stores made by earlier versions (new ones lock DIR)
 //	DIR/certs/T.cer       DER certificates, named by SHA-1 thumbprint

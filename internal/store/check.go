@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"edgecert/internal/certfmt"
 )
 
 // Check verifies the store against its index: every entry has its files,
@@ -26,7 +28,7 @@ func (s *Store) Check() error {
 				bad("entry %s: unknown location %q", r.Thumbprint, r.Location)
 				continue
 			}
-			if err := s.checkFiles(r); err != nil {
+			if err := s.checkFiles(r, idx.Sealing); err != nil {
 				bad("entry %s: %v", r.Thumbprint, err)
 			}
 			if r.Location == My && r.FriendlyName != "" {
@@ -58,8 +60,9 @@ func (s *Store) Check() error {
 	return errors.Join(problems...)
 }
 
-// checkFiles checks the certificate (or request) file and key file of r.
-func (s *Store) checkFiles(r *record) error {
+// checkFiles checks the certificate (or request) file and key file of r;
+// the key must be sealed or not as sealing (index.Sealing) says.
+func (s *Store) checkFiles(r *record, sealing string) error {
 	der, err := os.ReadFile(filepath.Join(s.dir, filepath.FromSlash(r.certFile())))
 	if err != nil {
 		return err
@@ -93,6 +96,15 @@ func (s *Store) checkFiles(r *record) error {
 	}
 	if fi.Mode().Perm() != 0o600 {
 		return fmt.Errorf("%s has mode %v, want 0600", r.keyFile(), fi.Mode().Perm())
+	}
+	if sealing != "" {
+		data, err := os.ReadFile(filepath.Join(s.dir, filepath.FromSlash(r.keyFile())))
+		if err != nil {
+			return err
+		}
+		if sealed := certfmt.IsSealed(data); sealed != (sealing != sealingPlain) {
+			return fmt.Errorf("%s is %s, but the store %s its keys", r.keyFile(), map[bool]string{true: "sealed", false: "not sealed"}[sealed], map[bool]string{true: "seals", false: "does not seal"}[!sealed])
+		}
 	}
 	_, err = s.loadKeyLocked(r)
 	return err

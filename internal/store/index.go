@@ -12,7 +12,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const indexVersion = 1
+// indexVersion is the version commits write; version 1 (before Sealing)
+// is still read.
+const indexVersion = 2
 
 // index is the content of the index file: the whole logical state of the store.
 type index struct {
@@ -20,6 +22,11 @@ type index struct {
 	Generation  uint64
 	Entries     []record
 	Assignments []Assignment
+	// Sealing says how the store keeps its private keys: "" not recorded
+	// yet (a store without keys, or made by version 1), sealingPlain
+	// (unsealed), else a certfmt passphrase verifier of the passphrase
+	// that seals them.
+	Sealing string
 
 	byThumb map[string]int // built lazily; not stored
 }
@@ -75,7 +82,7 @@ func (x *index) find(t string) (*record, error) {
 
 // clone returns a deep enough copy to be modified by a transaction.
 func (x *index) clone() *index {
-	c := &index{Version: x.Version, Generation: x.Generation}
+	c := &index{Version: x.Version, Generation: x.Generation, Sealing: x.Sealing}
 	c.Entries = append([]record(nil), x.Entries...)
 	c.Assignments = append([]Assignment(nil), x.Assignments...)
 	return c
@@ -154,8 +161,8 @@ func (s *Store) loadLocked() (*index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: %s is damaged (restore it from a backup)", path)
 	}
-	if idx.Version != indexVersion {
-		return nil, fmt.Errorf("store: %s has version %d, this edgecert reads version %d", path, idx.Version, indexVersion)
+	if idx.Version < 1 || idx.Version > indexVersion {
+		return nil, fmt.Errorf("store: %s has version %d, this edgecert reads versions 1 to %d", path, idx.Version, indexVersion)
 	}
 	tag.gen = idx.Generation
 	s.cache, s.cacheTag = idx, tag
@@ -386,6 +393,7 @@ func (s *Store) commitLocked(t *txn) error {
 	sortRecords(t.idx.Entries)
 	t.idx.byThumb = nil
 	t.idx.Generation = t.old.Generation + 1
+	t.idx.Version = indexVersion
 	data := encodeIndex(t.idx)
 	// The spare first: it names the files this change adds, so that if
 	// the change is killed before its commit the next one removes them.

@@ -35,6 +35,9 @@ type Store struct {
 	tidied   bool
 	tidyGen  uint64
 	spareTag fileTag
+	// sealVerified is the index's passphrase verifier this Store's
+	// passphrase was found to match (scrypt is dear: once per Store).
+	sealVerified string
 }
 
 const (

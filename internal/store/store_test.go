@@ -556,7 +556,7 @@ func TestIndexCodec(t *testing.T) {
 	r1, _ := recordForCert(p.root, Root)
 	r2, _ := recordForCert(p.inter, CA)
 	r2.FriendlyName, r2.HasKey, r2.Exportable = "Ünïcødé name", true, true
-	in := &index{Version: indexVersion, Generation: 42, Entries: []record{r1, r2},
+	in := &index{Version: indexVersion, Generation: 42, Entries: []record{r1, r2}, Sealing: sealingPlain,
 		Assignments: []Assignment{{Usage: "Internal", Thumbprint: r1.Thumbprint, Staged: r2.Thumbprint, Effective: testNow}}}
 	data := encodeIndex(in)
 	out, err := decodeIndex(data)
