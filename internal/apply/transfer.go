@@ -11,6 +11,7 @@ import (
 
 	"edgecert/internal/atomicfile"
 	"edgecert/internal/plan"
+	"edgecert/internal/readlimit"
 	"edgecert/internal/store"
 )
 
@@ -176,7 +177,7 @@ func (r *runner) fromExchange(c *plan.Certificate) (string, string, error) {
 	if r.o.TransferPassword == "" {
 		return "", "", fmt.Errorf("apply: %w: importing %s.pfx needs the transfer password: give --transfer-password-file", ErrInvalidInput, base)
 	}
-	pfx, err := os.ReadFile(base + ".pfx")
+	pfx, err := readlimit.File(base+".pfx", readlimit.CertificateFile)
 	if err != nil {
 		return "", "", fmt.Errorf("apply: exchange: %w", err)
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"golang.org/x/term"
+
+	"edgecert/internal/readlimit"
 )
 
 // Secrets (passphrases, passwords, tokens) come from files given on the
@@ -15,7 +17,7 @@ import (
 
 // readSecretFile returns the first line of a password or passphrase file.
 func readSecretFile(path, what string) (string, error) {
-	b, err := os.ReadFile(path)
+	b, err := readlimit.File(path, readlimit.SecretFile)
 	if err != nil {
 		return "", invalidInput(fmt.Errorf("%s file: %w", what, err))
 	}

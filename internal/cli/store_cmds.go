@@ -15,6 +15,7 @@ import (
 
 	"edgecert/internal/atomicfile"
 	"edgecert/internal/certfmt"
+	"edgecert/internal/readlimit"
 	"edgecert/internal/store"
 )
 
@@ -179,7 +180,7 @@ chain to root/ca. A file that cannot be imported whole changes nothing.
 			if err := checkFormat(output); err != nil {
 				return err
 			}
-			data, err := os.ReadFile(args[0])
+			data, err := readlimit.File(args[0], readlimit.CertificateFile)
 			if err != nil {
 				return invalidInput(err)
 			}
