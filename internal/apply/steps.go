@@ -18,6 +18,7 @@ import (
 	"edgecert/internal/certfmt"
 	"edgecert/internal/csr"
 	"edgecert/internal/plan"
+	"edgecert/internal/readlimit"
 	"edgecert/internal/store"
 )
 
@@ -102,7 +103,7 @@ func (r *runner) importChainOn(srv string) error {
 func (r *runner) chainFile(ctx context.Context) ([]byte, error) {
 	if r.o.Issuer == nil {
 		if r.w.Exchange != "" {
-			b, err := os.ReadFile(filepath.Join(r.w.Exchange, "ca-chain.p7b"))
+			b, err := readlimit.File(filepath.Join(r.w.Exchange, "ca-chain.p7b"), readlimit.CertificateFile)
 			if err == nil {
 				return b, nil
 			}
