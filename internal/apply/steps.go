@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
@@ -119,15 +120,26 @@ func (r *runner) chainFile(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("apply: CA chain: %w", err)
 	}
-	if err := atomicfile.Write(r.w.path("ca-chain.p7b"), p7b, 0o644); err != nil {
+	if err := writeChanged(r.w.path("ca-chain.p7b"), p7b, 0o644); err != nil {
 		return nil, fmt.Errorf("apply: save the CA chain: %w", err)
 	}
 	if r.w.Exchange != "" {
-		if err := atomicfile.Write(filepath.Join(r.w.Exchange, "ca-chain.p7b"), p7b, 0o644); err != nil {
+		if err := writeChanged(filepath.Join(r.w.Exchange, "ca-chain.p7b"), p7b, 0o644); err != nil {
 			return nil, fmt.Errorf("apply: save the CA chain: %w", err)
 		}
 	}
 	return p7b, nil
+}
+
+// writeChanged writes data to path atomically unless path already holds
+// exactly data with mode: a run that changes nothing writes nothing.
+func writeChanged(path string, data []byte, mode os.FileMode) error {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm() == mode.Perm() && fi.Size() == int64(len(data)) {
+		if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+			return nil
+		}
+	}
+	return atomicfile.Write(path, data, mode)
 }
 
 // findMy returns the certificate with friendly name fn and its key in my.
