@@ -20,6 +20,7 @@ import (
 	"edgecert/internal/ca"
 	"edgecert/internal/plan"
 	"edgecert/internal/proxy"
+	"edgecert/internal/readlimit"
 	"edgecert/internal/store"
 	"edgecert/internal/topology"
 	"edgecert/internal/verify"
@@ -215,7 +216,7 @@ func runApply(ctx context.Context, env *Env, o *applyOptions) error {
 	if len(o.responses) > 0 {
 		var files []apply.Response
 		for _, f := range o.responses {
-			b, err := os.ReadFile(f)
+			b, err := readlimit.File(f, readlimit.CertificateFile)
 			if err != nil {
 				return invalidInput(fmt.Errorf("--import-response: %w", err))
 			}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -14,6 +13,7 @@ import (
 	"edgecert/internal/atomicfile"
 	"edgecert/internal/ca"
 	"edgecert/internal/certfmt"
+	"edgecert/internal/readlimit"
 )
 
 // caCommands returns `edgecert ca` with its children, including those of
@@ -218,11 +218,11 @@ install both.`,
 		Example: `  edgecert ca import-issuing --dir ca --cert issuing.cer --root root.cer`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := os.ReadFile(certFile)
+			c, err := readlimit.File(certFile, readlimit.CertificateFile)
 			if err != nil {
 				return invalidInput(err)
 			}
-			r, err := os.ReadFile(rootFile)
+			r, err := readlimit.File(rootFile, readlimit.CertificateFile)
 			if err != nil {
 				return invalidInput(err)
 			}
@@ -286,9 +286,9 @@ func runCAIssue(env *Env, o *caIssueOptions) error {
 	var data []byte
 	var err error
 	if o.csrFile == "-" {
-		data, err = io.ReadAll(env.In)
+		data, err = readlimit.Reader(env.In, "standard input", readlimit.RequestFile)
 	} else {
-		data, err = os.ReadFile(o.csrFile)
+		data, err = readlimit.File(o.csrFile, readlimit.RequestFile)
 	}
 	if err != nil {
 		return invalidInput(fmt.Errorf("--csr: %w", err))

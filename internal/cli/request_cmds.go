@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 
@@ -17,6 +16,7 @@ import (
 	"edgecert/internal/certfmt"
 	"edgecert/internal/csr"
 	"edgecert/internal/plan"
+	"edgecert/internal/readlimit"
 	"edgecert/internal/store"
 	"edgecert/internal/topology"
 )
@@ -444,12 +444,16 @@ func critical(names []string, crit bool) string {
 	return s + " (not critical)"
 }
 
-// readInput reads a file, or standard input for "-".
+// readInput reads a request file, or standard input for "-", up to the
+// size a request can be.
 func readInput(env *Env, path string) ([]byte, error) {
+	var b []byte
+	var err error
 	if path == "-" {
-		return io.ReadAll(env.In)
+		b, err = readlimit.Reader(env.In, "standard input", readlimit.RequestFile)
+	} else {
+		b, err = readlimit.File(path, readlimit.RequestFile)
 	}
-	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, invalidInput(err)
 	}

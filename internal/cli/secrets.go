@@ -3,19 +3,17 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
 	"golang.org/x/term"
+
+	"edgecert/internal/readlimit"
 )
 
 // Secrets (passphrases, passwords, tokens) come from files given on the
 // command line or named by environment variables, or from a prompt without
 // echo when standard input is a terminal; never from flags' values.
-
-// maxSecretFile bounds a secret file: a secret is its first line.
-const maxSecretFile = 64 << 10
 
 // readSecretFile returns the first line of a password or passphrase file,
 // warning on env.Err when others than its owner may read the file.
@@ -28,12 +26,9 @@ func readSecretFile(env *Env, path, what string) (string, error) {
 	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Mode().Perm()&0o077 != 0 {
 		fmt.Fprintf(env.Err, "warning: %s file %s can be read by others than its owner (mode %04o); run: chmod 600 %s\n", what, path, st.Mode().Perm(), path)
 	}
-	b, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
+	b, err := readlimit.Reader(f, path, readlimit.SecretFile)
 	if err != nil {
 		return "", invalidInput(fmt.Errorf("%s file: %w", what, err))
-	}
-	if len(b) > maxSecretFile {
-		return "", invalidInput(fmt.Errorf("%s file %s: file too large (a secret file holds at most %d bytes)", what, path, maxSecretFile))
 	}
 	line, _, _ := strings.Cut(string(b), "\n")
 	return strings.TrimRight(line, "\r"), nil

@@ -15,6 +15,7 @@ import (
 
 	"edgecert/internal/atomicfile"
 	"edgecert/internal/certfmt"
+	"edgecert/internal/readlimit"
 	"edgecert/internal/store"
 )
 
@@ -28,7 +29,10 @@ const (
 const storeHelp = `The store is a directory: --store DIR, else $EDGECERT_STORE, else
 $XDG_DATA_HOME/edgecert/store (~/.local/share/edgecert/store). Private keys
 are sealed with the passphrase in --passphrase-file (else the file named by
-$EDGECERT_STORE_PASSPHRASE_FILE) when one is given.`
+$EDGECERT_STORE_PASSPHRASE_FILE) when one is given; a store that seals its
+keys takes new keys only with that same passphrase. A store never removes a
+file it did not write, and refuses folders that are symbolic links or belong
+to another user.`
 
 // storeFlags are the flags every store-using command has.
 type storeFlags struct {
@@ -179,7 +183,7 @@ chain to root/ca. A file that cannot be imported whole changes nothing.
 			if err := checkNameFlag("--friendly-name", friendlyName); err != nil {
 				return err
 			}
-			data, err := os.ReadFile(args[0])
+			data, err := readlimit.File(args[0], readlimit.CertificateFile)
 			if err != nil {
 				return invalidInput(err)
 			}
@@ -611,7 +615,7 @@ func storeCheckCmd(env *Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "check",
 		Short:   "Check that every file of the store matches its index",
-		Long:    "Check reads every certificate, request and key of the store and reports what does not match the index (exit 3).\n\n" + storeHelp,
+		Long:    "Check reads every certificate, request and key of the store and reports what does not match the index, and every file in the store's folders that the store did not write (which it leaves alone) (exit 3).\n\n" + storeHelp,
 		Example: `  edgecert store check --store /srv/edge1`,
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {

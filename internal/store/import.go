@@ -164,13 +164,22 @@ func (s *Store) ImportDecoded(d *Decoded, opts ImportOptions) (*ImportResult, er
 	c := d.c
 	var err error
 	var keyPEM []byte
+	var seal sealing
 	if c.key != nil {
+		if seal, err = s.prepareSealing(); err != nil {
+			return nil, err
+		}
 		if keyPEM, err = s.encodeKey(c.key); err != nil {
 			return nil, err
 		}
 	}
 	res := &ImportResult{Added: []Entry{}, Skipped: []Entry{}}
 	err = s.update(func(t *txn) error {
+		if c.key != nil {
+			if err := t.setSealing(seal); err != nil {
+				return err
+			}
+		}
 		if c.leaf != nil {
 			name := c.friendly
 			if opts.FriendlyName != "" {

@@ -18,6 +18,10 @@ func (s *Store) NewRequest(spec RequestSpec) (*Pending, error) {
 	if err := s.checkNameFree(spec.FriendlyName, ""); err != nil {
 		return nil, err // fail early, before the slow key generation
 	}
+	seal, err := s.prepareSealing()
+	if err != nil {
+		return nil, err
+	}
 	key, err := csr.NewKey(s.opts.Rand, spec.Key)
 	if err != nil {
 		return nil, fmt.Errorf("store: key %s: %w", spec.Key, err)
@@ -44,6 +48,9 @@ func (s *Store) NewRequest(spec RequestSpec) (*Pending, error) {
 		return nil, err
 	}
 	err = s.update(func(t *txn) error {
+		if err := t.setSealing(seal); err != nil {
+			return err
+		}
 		if err := t.nameFree(rec.FriendlyName, ""); err != nil {
 			return err
 		}
