@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -14,6 +13,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf16"
+
+	"edgecert/internal/certfmt"
 )
 
 // crashPoint is a test hook called at the stages of a commit.
@@ -55,10 +56,14 @@ func keyInfo(pub crypto.PublicKey) (string, int) {
 	return "unknown", 0
 }
 
-// isSelfSigned reports whether c is issued by itself (same name, own signature).
-func isSelfSigned(c *x509.Certificate) bool {
-	return bytes.Equal(c.RawSubject, c.RawIssuer) && signedBy(c, c)
-}
+// isSelfSigned reports whether c is issued by itself (same name, own
+// signature, with any hash: where a root is filed does not depend on
+// whether its self-signature uses SHA-1 or MD5).
+func isSelfSigned(c *x509.Certificate) bool { return certfmt.IsSelfSigned(c) }
+
+// issuedBy reports whether parent's key made c's signature, with any hash
+// (for finding a file's own chain; trust is built by chainLocked).
+func issuedBy(c, parent *x509.Certificate) bool { return certfmt.IssuedBy(c, parent) }
 
 // isCA reports whether c is a CA certificate: basic constraints CA, or a
 // self-signed version 1 certificate (old roots have no extensions).

@@ -139,7 +139,10 @@ func CheckImport(data []byte, opts ImportOptions) error {
 // Import detects the format of data (certificate, PKCS#7 chain, PFX) and
 // files its content: self-signed CA certificates to root, other CA
 // certificates to ca, an end-entity certificate matching a pending request to
-// my with that request's key, a PFX to my with its chain to root/ca.
+// my with that request's key, a PFX to my with its chain to root/ca. Of a
+// file that brings a private key, only the chain of the key's certificate
+// is imported (its self-signed top to root); the other certificates are
+// listed in Excluded unless opts.AllCertificates.
 //
 // Nothing is changed unless every certificate of the file can be filed.
 func (s *Store) Import(data []byte, opts ImportOptions) (*ImportResult, error) {
@@ -169,7 +172,15 @@ func (s *Store) ImportDecoded(d *Decoded, opts ImportOptions) (*ImportResult, er
 			return nil, err
 		}
 	}
-	res := &ImportResult{Added: []Entry{}, Skipped: []Entry{}}
+	res := &ImportResult{Added: []Entry{}, Skipped: []Entry{}, Excluded: []Entry{}}
+	certs := c.certs
+	if c.leaf != nil && !opts.AllCertificates {
+		var others []*x509.Certificate
+		certs, others = chainInFile(c.leaf, c.certs)
+		for _, o := range others {
+			res.Excluded = append(res.Excluded, excludedEntry(o))
+		}
+	}
 	err = s.update(func(t *txn) error {
 		if c.leaf != nil {
 			name := c.friendly
@@ -180,7 +191,7 @@ func (s *Store) ImportDecoded(d *Decoded, opts ImportOptions) (*ImportResult, er
 				return err
 			}
 		}
-		for _, cert := range c.certs {
+		for _, cert := range certs {
 			if err := t.fileCert(res, cert, opts.FriendlyName); err != nil {
 				return err
 			}
@@ -191,6 +202,20 @@ func (s *Store) ImportDecoded(d *Decoded, opts ImportOptions) (*ImportResult, er
 		return nil, err
 	}
 	return res, nil
+}
+
+// excludedEntry describes a certificate left out of an import, with the
+// location it would have gone to.
+func excludedEntry(c *x509.Certificate) Entry {
+	loc := My
+	if isCA(c) {
+		loc = caLocation(c)
+	}
+	rec, err := recordForCert(c, loc)
+	if err != nil {
+		return Entry{Location: loc, Thumbprint: sha1Hex(c.Raw), SHA256: sha256Hex(c.Raw), Subject: c.Subject.String()}
+	}
+	return rec.Entry
 }
 
 // fileWithKey files a PFX leaf with its key in my.
