@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"edgecert/internal/certfmt"
 )
 
 // Check verifies the store against its index: every entry has its files,
@@ -83,7 +85,7 @@ func (s *Store) checkFiles(r *record) error {
 		}
 		pub = req.PublicKey
 	} else {
-		c, err := x509.ParseCertificate(der)
+		c, err := certfmt.ParseCertificate(der)
 		if err != nil {
 			return fmt.Errorf("%s: %v", r.certFile(), err)
 		}

@@ -86,6 +86,9 @@ func caLocation(c *x509.Certificate) Location {
 func recordForCert(c *x509.Certificate, loc Location) (record, error) {
 	kh, err := keyHashOf(c.PublicKey)
 	if err != nil {
+		if reason := certfmt.SPKIUnsupported(c.RawSubjectPublicKeyInfo); reason != "" {
+			return record{}, fmt.Errorf("certificate %q: %s: %w", certfmt.NameString(c.RawSubject), reason, ErrInvalidInput)
+		}
 		return record{}, err
 	}
 	alg, bits := keyInfo(c.PublicKey)
@@ -93,9 +96,9 @@ func recordForCert(c *x509.Certificate, loc Location) (record, error) {
 		Location:     loc,
 		Thumbprint:   sha1Hex(c.Raw),
 		SHA256:       sha256Hex(c.Raw),
-		Subject:      c.Subject.String(),
-		Issuer:       c.Issuer.String(),
-		Serial:       strings.ToUpper(c.SerialNumber.Text(16)),
+		Subject:      certfmt.NameString(c.RawSubject),
+		Issuer:       certfmt.NameString(c.RawIssuer),
+		Serial:       certfmt.SerialHex(c.SerialNumber),
 		NotBefore:    c.NotBefore.UTC(),
 		NotAfter:     c.NotAfter.UTC(),
 		DNSNames:     append([]string(nil), c.DNSNames...),
@@ -123,7 +126,7 @@ func recordForRequest(der []byte, req *x509.CertificateRequest) (record, error) 
 		Location:     Request,
 		Thumbprint:   sha1Hex(der),
 		SHA256:       sha256Hex(der),
-		Subject:      req.Subject.String(),
+		Subject:      certfmt.NameString(req.RawSubject),
 		DNSNames:     append([]string(nil), req.DNSNames...),
 		EKU:          eku,
 		KeyUsage:     ku,
