@@ -27,7 +27,7 @@ import (
 // resign rebuilds the ECDSA-signed request der with its attributes
 // edited (attrs nil and noAttrs: the [0] field left out) and signs it again
 // with key.
-func resign(t *testing.T, key crypto.Signer, der []byte, edit func(attrs [][]byte) [][]byte, noAttrs bool) []byte {
+func resign(t testing.TB, key crypto.Signer, der []byte, edit func(attrs [][]byte) [][]byte, noAttrs bool) []byte {
 	t.Helper()
 	in := cryptobyte.String(der)
 	var outer, tbs, fields, version, subject, spki, attrs cryptobyte.String
@@ -77,7 +77,7 @@ func resign(t *testing.T, key crypto.Signer, der []byte, edit func(attrs [][]byt
 }
 
 // renameAttribute turns every attribute of type from into one of type to.
-func renameAttribute(t *testing.T, from, to asn1.ObjectIdentifier) func([][]byte) [][]byte {
+func renameAttribute(t testing.TB, from, to asn1.ObjectIdentifier) func([][]byte) [][]byte {
 	return func(attrs [][]byte) [][]byte {
 		var out [][]byte
 		for _, raw := range attrs {
