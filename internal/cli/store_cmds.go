@@ -355,7 +355,7 @@ func storeShowCmd(env *Env) *cobra.Command {
 			if cert != nil {
 				chain, err := s.Chain(cert)
 				for _, cc := range chain {
-					v.Chain = append(v.Chain, cc.Subject.String())
+					v.Chain = append(v.Chain, certfmt.NameString(cc.RawSubject))
 				}
 				if err != nil {
 					v.ChainError = err.Error()

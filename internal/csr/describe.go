@@ -7,6 +7,8 @@ import (
 	"encoding/asn1"
 	"strings"
 	"unicode/utf16"
+
+	"edgecert/internal/certfmt"
 )
 
 // TemplateName returns the template requested in req, or "": the Microsoft
@@ -93,7 +95,7 @@ func decodeString(v asn1.RawValue) string {
 // any tool; extensions it does not know are left out.
 func Describe(req *x509.CertificateRequest) Info {
 	info := Info{
-		Subject:        req.Subject.String(),
+		Subject:        certfmt.NameString(req.RawSubject),
 		DNSNames:       req.DNSNames,
 		SignatureAlg:   req.SignatureAlgorithm.String(),
 		SignatureValid: req.CheckSignature() == nil,

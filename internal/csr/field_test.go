@@ -221,3 +221,26 @@ func TestUnsupportedRequestKeys(t *testing.T) {
 		})
 	}
 }
+
+// TestRequestNamesShown: a request's subject with domain components and an
+// e-mail address is shown as Windows and OpenSSL show it.
+func TestRequestNamesShown(t *testing.T) {
+	openssl := testtool.Path(t, "openssl")
+	dir := t.TempDir()
+	p := filepath.Join(dir, "r.csr")
+	runTool(t, openssl, "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", filepath.Join(dir, "k.pem"),
+		"-subj", "/DC=local/DC=corp/OU=Servers/CN=edge.corp.local/emailAddress=pki@corp.local", "-out", p)
+	want := strings.TrimSpace(strings.TrimPrefix(runTool(t, openssl, "req", "-in", p, "-noout", "-subject", "-nameopt", "RFC2253"), "subject="))
+	want = strings.ReplaceAll(want, "emailAddress=", "E=")
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Describe(req).Subject; got != want || got != "E=pki@corp.local,CN=edge.corp.local,OU=Servers,DC=corp,DC=local" {
+		t.Fatalf("subject shown %q, OpenSSL (with E=) %q", got, want)
+	}
+}
