@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -58,12 +59,16 @@ func keyInfo(pub crypto.PublicKey) (string, int) {
 
 // isSelfSigned reports whether c is issued by itself (same name, own
 // signature, with any hash: where a root is filed does not depend on
-// whether its self-signature uses SHA-1 or MD5).
-func isSelfSigned(c *x509.Certificate) bool { return certfmt.IsSelfSigned(c) }
-
-// issuedBy reports whether parent's key made c's signature, with any hash
-// (for finding a file's own chain; trust is built by chainLocked).
-func issuedBy(c, parent *x509.Certificate) bool { return certfmt.IssuedBy(c, parent) }
+// whether its self-signature uses SHA-1 or MD5; see certfmt.IsSelfSigned).
+func isSelfSigned(c *x509.Certificate) bool {
+	if !bytes.Equal(c.RawSubject, c.RawIssuer) {
+		return false
+	}
+	if c.SignatureAlgorithm == x509.MD2WithRSA {
+		return certfmt.IsSelfSigned(c)
+	}
+	return issuedBy(c, c)
+}
 
 // isCA reports whether c is a CA certificate: basic constraints CA, or a
 // self-signed version 1 certificate (old roots have no extensions).
