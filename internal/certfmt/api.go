@@ -5,8 +5,12 @@
 // passphrase) and CRLs. It works on bytes only: no file or network I/O.
 //
 // The functions are split by format: pem.go (certificates, detection),
-// pkcs7.go, key.go (private keys, thumbprints), seal.go (passphrase-sealed
-// keys) and the pkcs12*.go files (PFX reading and writing, see pkcs12.go).
+// cert.go (one certificate, negative serials included, and serials as
+// Windows shows them), name.go (names as Windows shows them), issuer.go
+// (self-signed and issued-by checks for filing), keyalg.go (naming the key
+// algorithms this program does not support), pkcs7.go, key.go (private
+// keys, thumbprints), seal.go (passphrase-sealed keys) and the pkcs12*.go
+// files (PFX reading and writing, see pkcs12.go).
 // Every decoding error wraps ErrMalformed, ErrWrongPassword or ErrUnsupported.
 package certfmt
 
