@@ -229,3 +229,29 @@ func TestSelfSignedRoots(t *testing.T) {
 		t.Fatal("IssuedBy does not follow the key")
 	}
 }
+
+// TestDecodeNSSPFX: a .pfx that NSS's pk12util exports (PBES2 with
+// AES-128 and AES-256, 600,000 iterations, nickname as friendly name) is
+// read, as OpenSSL and GnuTLS read it.
+func TestDecodeNSSPFX(t *testing.T) {
+	openssl, certtool, dir := fieldTools(t)
+	nssCertutil := testtool.Path(t, "certutil")
+	pk12util := testtool.Path(t, "pk12util")
+	db := "sql:" + dir
+	pw := writeFile(t, dir, "pw.txt", []byte("db-password\n"))
+	noise := writeFile(t, dir, "noise", []byte(strings.Repeat("noise for the key generation ", 4)))
+	run(t, nssCertutil, "-N", "-d", db, "-f", pw)
+	run(t, nssCertutil, "-S", "-d", db, "-f", pw, "-z", noise, "-n", "Edge External", "-s", "CN=edge.contoso.com,O=Contoso",
+		"-x", "-t", "CT,,", "-k", "ec", "-q", "nistp256", "-v", "1")
+	pfx := filepath.Join(dir, "edge.p12")
+	run(t, pk12util, "-o", pfx, "-n", "Edge External", "-d", db, "-k", pw, "-W", "Pfx-Password")
+	run(t, openssl, "pkcs12", "-in", pfx, "-passin", "pass:Pfx-Password", "-noout")
+	run(t, certtool, "--p12-info", "--inder", "--infile", pfx, "--password", "Pfx-Password")
+	p, err := DecodePFX(readFile(t, pfx), "Pfx-Password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.FriendlyName != "Edge External" || p.KeyContainer != "" || p.Leaf.Subject.CommonName != "edge.contoso.com" || !PublicKeysEqual(p.Key.Public(), p.Leaf.PublicKey) {
+		t.Fatalf("read %q %q %v", p.FriendlyName, p.KeyContainer, p.Leaf.Subject)
+	}
+}
