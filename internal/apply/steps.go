@@ -232,7 +232,7 @@ func (r *runner) obtain(ctx context.Context, c *plan.Certificate, cs CertState) 
 	} else {
 		r.event(StepRequest, c.ID, c.RequestOn, EventSkipped, "request already pending; its key is kept")
 	}
-	req, err := x509.ParseCertificateRequest(pend.DER)
+	req, err := csr.Decode(pend.DER)
 	if err != nil {
 		return "", "", fmt.Errorf("apply: pending request on %s: %w", c.RequestOn, err)
 	}

@@ -395,7 +395,12 @@ func requestShowCmd(env *Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show FILE",
 		Short: "Show what a certificate request asks for (View the CSR)",
-		Long:  "Show decodes a PKCS#10 request, ours or another tool's (certreq, OpenSSL, IIS): PEM, bare Base64 or DER. FILE - reads standard input.",
+		Long: `Show decodes a PKCS#10 request, ours or another tool's (certreq, OpenSSL, IIS):
+PEM, bare Base64 or DER, in a text file saved with a UTF-8 byte order mark
+(Notepad) or as UTF-16 (Windows PowerShell 5.1's Out-File) too. Requested
+extensions are read from PKCS#9 extensionRequest and from the Microsoft
+attribute 1.3.6.1.4.1.311.2.1.14 that IIS and older certreq write; the CA
+reads and checks them the same way. FILE - reads standard input.`,
 		Example: `  edgecert request show edge.csr
   edgecert request show rp.req -o json`,
 		Args: cobra.ExactArgs(1),

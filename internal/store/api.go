@@ -134,12 +134,32 @@ type ImportOptions struct {
 	Password     string // for .pfx
 	Exportable   bool   // may an imported key be exported again
 	FriendlyName string // overrides the file's friendly name
+	// AllCertificates imports every certificate of a file that brings a
+	// private key (a .pfx, PEM with a key), not only the chain of the
+	// key's certificate.
+	AllCertificates bool
 }
 
 // ImportResult lists what an import added, by location.
 type ImportResult struct {
 	Added   []Entry `json:"added"`
 	Skipped []Entry `json:"skipped"` // already present
+	// Excluded are the certificates of a file with a private key that are
+	// not in the chain of the key's certificate: not imported unless
+	// ImportOptions.AllCertificates (Location says where they would go).
+	Excluded []Entry `json:"excluded"`
+}
+
+// RootsAdded returns the entries the import added to root: trusted roots,
+// which the caller shows as Windows warns before it adds one.
+func (r *ImportResult) RootsAdded() []Entry {
+	var out []Entry
+	for _, e := range r.Added {
+		if e.Location == Root {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // ExportOptions control Export.

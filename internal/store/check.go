@@ -1,7 +1,6 @@
 package store
 
 import (
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +8,7 @@ import (
 	"strings"
 
 	"edgecert/internal/certfmt"
+	"edgecert/internal/csr"
 )
 
 // Check verifies the store against its index: every entry has its files,
@@ -72,13 +72,13 @@ func (s *Store) checkFiles(r *record, sealing string) error {
 	}
 	var pub any
 	if r.Location == Request {
-		req, err := x509.ParseCertificateRequest(der)
+		req, err := csr.Decode(der)
 		if err != nil {
 			return fmt.Errorf("%s: %v", r.certFile(), err)
 		}
 		pub = req.PublicKey
 	} else {
-		c, err := x509.ParseCertificate(der)
+		c, err := certfmt.ParseCertificate(der)
 		if err != nil {
 			return fmt.Errorf("%s: %v", r.certFile(), err)
 		}

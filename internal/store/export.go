@@ -137,7 +137,7 @@ func (s *Store) ExportDecoded(thumbprint string) (*Decoded, error) {
 		if err != nil {
 			return err
 		}
-		d = &Decoded{c: &content{key: p.Key, leaf: p.Leaf, certs: p.CA, friendly: p.FriendlyName}}
+		d = &Decoded{c: &content{pairs: []keyPair{{p.Key, p.Leaf, p.FriendlyName}}, certs: p.CA}}
 		return nil
 	})
 	return d, err

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"crypto/x509"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -30,7 +29,7 @@ func (s *Store) NewRequest(spec RequestSpec) (*Pending, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	req, err := x509.ParseCertificateRequest(der)
+	req, err := csr.Decode(der)
 	if err != nil {
 		return nil, fmt.Errorf("store: the request just made does not parse: %w", err)
 	}
