@@ -367,3 +367,33 @@ func TestScriptsUseDocumentedParameterSets(t *testing.T) {
 		t.Fatalf("the checker caught %v of three bad calls", errs)
 	}
 }
+
+// FuzzPSQuote checks that any text quoted for a script is one
+// single-quoted PowerShell string that reads back as the text: every
+// quote character PowerShell knows is doubled.
+func FuzzPSQuote(f *testing.F) {
+	for _, s := range []string{"plain", "Contoso's", "‘smart’", "'; Remove-Item C:\\ -Recurse; '", "‛‚"} {
+		f.Add(s)
+	}
+	quotes := "'\u2018\u2019\u201A\u201B"
+	f.Fuzz(func(t *testing.T, s string) {
+		q := psQuote(s)
+		if !strings.HasPrefix(q, "'") || !strings.HasSuffix(q, "'") || len(q) < 2 {
+			t.Fatalf("%q is not quoted", q)
+		}
+		body := []rune(q[1 : len(q)-1])
+		var back []rune
+		for i := 0; i < len(body); i++ {
+			back = append(back, body[i])
+			if strings.ContainsRune(quotes, body[i]) {
+				if i+1 >= len(body) || body[i+1] != body[i] {
+					t.Fatalf("%q: a lone quote ends the string early", q)
+				}
+				i++
+			}
+		}
+		if string(back) != string([]rune(s)) {
+			t.Fatalf("%q reads back as %q", s, string(back))
+		}
+	})
+}

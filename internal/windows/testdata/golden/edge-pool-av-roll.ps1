@@ -245,6 +245,8 @@ function Import-EdgecertPfx {
     if (-not $item -or -not $item.HasPrivateKey) {
         $file = Join-Path -Path $Here -ChildPath $Cert.File
         if ($PSCmdlet.ShouldProcess(('{0} ({1}), exportable: {2}' -f $Cert.Id, $Cert.Thumbprint, $Cert.Exportable), 'import into Cert:\LocalMachine\My')) {
+            $before = @{}
+            foreach ($present in @(Get-ChildItem -Path Cert:\LocalMachine\My)) { $before[$present.Thumbprint] = $true }
             if (Get-Command -Name Import-PfxCertificate -ErrorAction SilentlyContinue) {
                 $secure = ConvertTo-SecureString -String $Password -AsPlainText -Force
                 if ($Cert.Exportable) {
@@ -259,6 +261,12 @@ function Import-EdgecertPfx {
                     & certutil.exe -f -p $Password -importpfx My $file NoExport | Out-Null
                 }
                 if ($LASTEXITCODE -ne 0) { throw ('certutil -importpfx {0} failed ({1})' -f $file, $LASTEXITCODE) }
+            }
+            # The .pfx carries its chain, and the import puts every certificate
+            # of it into My: the CA certificates belong in Root and CA (step 2).
+            foreach ($ca in @($Plan.Roots) + @($Plan.Intermediates)) {
+                $stray = 'Cert:\LocalMachine\My\' + $ca.Thumbprint
+                if (-not $before[$ca.Thumbprint] -and (Test-Path -Path $stray)) { Remove-Item -Path $stray }
             }
             Add-EdgecertChange ('imported {0} ({1})' -f $Cert.Id, $Cert.Thumbprint)
         }
