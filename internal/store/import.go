@@ -226,11 +226,16 @@ func (s *Store) ImportDecoded(d *Decoded, opts ImportOptions) (*ImportResult, er
 }
 
 // excludedEntry describes a certificate left out of an import, with the
-// location it would have gone to.
+// location its names say it would go to (no signature is checked for a
+// certificate that is not imported).
 func excludedEntry(c *x509.Certificate) Entry {
 	loc := My
-	if isCA(c) {
-		loc = caLocation(c)
+	switch {
+	case c.BasicConstraintsValid && !c.IsCA:
+	case bytes.Equal(c.RawSubject, c.RawIssuer) && (c.IsCA || c.Version < 3):
+		loc = Root
+	case c.IsCA:
+		loc = CA
 	}
 	rec, err := recordForCert(c, loc)
 	if err != nil {
