@@ -133,12 +133,10 @@ func decodePEMWithKey(data []byte) (c *content, ok bool, err error) {
 			c.certs = append(c.certs, cert)
 		}
 	}
-	if leaf != nil {
-		c.pairs = []keyPair{{key: key, leaf: leaf}}
-	}
 	if leaf == nil {
 		return nil, true, errors.New("no certificate in the PEM file matches its private key")
 	}
+	c.pairs = []keyPair{{key: key, leaf: leaf}}
 	return c, true, nil
 }
 
