@@ -133,12 +133,10 @@ func decodePEMWithKey(data []byte) (c *content, ok bool, err error) {
 			c.certs = append(c.certs, cert)
 		}
 	}
-	if leaf != nil {
-		c.pairs = []keyPair{{key: key, leaf: leaf}}
-	}
 	if leaf == nil {
 		return nil, true, errors.New("no certificate in the PEM file matches its private key")
 	}
+	c.pairs = []keyPair{{key: key, leaf: leaf}}
 	return c, true, nil
 }
 
@@ -238,11 +236,16 @@ func (s *Store) ImportDecoded(d *Decoded, opts ImportOptions) (*ImportResult, er
 }
 
 // excludedEntry describes a certificate left out of an import, with the
-// location it would have gone to.
+// location its names say it would go to (no signature is checked for a
+// certificate that is not imported).
 func excludedEntry(c *x509.Certificate) Entry {
 	loc := My
-	if isCA(c) {
-		loc = caLocation(c)
+	switch {
+	case c.BasicConstraintsValid && !c.IsCA:
+	case bytes.Equal(c.RawSubject, c.RawIssuer) && (c.IsCA || c.Version < 3):
+		loc = Root
+	case c.IsCA:
+		loc = CA
 	}
 	rec, err := recordForCert(c, loc)
 	if err != nil {

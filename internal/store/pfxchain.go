@@ -20,7 +20,7 @@ func chainInFile(leaf *x509.Certificate, pool []*x509.Certificate) (chain, other
 	for cur := leaf; len(chain) < len(pool) && !isSelfSigned(cur); {
 		next := -1
 		for i, p := range pool {
-			if !used[i] && bytes.Equal(p.RawSubject, cur.RawIssuer) && !bytes.Equal(p.Raw, cur.Raw) && issuedBy(cur, p) {
+			if !used[i] && bytes.Equal(p.RawSubject, cur.RawIssuer) && !bytes.Equal(p.Raw, cur.Raw) && keyIDMayMatch(cur, p) && issuedBy(cur, p) {
 				next = i
 				break
 			}
@@ -38,4 +38,11 @@ func chainInFile(leaf *x509.Certificate, pool []*x509.Certificate) (chain, other
 		}
 	}
 	return chain, others
+}
+
+// keyIDMayMatch is false when c names its issuer's key identifier and p
+// has another one: no signature needs checking then (a file full of
+// certificates with the issuer's name costs no verification each).
+func keyIDMayMatch(c, p *x509.Certificate) bool {
+	return len(c.AuthorityKeyId) == 0 || len(p.SubjectKeyId) == 0 || bytes.Equal(c.AuthorityKeyId, p.SubjectKeyId)
 }
