@@ -373,6 +373,19 @@ func TestWarningsStartWithRuleAndNameACertificate(t *testing.T) {
 	}
 }
 
+// TestLoaderWarningsComeFirst: what the loader filled in (such as Topology
+// Builder's default simple URLs) is in the plan's warnings, before the
+// plan's own.
+func TestLoaderWarningsComeFirst(t *testing.T) {
+	tp := contoso()
+	tp.PublicIMAOL = true
+	tp.Warnings = []string{"R83: the Topology Builder document has no simple URLs: the dial-in URL is Topology Builder's default https://dialin.contoso.com"}
+	p := mustBuild(t, tp)
+	if len(p.Warnings) < 2 || p.Warnings[0] != tp.Warnings[0] {
+		t.Errorf("warnings = %q, want the loader's first", p.Warnings)
+	}
+}
+
 func TestBuildNil(t *testing.T) {
 	if _, err := Build(nil); err == nil {
 		t.Fatal("Build(nil) succeeded")
