@@ -80,9 +80,10 @@ type rawTopo struct {
 	// EdgeSettings are an overlay's per-edge-pool settings, keyed by FQDN.
 	EdgeSettings []*rawEdge
 
-	// XML is set for a Topology Builder document; NoSimpleURLs when it has
-	// no meet or dial-in simple URL (Topology Builder's defaults apply).
-	XML, NoSimpleURLs bool
+	// XML is set for a Topology Builder document; NoMeet and NoDialin when
+	// it has no Meet, or no Dialin, simple URL (Topology Builder's defaults
+	// apply).
+	XML, NoMeet, NoDialin bool
 }
 
 type rawSite struct {

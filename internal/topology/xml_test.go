@@ -170,7 +170,6 @@ func TestXMLRules(t *testing.T) {
 	}{
 		{"R7/configured-fqdn", []edit{{85, strings.Replace(lines[84], "sip.contoso.com", "*.contoso.com", 1)}}, want{"R7", 85, "<Port", 0}},
 		{"R83/missing-meet", []edit{{14, ""}, {15, ""}, {16, ""}}, want{"R83", 11, "<SimpleUrl", 0}},
-		{"R83/missing-dialin", []edit{{8, ""}, {9, ""}, {10, ""}}, want{"R83", 7, "<SimpleUrlConfiguration", 0}},
 		{"R84/port", []edit{{17, strings.Replace(lines[16], "admin.contoso.com", "admin.contoso.com:8443", 1)}}, want{"R84", 17, "<SimpleUrl", 0}},
 		{"required/access", []edit{{85, strings.Replace(lines[84], ` ConfiguredFqdn="sip.contoso.com"`, "", 1)}}, want{"required", 35, "<Cluster", 0}},
 		{"xml-reference", []edit{{81, `        <ClusterId SiteId="1" Number="9" />`}}, want{"xml-reference", 78, "<Service", 0}},

@@ -107,10 +107,10 @@ func (m *xmapper) domains(topo *xnode) {
 
 // simpleURLs maps SimpleUrlConfiguration: a Meet URL per domain, Dialin and
 // Admin; the ActiveUrl of each, else its first SimpleUrlEntry. A document
-// with no Meet and no Dialin URL gets Topology Builder's defaults later
-// (defaultSimpleURLs), once the overlay has had its say.
+// with no Meet URL, or no Dialin URL, gets Topology Builder's defaults for
+// it later (defaultSimpleURLs), once the overlay has had its say.
 func (m *xmapper) simpleURLs(topo *xnode) {
-	defer func() { m.r.NoSimpleURLs = len(m.r.Meet) == 0 && !m.r.Dialin.Set }()
+	defer func() { m.r.NoMeet, m.r.NoDialin = len(m.r.Meet) == 0, !m.r.Dialin.Set }()
 	cfg := topo.child("SimpleUrlConfiguration")
 	if cfg == nil {
 		return
