@@ -33,7 +33,11 @@ key, issuer, template, friendly name and the servers it is installed on.
 
 Every decision follows a rule of the Lync Server 2013 certificate documents;
 --explain prints, for each name, the rule that put it there. Warnings flag
-what is legal but risky. The output is the same, byte for byte, on every run.
+what is legal but risky, and, first, what the loader filled in: a Topology
+Builder document without meet or dial-in simple URLs gets Topology Builder's
+defaults (https://meet.<SIP domain>, https://dialin.<default SIP domain>);
+the overlay's simple_urls set others. The output is the same, byte for byte,
+on every run.
 
 An invalid topology prints every problem on standard error, one per line,
 and exits with status 2.`,
