@@ -80,11 +80,19 @@ func runPlan(env *Env, o *planOptions) error {
 // loadPlan loads a topology and plans it. Topology problems are printed on
 // stderr, one per line, and returned as invalid input (exit 2).
 func loadPlan(stderr io.Writer, path, overlay string) (*plan.Plan, error) {
+	p, _, err := loadPlanNoting(stderr, path, overlay)
+	return p, err
+}
+
+// loadPlanNoting is loadPlan that also returns the loader's warnings (what
+// it filled in, such as Topology Builder's default simple URLs), for the
+// commands that do not print the plan and so must print them themselves.
+func loadPlanNoting(stderr io.Writer, path, overlay string) (*plan.Plan, []string, error) {
 	t, err := topology.Load(path, overlay)
 	if err == nil {
 		var p *plan.Plan
 		if p, err = plan.Build(t); err == nil {
-			return p, nil
+			return p, t.Warnings, nil
 		}
 	}
 	var ps topology.Problems
@@ -92,7 +100,14 @@ func loadPlan(stderr io.Writer, path, overlay string) (*plan.Plan, error) {
 		for _, pr := range ps {
 			fmt.Fprintln(stderr, pr.String())
 		}
-		return nil, invalidInput(fmt.Errorf("%w: %d problem(s) in %s: %w", topology.ErrInvalid, len(ps), path, errSilent))
+		return nil, nil, invalidInput(fmt.Errorf("%w: %d problem(s) in %s: %w", topology.ErrInvalid, len(ps), path, errSilent))
 	}
-	return nil, invalidInput(err)
+	return nil, nil, invalidInput(err)
+}
+
+// noteWarnings prints the loader's warnings on stderr, one per line.
+func noteWarnings(stderr io.Writer, warnings []string) {
+	for _, w := range warnings {
+		fmt.Fprintln(stderr, "warning: "+w)
+	}
 }
