@@ -184,6 +184,7 @@ func TestSuggestionsUseTheTopologysDomains(t *testing.T) {
 		{"R84/pool-fqdn", head + "simple_urls: {meet: {litware.com: https://meet.litware.com}, dialin: https://pool01.litware.net/dialin}\n" + site, "R84", "https://dialin.litware.com"},
 		{"dns-name/url-host", head + "simple_urls: {meet: {litware.com: https://meet}, dialin: https://dialin.litware.com}\n" + site, "dns-name", "https://meet.litware.com"},
 		{"dns-name/server", head + "simple_urls: {meet: {litware.com: https://meet.litware.com}, dialin: https://dialin.litware.com}\n" + strings.Replace(site, "fe01.litware.net", "fe01", 1), "dns-name", "host.litware.com"},
+		{"R84/suggestion-is-a-pool", head + "simple_urls: {meet: {litware.com: https://meet.litware.com}, dialin: https://dialin.litware.com}\n" + strings.Replace(site, "pool01.litware.net", "meet.litware.com", 1), "R84", "such as https://lync.litware.com/meet"},
 		{"required/sip_domains", "version: 1\nsip_domains: []\nsimple_urls: {dialin: https://dialin.litware.com}\n" + site, "required", "sip_domains: [litware.net]"},
 	}
 	for _, tc := range cases {

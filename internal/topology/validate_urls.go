@@ -88,7 +88,11 @@ func (v *validator) checkURLs(urls []simpleURL) {
 		lower := strings.ToLower(u.V)
 		for _, pool := range v.poolNames {
 			if containsName(lower, pool) {
-				v.add(u.P, "R84", "use a name of its own, such as "+u.suggest, "simple URL %q contains the pool FQDN %s", u.V, pool)
+				suggest := u.suggest
+				if containsName(strings.ToLower(suggest), pool) {
+					suggest = otherHost(suggest)
+				}
+				v.add(u.P, "R84", "use a name of its own, such as "+suggest, "simple URL %q contains the pool FQDN %s", u.V, pool)
 				break
 			}
 		}
@@ -105,4 +109,15 @@ func (v *validator) checkURLs(urls []simpleURL) {
 			}
 		}
 	}
+}
+
+// otherHost turns https://meet.contoso.com into https://lync.contoso.com/meet
+// (R85: a simple URL may be a path on a shared host), for when the usual
+// suggestion is itself the name of a pool.
+func otherHost(u string) string {
+	first, rest, ok := strings.Cut(strings.TrimPrefix(u, "https://"), ".")
+	if !ok {
+		return u
+	}
+	return "https://lync." + rest + "/" + first
 }
