@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"edgecert/internal/plan"
 )
@@ -192,9 +193,10 @@ func isThumbprint(s string) bool {
 }
 
 // isText rejects control characters (a new line would end a comment or a
-// string) and overly long text.
+// string), text that is not UTF-8 (it could not be written back as it is)
+// and overly long text.
 func isText(s string) bool {
-	if len(s) > 512 {
+	if len(s) > 512 || !utf8.ValidString(s) {
 		return false
 	}
 	for _, r := range s {

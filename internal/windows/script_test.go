@@ -226,6 +226,7 @@ func TestInvalidInput(t *testing.T) {
 		{"friendly-name-newline", func(in *Install) { in.Personal[0].FriendlyName = "a\nSet-CsCertificate" }},
 		{"friendly-name-line-separator", func(in *Install) { in.Personal[0].FriendlyName = "a\u2028b" }},
 		{"subject-control", func(in *Install) { in.Roots[0].Subject = "CN=a\rb" }},
+		{"friendly-name-not-utf8", func(in *Install) { in.Personal[0].FriendlyName = "a\x9eb" }},
 		{"unknown-usage", func(in *Install) { in.Personal[0].Usages = []string{"Internal;Stop-Computer"} }},
 	}
 	for _, tc := range cases {
@@ -262,4 +263,35 @@ func TestPersonalFromPlan(t *testing.T) {
 	if _, ok := fe01["default/fe02.contoso.net"]; ok {
 		t.Error("fe01 gets fe02's certificate")
 	}
+}
+
+// FuzzFriendlyNameQuoting: whatever friendly name the script accepts, it
+// reads back as the same single string argument.
+func FuzzFriendlyNameQuoting(f *testing.F) {
+	for _, s := range []string{"Edge External sip.contoso.com", "a'b", "a\u2019b''", "\u201a\u201b$(x)`", "Zürich – Défaut"} {
+		f.Add(s)
+	}
+	pfx := PFX{ID: "x/y", File: "y.pfx", Thumbprint: strings.Repeat("A", 40), Usages: []string{"Default"}}
+	f.Fuzz(func(t *testing.T, name string) {
+		p := pfx
+		p.FriendlyName = name
+		b, err := InstallScript(Install{Server: "fe01.contoso.net", Personal: []PFX{p}})
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error %v is not ErrInvalid", err)
+			}
+			return
+		}
+		prefix := "Install-Pfx 'y.pfx' '" + strings.Repeat("A", 40) + "' "
+		s := string(b)
+		i := strings.Index(s, prefix)
+		if i < 0 {
+			t.Fatal("no Install-Pfx line")
+		}
+		line, _, _ := strings.Cut(s[i+len(prefix):], "\r\n")
+		got, rest := pwshString(t, line)
+		if got != name || rest != " $false" {
+			t.Fatalf("friendly name %q became %q followed by %q", name, got, rest)
+		}
+	})
 }
