@@ -105,8 +105,18 @@ func FuzzParseYAML(f *testing.F) {
 	})
 }
 
+// smallNoURLs is a small Get-CsTopology -AsXml document without simple
+// URLs: a Standard Edition server whose external web FQDN is its own.
+const smallNoURLs = `<Topology><InternalDomains DefaultDomain="a.com"><InternalDomain Name="b.org"/></InternalDomains>` +
+	`<Sites><CentralSite SiteId="1"><Name>S</Name></CentralSite></Sites>` +
+	`<Clusters><Cluster Fqdn="se.a.com" IsSingleMachineOnly="true"><ClusterId SiteId="1" Number="1"/><Machine/></Cluster></Clusters>` +
+	`<Services><Service><ServiceId RoleName="Registrar"/><InstalledOn><ClusterId SiteId="1" Number="1"/></InstalledOn></Service>` +
+	`<Service><ServiceId RoleName="WebServices"/><InstalledOn><ClusterId SiteId="1" Number="1"/></InstalledOn>` +
+	`<WebService><ExternalSettings Host="se.a.com"/></WebService></Service></Services></Topology>`
+
 func FuzzParseXML(f *testing.F) {
 	addSeeds(f, ".tbxml", ".xml")
+	f.Add([]byte(smallNoURLs))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		topo, err := topology.ParseXML("fuzz", data, nil, "")
 		if err == nil && !topology.IsXML(data) {
@@ -128,6 +138,9 @@ func FuzzParseXMLWithOverlay(f *testing.F) {
 	f.Add(doc, []byte("simple_urls: {dialin: https://dialin.tenant.rlevchenko.com, admin: https://admin.tenant.rlevchenko.com}\n"))
 	f.Add(asxml, []byte("simple_urls: {meet: {litware.com: https://meet.litware.com}}\nmobility: true\n"))
 	f.Add(contoso, overlay)
+	// Small documents first reach the defaults and the merge in a short run.
+	f.Add([]byte(smallNoURLs), []byte("simple_urls: {meet: {b.org: https://lync.b.org/meet}}\n"))
+	f.Add([]byte(smallNoURLs), []byte("simple_urls: {dialin: https://dialin.a.com, admin: https://admin.a.com}\nmobility: true\n"))
 	f.Fuzz(func(t *testing.T, data, ov []byte) {
 		topo, err := topology.ParseXML("fuzz", data, ov, "overlay")
 		if err != nil {
