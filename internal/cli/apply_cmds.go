@@ -49,8 +49,12 @@ func (f *topoFlags) add(cmd *cobra.Command, workspace bool) {
 	}
 }
 
+// plan loads and plans the topology; what the loader filled in is noted on
+// stderr, since these commands do not print the plan.
 func (f *topoFlags) plan(env *Env) (*plan.Plan, error) {
-	return loadPlan(env.Err, f.topology, f.overlay)
+	p, warnings, err := loadPlanNoting(env.Err, f.topology, f.overlay)
+	noteWarnings(env.Err, warnings)
+	return p, err
 }
 
 func (f *topoFlags) open(env *Env) (*plan.Plan, *apply.Workspace, error) {

@@ -248,6 +248,7 @@ func (o *requestNewOptions) planSpec(c *cobra.Command) (*store.RequestSpec, erro
 	if err != nil {
 		return nil, invalidInput(err)
 	}
+	noteWarnings(c.ErrOrStderr(), top.Warnings)
 	var pc *plan.Certificate
 	var ids []string
 	for i := range p.Certificates {

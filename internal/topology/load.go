@@ -79,12 +79,15 @@ func finish(c *collector, r *rawTopo, name string, overlay []byte, overlayName s
 		overlayName = ""
 	}
 	if r != nil {
+		defaultSimpleURLs(r, c)
 		validate(r, c)
 	}
 	if len(c.ps) > 0 {
 		return nil, c.sorted()
 	}
-	return build(r, name, overlayName), nil
+	t := build(r, name, overlayName)
+	t.Warnings = c.warnings
+	return t, nil
 }
 
 // IsXML reports whether data is an XML document (possibly UTF-16 or with a
