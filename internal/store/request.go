@@ -3,7 +3,6 @@ package store
 import (
 	"crypto/x509"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -74,7 +73,7 @@ func (s *Store) Pending() ([]Pending, error) {
 			if r.Location != Request {
 				continue
 			}
-			der, err := os.ReadFile(filepath.Join(s.dir, filepath.FromSlash(r.certFile())))
+			der, err := readStoreFile(filepath.Join(s.dir, filepath.FromSlash(r.certFile())))
 			if err != nil {
 				return fmt.Errorf("store: request %s: %w", r.Thumbprint, err)
 			}
