@@ -21,6 +21,14 @@ func TestInputSizeCaps(t *testing.T) {
 	f.Truncate(65 << 20) // sparse: over every bound, costs no disk
 	f.Close()
 	st := filepath.Join(dir, "store")
+	// A YAML topology without anchors or aliases, far larger than any
+	// deployment: refused by its node budget before a tree is built.
+	var y strings.Builder
+	y.WriteString("version: 1\nsites:\n")
+	for y.Len() < 3<<20 {
+		y.WriteString("  - name: site\n    servers: [a, b]\n")
+	}
+	hugeYAML := writeFile(t, dir, "huge.yaml", []byte(y.String()))
 	cases := []struct {
 		name  string
 		args  []string
@@ -35,6 +43,7 @@ func TestInputSizeCaps(t *testing.T) {
 		{"passphrase file /dev/zero", []string{"store", "list", "--store", st, "--passphrase-file", "/dev/zero"}, "64 KiB"},
 		{"plan /dev/zero", []string{"plan", "-t", "/dev/zero"}, "64 MiB"},
 		{"plan big", []string{"plan", "-t", big}, "64 MiB"},
+		{"plan huge yaml", []string{"plan", "-t", hugeYAML}, "at most 200000"},
 	}
 	if err := os.Mkdir(st, 0o700); err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/x509"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -20,7 +19,7 @@ func (s *Store) loadCertLocked(t string) (*x509.Certificate, error) {
 	if c, ok := s.certCache[t]; ok {
 		return c, nil
 	}
-	der, err := os.ReadFile(filepath.Join(s.dir, certDir, t+".cer"))
+	der, err := readStoreFile(filepath.Join(s.dir, certDir, t+".cer"))
 	if err != nil {
 		return nil, fmt.Errorf("store: certificate %s: %w", t, err)
 	}

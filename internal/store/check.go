@@ -63,7 +63,7 @@ func (s *Store) Check() error {
 // checkFiles checks the certificate (or request) file and key file of r;
 // the key must be sealed or not as sealing (index.Sealing) says.
 func (s *Store) checkFiles(r *record, sealing string) error {
-	der, err := os.ReadFile(filepath.Join(s.dir, filepath.FromSlash(r.certFile())))
+	der, err := readStoreFile(filepath.Join(s.dir, filepath.FromSlash(r.certFile())))
 	if err != nil {
 		return err
 	}
@@ -98,7 +98,7 @@ func (s *Store) checkFiles(r *record, sealing string) error {
 		return fmt.Errorf("%s has mode %v, want 0600", r.keyFile(), fi.Mode().Perm())
 	}
 	if sealing != "" {
-		data, err := os.ReadFile(filepath.Join(s.dir, filepath.FromSlash(r.keyFile())))
+		data, err := readStoreFile(filepath.Join(s.dir, filepath.FromSlash(r.keyFile())))
 		if err != nil {
 			return err
 		}

@@ -5,7 +5,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"edgecert/internal/certfmt"
@@ -161,7 +160,7 @@ func (s *Store) exportPFXLocked(idx *index, r *record, cert *x509.Certificate, o
 // exportRequestLocked returns a pending request again, PEM ("csr", "pem")
 // or DER ("der", "cer"), for when the file written at creation is lost.
 func (s *Store) exportRequestLocked(r *record, format string) ([]byte, error) {
-	der, err := os.ReadFile(filepath.Join(s.dir, filepath.FromSlash(r.certFile())))
+	der, err := readStoreFile(filepath.Join(s.dir, filepath.FromSlash(r.certFile())))
 	if err != nil {
 		return nil, fmt.Errorf("store: request %s: %w", r.Thumbprint, err)
 	}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -73,7 +72,7 @@ func (s *Store) Pending() ([]Pending, error) {
 			if r.Location != Request {
 				continue
 			}
-			der, err := os.ReadFile(filepath.Join(s.dir, filepath.FromSlash(r.certFile())))
+			der, err := readStoreFile(filepath.Join(s.dir, filepath.FromSlash(r.certFile())))
 			if err != nil {
 				return fmt.Errorf("store: request %s: %w", r.Thumbprint, err)
 			}

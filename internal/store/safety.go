@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"edgecert/internal/readlimit"
 )
 
 // A store deletes nothing it did not write. Its folders hold what its
@@ -154,3 +156,11 @@ func removeRegular(path string) {
 		_ = os.Remove(path)
 	}
 }
+
+// storeFile bounds what the store reads of its own files (a certificate,
+// request or key is a few kilobytes): a file put in their place that never
+// ends is refused, not read until memory runs out.
+var storeFile = readlimit.Kind{What: "a file of a store", Max: readlimit.Certificate}
+
+// readStoreFile reads one of the store's files, up to storeFile.Max.
+func readStoreFile(path string) ([]byte, error) { return readlimit.File(path, storeFile) }

@@ -250,3 +250,27 @@ func TestSymlinkedFolderRefused(t *testing.T) {
 		}
 	})
 }
+
+// TestEndlessStoreFileRefused: a store file replaced by one that never
+// ends (a link to /dev/zero) is refused with "file too large", not read
+// until memory runs out.
+func TestEndlessStoreFileRefused(t *testing.T) {
+	p := newPKI(t, "Contoso", 0)
+	dir := t.TempDir()
+	s := openTest(t, dir, "")
+	if _, err := s.Import(p.root.Raw, ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(dir, certDir, thumb(p.root)+".cer")
+	os.Remove(f)
+	if err := os.Symlink("/dev/zero", f); err != nil {
+		t.Fatal(err)
+	}
+	r := openTest(t, dir, "")
+	if _, _, err := r.Certificate(thumb(p.root)); err == nil || !strings.Contains(err.Error(), "file too large") {
+		t.Fatalf("show of an endless certificate file: %v", err)
+	}
+	if err := r.Check(); err == nil || !strings.Contains(err.Error(), "file too large") {
+		t.Fatalf("check: %v", err)
+	}
+}

@@ -3,7 +3,6 @@ package store
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"edgecert/internal/certfmt"
@@ -69,7 +68,7 @@ func (s *Store) decideUnrecorded(idx *index) (sealing, error) {
 		if !r.HasKey {
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(s.dir, filepath.FromSlash(r.keyFile())))
+		data, err := readStoreFile(filepath.Join(s.dir, filepath.FromSlash(r.keyFile())))
 		if err != nil {
 			continue // check reports it; the next key decides
 		}

@@ -102,3 +102,29 @@ func TestSealingOfOlderStores(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckReportsKeySealedOtherwise: a key file put in a sealing store
+// unsealed (or the reverse) is reported by check.
+func TestCheckReportsKeySealedOtherwise(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir, "right horse")
+	p, err := s.NewRequest(RequestSpec{Request: csrRequest("a.contoso.com"), Key: csr.P256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, _ := s.snapshot()
+	r, _ := idx.find(p.Thumbprint)
+	s.mu.Lock()
+	key, err := s.loadKeyLocked(r)
+	s.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := certfmt.MarshalPrivateKeyPEM(key)
+	if err := os.WriteFile(filepath.Join(dir, filepath.FromSlash(r.keyFile())), plain, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Check(); err == nil || !strings.Contains(err.Error(), "is not sealed, but the store seals its keys") {
+		t.Fatalf("check: %v", err)
+	}
+}

@@ -81,6 +81,6 @@ func sameFile(path string, data []byte, mode os.FileMode) bool {
 	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != mode.Perm() || fi.Size() != int64(len(data)) {
 		return false
 	}
-	got, err := os.ReadFile(path)
+	got, err := readStoreFile(path)
 	return err == nil && bytes.Equal(got, data)
 }
