@@ -144,7 +144,7 @@ func (e *Engine) Users(ctx context.Context) ([]UserInfo, error) {
 func (e *Engine) NewToken(ctx context.Context, user string) (string, error) {
 	if u, err := e.db.User(ctx, user); err != nil {
 		if errors.Is(err, db.ErrNotFound) {
-			return "", fmt.Errorf("no user %q: %w", user, ErrNotFound)
+			return "", fmt.Errorf("user %q %w", user, ErrNotFound)
 		}
 		return "", wrapDB(err)
 	} else if u.Disabled {
