@@ -2,7 +2,7 @@
 # Runs every edgecert test, unit and integration, against real components.
 # Installs what the tests need when it is missing (Debian packages: openssl,
 # gnutls-bin, nginx, postgresql, softhsm2, chromium, curl; npm: playwright-core
-# for the browser test), starts a throwaway PostgreSQL on loopback, and makes
+# for the browser test, tree-sitter-powershell for the PowerShell scripts), starts a throwaway PostgreSQL on loopback, and makes
 # any missing tool a test failure rather than a skip.
 #
 #   ./scripts/test.sh              # everything
@@ -17,6 +17,8 @@ say() { printf '==> %s\n' "$*"; }
 need_pkgs=()
 command -v openssl >/dev/null || need_pkgs+=(openssl)
 command -v certtool >/dev/null || need_pkgs+=(gnutls-bin)
+command -v keytool >/dev/null || need_pkgs+=(default-jre-headless)
+command -v pk12util >/dev/null || need_pkgs+=(libnss3-tools)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_pkgs+=(nginx-light)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_pkgs+=(postgresql)
 [ -e /usr/lib/softhsm/libsofthsm2.so ] || need_pkgs+=(softhsm2)
@@ -31,10 +33,15 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 fi
 export PATH="$PATH:/usr/sbin"
 
-# 2. npm packages for the browser test.
+# 2. npm packages: the browser test, and the PowerShell grammar that parses
+#    the scripts edgecert writes for Windows servers.
 if [ -f internal/enroll/browsertest/package.json ] && [ ! -d internal/enroll/browsertest/node_modules/playwright-core ]; then
   say "installing npm packages for the browser test"
   (cd internal/enroll/browsertest && npm ci --no-audit --no-fund --silent 2>/dev/null || npm install --no-audit --no-fund --silent)
+fi
+if [ -f internal/windows/pstest/package.json ] && [ ! -d internal/windows/pstest/node_modules/tree-sitter-powershell ]; then
+  say "installing npm packages for the PowerShell grammar check"
+  (cd internal/windows/pstest && npm ci --no-audit --no-fund --silent 2>/dev/null || npm install --no-audit --no-fund --silent)
 fi
 
 # 3. A throwaway PostgreSQL on loopback.
@@ -70,6 +77,30 @@ set +e
 CGO_ENABLED=1 go test -tags pkcs11 -count=1 -timeout 40m "${pkgs[@]}" 2>&1 | tee "$work/go-test.log"
 status=${PIPESTATUS[0]}
 set -e
+# 5. The fuzz targets of the readers of outside files (PFX, PEM/Base64/DER
+# certificates and keys, PKCS#7, PKCS#10), 3 s each (under a minute in all
+# with the builds); on a run of some packages only, those of the packages
+# named. (FuzzBERToDER and FuzzNameString run inside these readers.)
+fuzz_targets=(
+  ./internal/certfmt:FuzzParseCertificates ./internal/certfmt:FuzzParseCertificate
+  ./internal/certfmt:FuzzDecodePKCS7 ./internal/certfmt:FuzzDecodePFX ./internal/certfmt:FuzzDecodePFXAll
+  ./internal/certfmt:FuzzParsePrivateKey ./internal/csr:FuzzParse ./internal/csr:FuzzDecode
+)
+for t in "${fuzz_targets[@]}"; do
+  pkg=${t%%:*} target=${t##*:}
+  wanted=$([ $# -eq 0 ] && echo yes || true)
+  for a in "$@"; do
+    case "$a" in "$pkg" | "$pkg/..." | ./... | ./internal/...) wanted=yes ;; esac
+  done
+  [ -n "$wanted" ] || continue
+  say "fuzz $target ($pkg, 3s)"
+  if ! go test -run '^$' -fuzz="^$target\$" -fuzztime=3s "$pkg" >"$work/fuzz.log" 2>&1; then
+    cat "$work/fuzz.log"; echo "FAIL fuzz $target"
+    echo "FAIL fuzz $target" >>"$work/go-test.log"
+    status=1
+  fi
+done
+
 passed=$(grep -c '^ok ' "$work/go-test.log" || true)
 failed=$(grep -Ec '^(FAIL|--- FAIL)' "$work/go-test.log" || true)
 echo

@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -52,8 +54,16 @@ func TestApplyEndToEnd(t *testing.T) {
 			if err != nil || !st.Complete {
 				t.Fatalf("status: complete=%v err=%v run again=%v", st != nil && st.Complete, err, st.RunAgain)
 			}
-			// A second run changes nothing.
+			// A second run changes nothing, and writes nothing: not even
+			// the journal (state.json) with new stamps.
 			before := snapshotThumbprints(t, e)
+			journal := filepath.Join(e.Workspace.Dir, "state.json")
+			j0, err := os.ReadFile(journal)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fi0, _ := os.Stat(journal)
+			tree0 := treeStamps(t, e.Workspace.Dir)
 			res2, err := apply.Run(context.Background(), e.Plan, e.Workspace, e.Options())
 			if err != nil || !res2.Complete() {
 				t.Fatalf("rerun: %v %+v", err, res2)
@@ -61,8 +71,42 @@ func TestApplyEndToEnd(t *testing.T) {
 			if after := snapshotThumbprints(t, e); after != before {
 				t.Fatalf("a rerun changed the stores:\n%s\n%s", before, after)
 			}
+			j1, _ := os.ReadFile(journal)
+			fi1, _ := os.Stat(journal)
+			if !bytes.Equal(j0, j1) || !os.SameFile(fi0, fi1) || !fi0.ModTime().Equal(fi1.ModTime()) {
+				t.Fatalf("a rerun that changed nothing rewrote state.json:\n%s\n---\n%s", j0, j1)
+			}
+			if tree1 := treeStamps(t, e.Workspace.Dir); tree1 != tree0 {
+				t.Fatalf("a rerun that changed nothing wrote in the workspace:\n%s\n---\n%s", tree0, tree1)
+			}
 		})
 	}
+}
+
+// treeStamps lists every file under dir with its inode, size and
+// modification time: what a write changes.
+func treeStamps(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() == "apply.lock" { // the lock names its holder
+			return err
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		var ino uint64
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			ino = st.Ino
+		}
+		fmt.Fprintf(&b, "%s %d %d %s\n", p, ino, fi.Size(), fi.ModTime().Format(time.RFC3339Nano))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }
 
 func hasKind(p *plan.Plan, kind string) bool {

@@ -2,6 +2,7 @@ package apply_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -176,6 +177,28 @@ func TestServerMode(t *testing.T) {
 	noPassword.TransferPassword = ""
 	if _, err := apply.Run(ctx, e.Plan, ws2, noPassword); err == nil {
 		t.Fatal("a member imported the PFX without the transfer password")
+	}
+	// A PFX in the shared folder is read up to what a .pfx can be: one
+	// that never ends (here /dev/zero) is refused, not read until memory
+	// runs out.
+	pfxs, _ := filepath.Glob(filepath.Join(ex, "pfx", "*.pfx"))
+	if len(pfxs) == 0 {
+		t.Fatal("no .pfx file in the exchange folder")
+	}
+	if err := os.Rename(pfxs[0], pfxs[0]+".saved"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/dev/zero", pfxs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := apply.Run(ctx, e.Plan, ws2, member); (err == nil || !strings.Contains(err.Error(), "file too large")) && (res == nil || !strings.Contains(fmt.Sprint(res), "file too large")) {
+		t.Fatalf("an endless .pfx in the exchange folder: %v %+v", err, res)
+	}
+	if err := os.Remove(pfxs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(pfxs[0]+".saved", pfxs[0]); err != nil {
+		t.Fatal(err)
 	}
 	if res, err := apply.Run(ctx, e.Plan, ws2, member); err != nil || !res.Complete() {
 		t.Fatalf("member: %v %+v", err, res)

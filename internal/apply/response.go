@@ -10,6 +10,7 @@ import (
 
 	"edgecert/internal/atomicfile"
 	"edgecert/internal/certfmt"
+	"edgecert/internal/csr"
 	"edgecert/internal/plan"
 )
 
@@ -104,7 +105,7 @@ func (r *runner) importResponse(f Response) (string, error) {
 			}
 			continue
 		}
-		req, err := x509.ParseCertificateRequest(pend.DER)
+		req, err := csr.Decode(pend.DER)
 		if err != nil || !certfmt.PublicKeysEqual(req.PublicKey, leaf.PublicKey) {
 			unlock()
 			continue

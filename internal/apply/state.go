@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,9 +48,12 @@ type journal struct {
 	st   State
 	seq  uint64 // version of st
 	// wmu serialises writes, done outside mu so that readers never wait
-	// for an fsync; written is the version on disk.
+	// for an fsync; written is the version on disk and onDisk its bytes
+	// (nil when there is no file), so that a version equal to them is not
+	// written again.
 	wmu     sync.Mutex
 	written uint64
+	onDisk  []byte
 }
 
 func openJournal(path string, now func() time.Time) (*journal, error) {
@@ -61,6 +65,7 @@ func openJournal(path string, now func() time.Time) (*journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("apply: journal: %w", err)
 	}
+	j.onDisk = b
 	if err := json.Unmarshal(b, &j.st); err != nil {
 		return nil, fmt.Errorf("apply: journal %s is damaged: %w", path, err)
 	}
@@ -93,14 +98,21 @@ func (j *journal) set(id, friendlyName string, f func(*CertState)) {
 	j.changeLocked(id, friendlyName, f)
 }
 
+// changeLocked runs f on the state of id (created when missing) and
+// stamps it Updated only when f changed something: a run that changes
+// nothing leaves the journal as it was.
 func (j *journal) changeLocked(id, friendlyName string, f func(*CertState)) {
 	c := j.st.Certificates[id]
-	if c == nil {
+	created := c == nil
+	if created {
 		c = &CertState{Generation: 1, FriendlyName: friendlyName}
 		j.st.Certificates[id] = c
 	}
+	before := *c
 	f(c)
-	c.Updated = j.now().UTC()
+	if created || *c != before {
+		c.Updated = j.now().UTC()
+	}
 }
 
 // update changes the state of id and persists the journal before it
@@ -134,10 +146,14 @@ func (j *journal) write(b []byte, seq uint64) error {
 	if seq <= j.written {
 		return nil
 	}
+	if j.onDisk != nil && bytes.Equal(b, j.onDisk) {
+		j.written = seq
+		return nil
+	}
 	if err := atomicfile.Write(j.path, b, 0o600); err != nil {
 		return fmt.Errorf("apply: journal: %w", err)
 	}
-	j.written = seq
+	j.written, j.onDisk = seq, b
 	return nil
 }
 

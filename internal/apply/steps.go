@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
@@ -18,6 +19,7 @@ import (
 	"edgecert/internal/certfmt"
 	"edgecert/internal/csr"
 	"edgecert/internal/plan"
+	"edgecert/internal/readlimit"
 	"edgecert/internal/store"
 )
 
@@ -102,7 +104,7 @@ func (r *runner) importChainOn(srv string) error {
 func (r *runner) chainFile(ctx context.Context) ([]byte, error) {
 	if r.o.Issuer == nil {
 		if r.w.Exchange != "" {
-			b, err := os.ReadFile(filepath.Join(r.w.Exchange, "ca-chain.p7b"))
+			b, err := readlimit.File(filepath.Join(r.w.Exchange, "ca-chain.p7b"), readlimit.CertificateFile)
 			if err == nil {
 				return b, nil
 			}
@@ -118,15 +120,26 @@ func (r *runner) chainFile(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("apply: CA chain: %w", err)
 	}
-	if err := atomicfile.Write(r.w.path("ca-chain.p7b"), p7b, 0o644); err != nil {
+	if err := writeChanged(r.w.path("ca-chain.p7b"), p7b, 0o644); err != nil {
 		return nil, fmt.Errorf("apply: save the CA chain: %w", err)
 	}
 	if r.w.Exchange != "" {
-		if err := atomicfile.Write(filepath.Join(r.w.Exchange, "ca-chain.p7b"), p7b, 0o644); err != nil {
+		if err := writeChanged(filepath.Join(r.w.Exchange, "ca-chain.p7b"), p7b, 0o644); err != nil {
 			return nil, fmt.Errorf("apply: save the CA chain: %w", err)
 		}
 	}
 	return p7b, nil
+}
+
+// writeChanged writes data to path atomically unless path already holds
+// exactly data with mode: a run that changes nothing writes nothing.
+func writeChanged(path string, data []byte, mode os.FileMode) error {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm() == mode.Perm() && fi.Size() == int64(len(data)) {
+		if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+			return nil
+		}
+	}
+	return atomicfile.Write(path, data, mode)
 }
 
 // findMy returns the certificate with friendly name fn and its key in my.
@@ -219,7 +232,7 @@ func (r *runner) obtain(ctx context.Context, c *plan.Certificate, cs CertState) 
 	} else {
 		r.event(StepRequest, c.ID, c.RequestOn, EventSkipped, "request already pending; its key is kept")
 	}
-	req, err := x509.ParseCertificateRequest(pend.DER)
+	req, err := csr.Decode(pend.DER)
 	if err != nil {
 		return "", "", fmt.Errorf("apply: pending request on %s: %w", c.RequestOn, err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"edgecert/internal/atomicfile"
 	"edgecert/internal/plan"
+	"edgecert/internal/readlimit"
 	"edgecert/internal/store"
 )
 
@@ -113,7 +114,7 @@ func (r *runner) exchangeBase(c *plan.Certificate) string {
 // other machines (server mode), with the thumbprint next to it (not the password).
 func (r *runner) toExchange(c *plan.Certificate, thumb string) error {
 	base := r.exchangeBase(c)
-	if b, err := os.ReadFile(base + ".thumbprint"); err == nil && strings.TrimSpace(string(b)) == thumb {
+	if b, err := readlimit.File(base+".thumbprint", thumbprintFile); err == nil && strings.TrimSpace(string(b)) == thumb {
 		if _, err := os.Stat(base + ".pfx"); err == nil {
 			r.event(StepTransfer, c.ID, "", EventSkipped, "PFX already in the exchange folder")
 			return nil
@@ -147,12 +148,16 @@ func (r *runner) toExchange(c *plan.Certificate, thumb string) error {
 	return nil
 }
 
+// thumbprintFile bounds a .thumbprint file of the exchange folder (40
+// hexadecimal digits and a newline).
+var thumbprintFile = readlimit.Kind{What: "a thumbprint file", Max: 1 << 10}
+
 // fromExchange is the member side of server mode: import the PFX that
 // request_on left in the exchange folder.
 func (r *runner) fromExchange(c *plan.Certificate) (string, string, error) {
 	srv := r.w.only
 	base := r.exchangeBase(c)
-	b, err := os.ReadFile(base + ".thumbprint")
+	b, err := readlimit.File(base+".thumbprint", thumbprintFile)
 	if errors.Is(err, os.ErrNotExist) {
 		return "", fmt.Sprintf("waiting for %s to export the certificate to the exchange folder", c.RequestOn), nil
 	}
@@ -176,7 +181,7 @@ func (r *runner) fromExchange(c *plan.Certificate) (string, string, error) {
 	if r.o.TransferPassword == "" {
 		return "", "", fmt.Errorf("apply: %w: importing %s.pfx needs the transfer password: give --transfer-password-file", ErrInvalidInput, base)
 	}
-	pfx, err := os.ReadFile(base + ".pfx")
+	pfx, err := readlimit.File(base+".pfx", readlimit.CertificateFile)
 	if err != nil {
 		return "", "", fmt.Errorf("apply: exchange: %w", err)
 	}

@@ -85,6 +85,10 @@ type Principal struct {
 	Name   string
 	Groups []string
 	Admin  bool
+	// Version is the version of the user record the principal was read
+	// from (zero for the operator); a web session keeps it from sign-in
+	// and ends when the record changes (Engine.SessionPrincipal).
+	Version int64
 }
 
 // Status of a request.

@@ -132,7 +132,7 @@ func saveConfig(dir string, c *Config) error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(filepath.Join(dir, configFile), b, 0o644)
+	return atomicfile.Write(filepath.Join(dir, configFile), b, fileMode)
 }
 
 // dsn returns the database of the CA.

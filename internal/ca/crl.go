@@ -374,7 +374,7 @@ func (e *Engine) RenewRootCRL(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := atomicfile.Write(filepath.Join(e.dir, rootCRLFile), der, 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(e.dir, rootCRLFile), der, fileMode); err != nil {
 		return nil, err
 	}
 	return der, wrapDB(e.db.AppendAudit(ctx, db.Audit{At: e.now(), Actor: operatorName(), Action: "root-crl", Subject: e.root.Subject.CommonName,

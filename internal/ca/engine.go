@@ -12,7 +12,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"edgecert/internal/certfmt"
@@ -49,7 +51,8 @@ type Engine struct {
 
 	// checkSig verifies a submitted request's signature, the dearest step
 	// before signing (checkCSRSignature; tests count its calls).
-	checkSig func(*x509.CertificateRequest) error
+	checkSig       func(*x509.CertificateRequest) error
+	passwordChecks atomic.Int64 // argon2id checks Authenticate made (tests)
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -259,17 +262,33 @@ func isSoftKey(k crypto.Signer) bool {
 	return false
 }
 
-// wrapDB maps database errors to engine error kinds.
+// wrapDB maps database errors to engine error kinds. The database's
+// message already ends with its kind ("request 7: not found"), so the
+// engine's kind is added to the chain, not to the message, which says its
+// kind once ("request 7 not found").
 func wrapDB(err error) error {
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, db.ErrNotFound):
-		return fmt.Errorf("%w: %w", ErrNotFound, err)
+		msg := strings.TrimSuffix(err.Error(), ": "+db.ErrNotFound.Error())
+		return &kindError{msg: msg + " not found", errs: []error{ErrNotFound, err}}
 	case errors.Is(err, db.ErrConflict), errors.Is(err, db.ErrDuplicate):
-		return fmt.Errorf("%w: %w", ErrConflict, err)
+		return &kindError{msg: err.Error(), errs: []error{ErrConflict, err}}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
+	case errors.Is(err, db.ErrUnavailable):
+		return &kindError{msg: err.Error(), errs: []error{ErrUnavailable, err}}
 	}
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
+
+// kindError is an error with its own message whose chain holds an engine
+// error kind and the cause.
+type kindError struct {
+	msg  string
+	errs []error
+}
+
+func (e *kindError) Error() string   { return e.msg }
+func (e *kindError) Unwrap() []error { return e.errs }

@@ -179,3 +179,25 @@ func FuzzSubjectPolicy(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseOCSPRequest feeds arbitrary bytes to the OCSP request parser:
+// it must never panic, and it returns between 1 and maxOCSPRequests
+// certificates with a serial and a known hash, or an error.
+func FuzzParseOCSPRequest(f *testing.F) {
+	f.Add([]byte{0x30, 0x00})
+	f.Add([]byte("junk"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ids, err := parseOCSPRequest(data)
+		if err != nil {
+			return
+		}
+		if len(ids) == 0 || len(ids) > maxOCSPRequests {
+			t.Fatalf("%d certificates", len(ids))
+		}
+		for _, id := range ids {
+			if id.SerialNumber == nil || ocspHashes[id.HashAlgorithm.Algorithm.String()] == 0 {
+				t.Fatalf("certificate %+v", id)
+			}
+		}
+	})
+}

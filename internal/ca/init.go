@@ -69,6 +69,9 @@ func checkInit(dir string, o *InitOptions) error {
 	if len(o.Passphrase) == 0 {
 		return bad("a CA passphrase is required (--passphrase-file)")
 	}
+	if o.PKCS11 == nil && len(o.Passphrase) < MinPassphraseLen {
+		return bad("the CA passphrase has %d characters; it needs at least %d", len(o.Passphrase), MinPassphraseLen)
+	}
 	if strings.TrimSpace(o.Name) == "" || len(o.Name) > 60 {
 		return bad("invalid CA name %q", o.Name)
 	}
@@ -96,8 +99,32 @@ func checkInit(dir string, o *InitOptions) error {
 	if _, err := os.Stat(filepath.Join(dir, configFile)); err == nil {
 		return fmt.Errorf("%s already holds a CA: %w", dir, ErrConflict)
 	}
+	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+		return bad("%s is not a folder", dir)
+	}
+	if f, err := os.Open(dir); err == nil {
+		names, _ := f.Readdirnames(1)
+		f.Close()
+		if len(names) > 0 {
+			return fmt.Errorf("%s is not empty: a CA goes into a new or empty folder (its database holds password and token hashes): %w", dir, ErrConflict)
+		}
+	}
 	return nil
 }
+
+// MinPassphraseLen is the shortest CA key passphrase Init accepts (a
+// PKCS#11 token's PIN excepted: the token limits its guesses).
+const MinPassphraseLen = 12
+
+// Modes of what Init and the engine write in the CA folder: the folder
+// and every file in it are the CA operator's alone (the database holds
+// password and token hashes, the keys are sealed, and nobody else needs
+// the rest from the folder: clients get certificates and CRLs from the
+// server).
+const (
+	dirMode  = 0o700
+	fileMode = 0o600
+)
 
 func u(s string) bool { return strings.HasSuffix(s, "/") }
 
@@ -110,10 +137,16 @@ func Init(ctx context.Context, dir string, opts InitOptions) (err error) {
 		return err
 	}
 	existed := true
-	if _, serr := os.Stat(dir); errors.Is(serr, os.ErrNotExist) {
+	var oldMode os.FileMode
+	if st, serr := os.Stat(dir); errors.Is(serr, os.ErrNotExist) {
 		existed = false
+	} else if serr == nil {
+		oldMode = st.Mode().Perm()
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(dir, dirMode); err != nil {
+		return err
+	}
+	if err := os.Chmod(dir, dirMode); err != nil { // an existing empty folder
 		return err
 	}
 	var created []string
@@ -124,6 +157,8 @@ func Init(ctx context.Context, dir string, opts InitOptions) (err error) {
 			}
 			if !existed {
 				os.RemoveAll(dir)
+			} else {
+				os.Chmod(dir, oldMode)
 			}
 		}
 	}()
@@ -165,7 +200,7 @@ func Init(ctx context.Context, dir string, opts InitOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.Write(filepath.Join(dir, rootCertFile), certfmt.EncodeCertificatePEM(rootCert), 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, rootCertFile), certfmt.EncodeCertificatePEM(rootCert), fileMode); err != nil {
 		return err
 	}
 	if !opts.RootOnly {
@@ -177,7 +212,7 @@ func Init(ctx context.Context, dir string, opts InitOptions) (err error) {
 		if err != nil {
 			return err
 		}
-		if err := atomicfile.Write(filepath.Join(dir, issuingCertFile), certfmt.EncodeCertificatePEM(issCert), 0o644); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, issuingCertFile), certfmt.EncodeCertificatePEM(issCert), fileMode); err != nil {
 			return err
 		}
 		if err := writeRootCRL(dir, cfg, rootCert, rootKey, opts.Rand, now, ctx); err != nil {
@@ -215,7 +250,13 @@ func finishInit(ctx context.Context, dir string, cfg *Config, opts *InitOptions,
 		}
 	}
 	if cfg.DSN == "" {
-		track(defaultDBFile)
+		// SQLite creates the database with the process's umask, and its
+		// -wal and -shm files with the database's mode: create it 0600.
+		f, err := os.OpenFile(track(defaultDBFile), os.O_CREATE|os.O_EXCL|os.O_WRONLY, fileMode)
+		if err != nil {
+			return err
+		}
+		f.Close()
 		track(defaultDBFile + "-wal")
 		track(defaultDBFile + "-shm")
 	}
@@ -257,7 +298,7 @@ func initIssuingRequest(dir string, cfg *Config, ks keyStore, opts *InitOptions,
 		return err
 	}
 	p := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
-	if err := atomicfile.Write(filepath.Join(dir, issuingCSRFile), p, 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, issuingCSRFile), p, fileMode); err != nil {
 		return err
 	}
 	cfg.Pending = true
@@ -300,10 +341,10 @@ func ImportIssuing(dir string, certPEM, rootPEM []byte) error {
 	case iss.CheckSignatureFrom(root) != nil:
 		return fmt.Errorf("the certificate is not signed by the given root: %w", ErrBadRequest)
 	}
-	if err := atomicfile.Write(filepath.Join(dir, rootCertFile), certfmt.EncodeCertificatePEM(root), 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, rootCertFile), certfmt.EncodeCertificatePEM(root), fileMode); err != nil {
 		return err
 	}
-	if err := atomicfile.Write(filepath.Join(dir, issuingCertFile), certfmt.EncodeCertificatePEM(iss), 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, issuingCertFile), certfmt.EncodeCertificatePEM(iss), fileMode); err != nil {
 		return err
 	}
 	cfg.Pending = false
@@ -354,7 +395,7 @@ func writeRootCRL(dir string, cfg *Config, root *x509.Certificate, key crypto.Si
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(filepath.Join(dir, rootCRLFile), der, 0o644)
+	return atomicfile.Write(filepath.Join(dir, rootCRLFile), der, fileMode)
 }
 
 // subjectKeyID is RFC 5280 method 1: SHA-1 of the subjectPublicKey bits.

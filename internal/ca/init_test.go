@@ -26,6 +26,7 @@ func TestInitRefusesBadOptionsAndLeavesNothing(t *testing.T) {
 	}{
 		{"unknown key", func(o *InitOptions) { o.Key = "rsa1024" }},
 		{"no passphrase", func(o *InitOptions) { o.Passphrase = nil }},
+		{"passphrase of 11 characters", func(o *InitOptions) { o.Passphrase = []byte("eleven char") }},
 		{"bad CRL URL", func(o *InitOptions) { o.CRLURL = "ftp://x/" }},
 		{"CRL URL not a base", func(o *InitOptions) { o.CRLURL = "http://x/crl" }},
 		{"negative path length", func(o *InitOptions) { o.PathLen = -1 }},
@@ -196,5 +197,101 @@ func TestRenewRootCRL(t *testing.T) {
 	}
 	if stored, _ := e.RootCRL(); string(stored) != string(der) {
 		t.Fatal("renewed root CRL not stored")
+	}
+}
+
+// TestInitFolderAndModes: init refuses a folder that holds anything and
+// leaves it byte-identical; into a new or empty folder it makes the folder
+// 0700 and every file 0600, the database and its journal files included.
+func TestInitFolderAndModes(t *testing.T) {
+	ctx := context.Background()
+	base := InitOptions{Name: "Contoso", Key: "p256", Passphrase: testPassphrase, AdminName: "admin", AdminPassword: []byte("admin-password")}
+
+	t.Run("non-empty folder", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := os.Chmod(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("mine"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := Init(ctx, dir, base); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "not empty") {
+			t.Fatalf("init into a non-empty folder: %v", err)
+		}
+		ents, _ := os.ReadDir(dir)
+		if len(ents) != 2 {
+			t.Fatalf("the folder holds %d entries after a refused init", len(ents))
+		}
+		if b, _ := os.ReadFile(filepath.Join(dir, "notes.txt")); string(b) != "mine" {
+			t.Fatalf("notes.txt changed: %q", b)
+		}
+		if st, _ := os.Stat(dir); st.Mode().Perm() != 0o755 {
+			t.Fatalf("the refused folder's mode changed to %v", st.Mode().Perm())
+		}
+	})
+	t.Run("a file, not a folder", func(t *testing.T) {
+		f := filepath.Join(t.TempDir(), "f")
+		os.WriteFile(f, []byte("x"), 0o600)
+		if err := Init(ctx, f, base); !errors.Is(err, ErrBadRequest) {
+			t.Fatalf("init into a file: %v", err)
+		}
+	})
+	for _, c := range []struct {
+		name   string
+		create bool
+	}{{"new folder", false}, {"empty folder", true}} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "ca")
+			if c.create {
+				if err := os.Mkdir(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := Init(ctx, dir, base); err != nil {
+				t.Fatal(err)
+			}
+			// Use the CA so that the database's journal files exist.
+			e, err := Open(ctx, dir, OpenOptions{Passphrase: testPassphrase})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := e.AddUser(ctx, UserSpec{Name: "someone", Password: []byte("pw")}); err != nil {
+				t.Fatal(err)
+			}
+			checkModes(t, dir)
+			e.Close()
+			checkModes(t, dir)
+		})
+	}
+}
+
+// checkModes asserts that dir and every folder under it are 0700 and every
+// file 0600, and that ca.db is among them.
+func checkModes(t *testing.T, dir string) {
+	t.Helper()
+	sawDB := false
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := os.Lstat(p)
+		if err != nil {
+			return nil // a journal file that went away
+		}
+		want := os.FileMode(0o600)
+		if d.IsDir() {
+			want = 0o700
+		}
+		if st.Mode().Perm() != want {
+			t.Errorf("%s: mode %v, want %v", p, st.Mode().Perm(), want)
+		}
+		sawDB = sawDB || d.Name() == defaultDBFile
+		return nil
+	})
+	if !sawDB {
+		t.Errorf("no %s in %s", defaultDBFile, dir)
 	}
 }

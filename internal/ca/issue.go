@@ -267,7 +267,19 @@ func ParseSerial(s string) (*big.Int, error) {
 	if !ok || n.Sign() <= 0 {
 		return nil, fmt.Errorf("invalid serial number %q (hexadecimal expected): %w", s, ErrBadRequest)
 	}
-	return n, nil
+	return n, CheckSerialLength(n)
+}
+
+// MaxSerialOctets is the longest serial number RFC 5280 allows (4.1.2.2).
+const MaxSerialOctets = 20
+
+// CheckSerialLength refuses a serial number longer than MaxSerialOctets:
+// no certificate of this CA, nor of any conforming CA, has one.
+func CheckSerialLength(n *big.Int) error {
+	if l := (n.BitLen() + 7) / 8; l > MaxSerialOctets {
+		return fmt.Errorf("a serial is at most %d octets, this one has %d: %w", MaxSerialOctets, l, ErrBadRequest)
+	}
+	return nil
 }
 
 // issueCert builds, lints and signs a certificate under template t: the

@@ -18,43 +18,104 @@ import (
 
 var oidOCSPNonce = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 2}
 
+// maxOCSPRequests bounds the certificates one OCSP request may ask about.
+const maxOCSPRequests = 64
+
 // OCSP answers a DER OCSP request (RFC 6960) from the database, signed by
-// the issuing CA itself. A request for another issuer gets an
-// "unauthorized" response; an unknown serial is "unknown". The request's
-// nonce is echoed.
+// the issuing CA itself, with one answer for each certificate it asks
+// about (at most maxOCSPRequests). A request about a certificate of another
+// issuer gets an "unauthorized" response; an unknown serial is "unknown".
+// The request's nonce is echoed.
 func (e *Engine) OCSP(ctx context.Context, raw []byte) ([]byte, error) {
 	if e.signer == nil {
 		return nil, fmt.Errorf("the CA was opened without its key: %w", ErrBadRequest)
 	}
-	req, err := ocsp.ParseRequest(raw)
+	ids, err := parseOCSPRequest(raw)
 	if err != nil {
 		return ocsp.MalformedRequestErrorResponse, fmt.Errorf("malformed OCSP request: %v: %w", err, ErrBadRequest)
 	}
-	if !e.ocspIssuerMatches(req) {
-		return ocsp.UnauthorizedErrorResponse, nil
+	for _, id := range ids {
+		if !e.ocspIssuerMatches(id) {
+			return ocsp.UnauthorizedErrorResponse, nil
+		}
 	}
 	// producedAt and thisUpdate are the same instant, truncated to the
 	// second, so that thisUpdate is never after producedAt (zlint).
 	now := e.now().UTC().Truncate(time.Second)
-	single := ocspSingle{CertID: ocspCertID{HashAlgorithm: pkix.AlgorithmIdentifier{Algorithm: hashOID(req.HashAlgorithm), Parameters: asn1.NullRawValue},
-		NameHash: req.IssuerNameHash, IssuerKeyHash: req.IssuerKeyHash, SerialNumber: req.SerialNumber},
-		ThisUpdate: now, NextUpdate: now.Add(4 * time.Hour)}
-	c, err := e.db.Certificate(ctx, serialHex(req.SerialNumber))
-	switch {
-	case errors.Is(err, db.ErrNotFound):
-		single.Unknown = true
-	case err != nil:
-		return ocsp.TryLaterErrorResponse, wrapDB(err)
-	case c.Revoked:
-		single.Revoked = ocspRevoked{RevocationTime: c.RevokedAt.UTC(), Reason: asn1.Enumerated(c.Reason)}
-	default:
-		single.Good = true
+	singles := make([]ocspSingle, 0, len(ids))
+	for _, id := range ids {
+		single := ocspSingle{CertID: ocspCertID{HashAlgorithm: pkix.AlgorithmIdentifier{Algorithm: id.HashAlgorithm.Algorithm, Parameters: asn1.NullRawValue},
+			NameHash: id.NameHash, IssuerKeyHash: id.IssuerKeyHash, SerialNumber: id.SerialNumber},
+			ThisUpdate: now, NextUpdate: now.Add(4 * time.Hour)}
+		var c *db.Cert
+		err := CheckSerialLength(id.SerialNumber)
+		if err == nil {
+			c, err = e.db.Certificate(ctx, serialHex(id.SerialNumber))
+		}
+		switch {
+		case errors.Is(err, db.ErrNotFound), errors.Is(err, ErrBadRequest):
+			single.Unknown = true
+		case err != nil:
+			return ocsp.TryLaterErrorResponse, wrapDB(err)
+		case c.Revoked:
+			single.Revoked = ocspRevoked{RevocationTime: c.RevokedAt.UTC(), Reason: asn1.Enumerated(c.Reason)}
+		default:
+			single.Good = true
+		}
+		singles = append(singles, single)
 	}
 	var exts []pkix.Extension
 	if nonce := ocspNonce(raw); nonce != nil {
 		exts = append(exts, *nonce)
 	}
-	return e.signOCSP(single, now, exts)
+	return e.signOCSP(singles, now, exts)
+}
+
+// ocspRequest is an OCSPRequest (RFC 6960 section 4.1.1); x/crypto/ocsp
+// reads only the first certificate of a request.
+type ocspRequest struct {
+	TBS struct {
+		Version   int           `asn1:"explicit,tag:0,default:0,optional"`
+		Requestor asn1.RawValue `asn1:"explicit,tag:1,optional"`
+		List      []struct {
+			CertID ocspCertID
+			Exts   []pkix.Extension `asn1:"explicit,tag:0,optional"`
+		}
+		Exts []pkix.Extension `asn1:"explicit,tag:2,optional"`
+	}
+	Sig asn1.RawValue `asn1:"explicit,tag:0,optional"`
+}
+
+// parseOCSPRequest returns the certificates a DER OCSP request asks about.
+func parseOCSPRequest(raw []byte) ([]ocspCertID, error) {
+	var r ocspRequest
+	rest, err := asn1.Unmarshal(raw, &r)
+	switch {
+	case err != nil:
+		return nil, err
+	case len(rest) > 0:
+		return nil, errors.New("trailing data")
+	case len(r.TBS.List) == 0:
+		return nil, errors.New("no certificate asked about")
+	case len(r.TBS.List) > maxOCSPRequests:
+		return nil, fmt.Errorf("%d certificates asked about, at most %d", len(r.TBS.List), maxOCSPRequests)
+	}
+	ids := make([]ocspCertID, 0, len(r.TBS.List))
+	for _, one := range r.TBS.List {
+		if _, ok := ocspHashes[one.CertID.HashAlgorithm.Algorithm.String()]; !ok || one.CertID.SerialNumber == nil {
+			return nil, fmt.Errorf("unsupported hash algorithm %s", one.CertID.HashAlgorithm.Algorithm)
+		}
+		ids = append(ids, one.CertID)
+	}
+	return ids, nil
+}
+
+// ocspHashes are the CertID hash algorithms the responder understands.
+var ocspHashes = map[string]crypto.Hash{
+	"1.3.14.3.2.26":          crypto.SHA1,
+	"2.16.840.1.101.3.4.2.1": crypto.SHA256,
+	"2.16.840.1.101.3.4.2.2": crypto.SHA384,
+	"2.16.840.1.101.3.4.2.3": crypto.SHA512,
 }
 
 // OCSP structures (RFC 6960 section 4.2.1); x/crypto/ocsp cannot write
@@ -106,24 +167,12 @@ type ocspResponse struct {
 
 var oidOCSPBasic = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 1}
 
-func hashOID(h crypto.Hash) asn1.ObjectIdentifier {
-	switch h {
-	case crypto.SHA256:
-		return asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
-	case crypto.SHA384:
-		return asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 2}
-	case crypto.SHA512:
-		return asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}
-	}
-	return asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}
-}
-
 // signOCSP builds and signs a successful basic OCSP response, the issuing
 // CA being the responder (by name).
-func (e *Engine) signOCSP(single ocspSingle, producedAt time.Time, exts []pkix.Extension) ([]byte, error) {
+func (e *Engine) signOCSP(singles []ocspSingle, producedAt time.Time, exts []pkix.Extension) ([]byte, error) {
 	tbs, err := asn1.Marshal(ocspResponseData{
 		ResponderID: asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 1, IsCompound: true, Bytes: e.issuer.RawSubject},
-		ProducedAt:  producedAt, Responses: []ocspSingle{single}, Extensions: exts,
+		ProducedAt:  producedAt, Responses: singles, Extensions: exts,
 	})
 	if err != nil {
 		return nil, err
@@ -147,11 +196,11 @@ func (e *Engine) signOCSP(single ocspSingle, producedAt time.Time, exts []pkix.E
 	return asn1.Marshal(ocspResponse{Response: ocspResponseBytes{ResponseType: oidOCSPBasic, Response: basic}})
 }
 
-// ocspIssuerMatches checks the request's issuer name and key hashes.
-func (e *Engine) ocspIssuerMatches(req *ocsp.Request) bool {
-	h := req.HashAlgorithm
+// ocspIssuerMatches checks a CertID's issuer name and key hashes.
+func (e *Engine) ocspIssuerMatches(id ocspCertID) bool {
+	h := ocspHashes[id.HashAlgorithm.Algorithm.String()]
 	if h == 0 || !h.Available() {
-		h = crypto.SHA1
+		return false
 	}
 	nh := h.New()
 	nh.Write(e.issuer.RawSubject)
@@ -164,7 +213,7 @@ func (e *Engine) ocspIssuerMatches(req *ocsp.Request) bool {
 	}
 	kh := h.New()
 	kh.Write(spki.Key.Bytes)
-	return bytes.Equal(nh.Sum(nil), req.IssuerNameHash) && bytes.Equal(kh.Sum(nil), req.IssuerKeyHash)
+	return bytes.Equal(nh.Sum(nil), id.NameHash) && bytes.Equal(kh.Sum(nil), id.IssuerKeyHash)
 }
 
 // ocspNonce extracts the nonce extension of a DER OCSP request.

@@ -59,8 +59,9 @@ func (e *Engine) Request(ctx context.Context, p *Principal, id int64) (*Result, 
 		return nil, wrapDB(err)
 	}
 	if !p.Admin && r.Requester != p.Name {
-		// Someone else's request does not exist for this caller.
-		return nil, fmt.Errorf("request %d: %w", id, ErrNotFound)
+		// Someone else's request does not exist for this caller: the
+		// same error as an unknown id (wrapDB of "request N: not found").
+		return nil, fmt.Errorf("request %d %w", id, ErrNotFound)
 	}
 	return e.result(ctx, r)
 }
@@ -218,10 +219,12 @@ var reasonCodes = map[string]int{
 	"cessationOfOperation": 5, "certificateHold": 6, "removeFromCRL": 8, "privilegeWithdrawn": 9, "aACompromise": 10,
 }
 
-// ReasonNames lists the revocation reasons Revoke accepts.
+// ReasonNames lists the revocation reasons Revoke accepts. Not
+// certificateHold: a revocation by this CA is final, and a hold that can
+// never be released (removeFromCRL) would only mislead.
 func ReasonNames() []string {
 	return []string{"unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded",
-		"cessationOfOperation", "certificateHold", "privilegeWithdrawn", "aACompromise"}
+		"cessationOfOperation", "privilegeWithdrawn", "aACompromise"}
 }
 
 // reasonCode maps a reason name (case-insensitive) to its code.
@@ -229,8 +232,12 @@ func reasonCode(name string) (int, error) {
 	if name == "" {
 		return 0, nil
 	}
+	if strings.EqualFold(name, "certificateHold") || strings.EqualFold(name, "removeFromCRL") {
+		return 0, fmt.Errorf("%s is not offered: a revocation by this CA is final (there is no hold to release); revoke with another reason (%s): %w",
+			name, strings.Join(ReasonNames(), ", "), ErrBadRequest)
+	}
 	for n, c := range reasonCodes {
-		if strings.EqualFold(n, name) && c != 8 {
+		if strings.EqualFold(n, name) {
 			return c, nil
 		}
 	}
@@ -254,6 +261,9 @@ func (e *Engine) Revoke(ctx context.Context, p *Principal, serial *big.Int, reas
 	}
 	if serial == nil || serial.Sign() <= 0 {
 		return fmt.Errorf("invalid serial number: %w", ErrBadRequest)
+	}
+	if err := CheckSerialLength(serial); err != nil {
+		return err
 	}
 	s := serialHex(serial)
 	if !p.Admin {

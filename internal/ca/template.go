@@ -373,10 +373,10 @@ func saveTemplate(dir string, t *Template) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Join(dir, templatesDir), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, templatesDir), dirMode); err != nil {
 		return err
 	}
-	return atomicfile.Write(templatePath(dir, t.Name), b, 0o644)
+	return atomicfile.Write(templatePath(dir, t.Name), b, fileMode)
 }
 
 // templateNames lists the names of the template files of a CA directory.

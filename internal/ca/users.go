@@ -2,7 +2,6 @@ package ca
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -89,6 +88,7 @@ type UserInfo struct {
 	Groups      []string `json:"groups"`
 	Admin       bool     `json:"admin"`
 	HasPassword bool     `json:"has_password"`
+	Disabled    bool     `json:"disabled"`
 }
 
 // AddUser creates a user (an operator's action on the CA directory).
@@ -103,12 +103,19 @@ func (e *Engine) AddUser(ctx context.Context, u UserSpec) error {
 	}
 	var hash string
 	if len(u.Password) > 0 {
+		if err := checkPasswordLength(u.Password); err != nil {
+			return err
+		}
 		var err error
 		if hash, err = hashPassword(e.rand, u.Password); err != nil {
 			return err
 		}
 	}
-	err := e.db.CreateUser(ctx, db.User{Name: u.Name, Groups: u.Groups, Admin: u.Admin, PasswordHash: hash, Created: e.now()})
+	version, err := e.newUserVersion()
+	if err != nil {
+		return err
+	}
+	err = e.db.CreateUser(ctx, db.User{Name: u.Name, Groups: u.Groups, Admin: u.Admin, PasswordHash: hash, Created: e.now(), Version: version})
 	if errors.Is(err, db.ErrDuplicate) {
 		return fmt.Errorf("user %s already exists: %w", u.Name, ErrConflict)
 	}
@@ -127,18 +134,20 @@ func (e *Engine) Users(ctx context.Context) ([]UserInfo, error) {
 	}
 	out := make([]UserInfo, 0, len(us))
 	for _, u := range us {
-		out = append(out, UserInfo{Name: u.Name, Groups: append([]string{}, u.Groups...), Admin: u.Admin, HasPassword: u.PasswordHash != ""})
+		out = append(out, UserInfo{Name: u.Name, Groups: append([]string{}, u.Groups...), Admin: u.Admin, HasPassword: u.PasswordHash != "", Disabled: u.Disabled})
 	}
 	return out, nil
 }
 
 // NewToken creates an API token for user and returns it; only its hash is stored.
 func (e *Engine) NewToken(ctx context.Context, user string) (string, error) {
-	if _, err := e.db.User(ctx, user); err != nil {
+	if u, err := e.db.User(ctx, user); err != nil {
 		if errors.Is(err, db.ErrNotFound) {
-			return "", fmt.Errorf("no user %q: %w", user, ErrNotFound)
+			return "", fmt.Errorf("user %q %w", user, ErrNotFound)
 		}
 		return "", wrapDB(err)
+	} else if u.Disabled {
+		return "", fmt.Errorf("user %s is disabled: %w", user, ErrConflict)
 	}
 	b := make([]byte, 32)
 	if _, err := io.ReadFull(e.rand, b); err != nil {
@@ -148,33 +157,43 @@ func (e *Engine) NewToken(ctx context.Context, user string) (string, error) {
 	if err := e.db.AddToken(ctx, tokenHash(tok), user, e.now()); err != nil {
 		return "", wrapDB(err)
 	}
-	return tok, wrapDB(e.db.AppendAudit(ctx, db.Audit{At: e.now(), Actor: operatorName(), Action: "token-create", Subject: user, Result: "ok"}))
+	return tok, wrapDB(e.db.AppendAudit(ctx, db.Audit{At: e.now(), Actor: operatorName(), Action: "token-create", Subject: user, Result: "ok",
+		Detail: "token " + TokenID(tok)}))
 }
 
 func principalOf(u *db.User) *Principal {
-	return &Principal{Name: u.Name, Groups: append([]string{}, u.Groups...), Admin: u.Admin}
+	return &Principal{Name: u.Name, Groups: append([]string{}, u.Groups...), Admin: u.Admin, Version: u.Version}
 }
 
-// Authenticate checks a user's password.
+// Authenticate checks a user's password. It does the same work (one
+// argon2id hash with the same parameters) whether the user exists, has a
+// password, is disabled or not, so that its time tells nothing about the
+// account.
 func (e *Engine) Authenticate(ctx context.Context, user string, password []byte) (*Principal, error) {
 	u, err := e.db.User(ctx, user)
-	if errors.Is(err, db.ErrNotFound) {
-		checkPassword(dummyHash(), password) // same cost as a real check
-		return nil, fmt.Errorf("unknown user or wrong password: %w", ErrUnauthenticated)
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, db.ErrNotFound) {
 		return nil, wrapDB(err)
 	}
-	if u.PasswordHash == "" || !checkPassword(u.PasswordHash, password) {
+	usable := err == nil && u.PasswordHash != "" && !u.Disabled
+	hash := dummyHash()
+	if usable {
+		hash = u.PasswordHash
+	}
+	e.passwordChecks.Add(1)
+	if ok := checkPassword(hash, password); !ok || !usable {
 		return nil, fmt.Errorf("unknown user or wrong password: %w", ErrUnauthenticated)
 	}
 	return principalOf(u), nil
 }
 
-// dummyHash keeps the timing of unknown users equal to that of known ones.
+// dummyHash is what Authenticate checks a password against when there is
+// no usable hash: it has the parameters of every hash hashPassword makes.
+// It is built without hashing (a salt and a hash no password gives), so
+// that the first such check costs what the others cost.
 var dummyHash = sync.OnceValue(func() string {
-	h, _ := hashPassword(rand.Reader, []byte("dummy"))
-	return h
+	enc := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
+		enc.EncodeToString(make([]byte, 16)), enc.EncodeToString(make([]byte, argonKeyLen)))
 })
 
 // AuthenticateToken checks an API bearer token.
@@ -190,8 +209,14 @@ func (e *Engine) AuthenticateToken(ctx context.Context, token string) (*Principa
 		return nil, wrapDB(err)
 	}
 	u, err := e.db.User(ctx, name)
-	if err != nil {
+	if errors.Is(err, db.ErrNotFound) {
 		return nil, fmt.Errorf("token of a removed user: %w", ErrUnauthenticated)
+	}
+	if err != nil {
+		return nil, wrapDB(err)
+	}
+	if u.Disabled {
+		return nil, fmt.Errorf("token of a disabled user: %w", ErrUnauthenticated)
 	}
 	return principalOf(u), nil
 }
@@ -206,6 +231,9 @@ func (e *Engine) PrincipalFor(ctx context.Context, user string) (*Principal, err
 	}
 	if err != nil {
 		return nil, wrapDB(err)
+	}
+	if u.Disabled {
+		return nil, fmt.Errorf("user %s is disabled: %w", user, ErrUnauthenticated)
 	}
 	return principalOf(u), nil
 }

@@ -5,8 +5,12 @@
 // passphrase) and CRLs. It works on bytes only: no file or network I/O.
 //
 // The functions are split by format: pem.go (certificates, detection),
-// pkcs7.go, key.go (private keys, thumbprints), seal.go (passphrase-sealed
-// keys) and the pkcs12*.go files (PFX reading and writing, see pkcs12.go).
+// cert.go (one certificate, negative serials included, and serials as
+// Windows shows them), name.go (names as Windows shows them), issuer.go
+// (self-signed and issued-by checks for filing), keyalg.go (naming the key
+// algorithms this program does not support), pkcs7.go, key.go (private
+// keys, thumbprints), seal.go (passphrase-sealed keys) and the pkcs12*.go
+// files (PFX reading and writing, see pkcs12.go).
 // Every decoding error wraps ErrMalformed, ErrWrongPassword or ErrUnsupported.
 package certfmt
 
@@ -57,7 +61,10 @@ type PFX struct {
 	Key          crypto.Signer       // the private key (RSA or ECDSA)
 	Leaf         *x509.Certificate   // the certificate whose public key matches Key
 	CA           []*x509.Certificate // the other certificates (chain)
-	FriendlyName string              // friendlyName of the leaf/key bags, if any
+	FriendlyName string              // friendlyName of the leaf's bag (or of a key bag that names no container)
+	// KeyContainer is the key bag's friendlyName when it names the key's
+	// Windows container (CNG "te-…-<GUID>"): not a friendly name.
+	KeyContainer string
 	// LocalKeyID links the key and leaf bags. EncodePFX uses the SHA-1 of
 	// the leaf (as OpenSSL does) when it is empty.
 	LocalKeyID []byte
@@ -65,6 +72,13 @@ type PFX struct {
 	// Windows CSP name and machine key set marker (`openssl pkcs12 -CSP
 	// -LMK`). DecodePFX keeps them and EncodePFX writes them back.
 	KeyAttributes []BagAttribute
+}
+
+// PFXContents is everything a PKCS#12 file holds: each private key with
+// its certificate, and the other certificates.
+type PFXContents struct {
+	Pairs []*PFX              // one per key, CA left empty
+	Certs []*x509.Certificate // the certificates that are no key's
 }
 
 // BagAttribute is a PKCS#12 bag attribute other than friendlyName and

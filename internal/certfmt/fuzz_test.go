@@ -127,3 +127,81 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		}
 	}
 }
+
+// negativeSerialSeed is a certificate whose serial is negative (its
+// signature no longer verifies: a seed for the parser only).
+func negativeSerialSeed(t testing.TB) []byte {
+	_, ec := chains(t)
+	der := append([]byte(nil), ec.Leaf.Raw...)
+	s := ec.Leaf.SerialNumber.Bytes()
+	i := bytes.Index(der, append([]byte{0x02, byte(len(s))}, s...))
+	if i < 0 || s[0] >= 0x80 {
+		t.Fatal("seed: serial not found")
+	}
+	der[i+2] |= 0x80
+	return der
+}
+
+func FuzzParseCertificate(f *testing.F) {
+	_, ec := chains(f)
+	f.Add(ec.Leaf.Raw)
+	f.Add(ec.Root.Raw)
+	f.Add(negativeSerialSeed(f))
+	f.Fuzz(func(t *testing.T, der []byte) {
+		c, err := ParseCertificate(der)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(c.Raw, der) || !bytes.Contains(der, c.RawTBSCertificate) {
+			t.Fatal("the parsed certificate is not the input")
+		}
+		if std, err := x509.ParseCertificate(der); err == nil && std.SerialNumber.Cmp(c.SerialNumber) != 0 {
+			t.Fatal("serial differs from crypto/x509's")
+		}
+		if SerialHex(c.SerialNumber) == "" || NameString(c.RawSubject) == "" && len(c.RawSubject) > 2 {
+			t.Fatal("serial or subject not shown")
+		}
+		_ = IsSelfSigned(c)
+		_ = SPKIUnsupported(c.RawSubjectPublicKeyInfo)
+	})
+}
+
+func FuzzNameString(f *testing.F) {
+	_, ec := chains(f)
+	f.Add(ec.Leaf.RawSubject)
+	f.Add([]byte{0x30, 0x00})
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if a, b := NameString(raw), NameString(raw); a != b {
+			t.Fatal("not deterministic")
+		}
+	})
+}
+
+func FuzzDecodePFXAll(f *testing.F) {
+	rsaC, ec := chains(f)
+	one, err := EncodePFX(rand.Reader, &PFX{Key: ec.LeafKey, Leaf: ec.Leaf, CA: []*x509.Certificate{ec.Inter}}, "pw", PFXModern, false)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(one, "pw")
+	f.Add(append(append([]byte(nil), one...), 0, 0, 0, 0), "pw")
+	f.Add(buildPFX(f, "pw", []safeBag{testCertBag(f, ec.Leaf, nil), testKeyBag(f, ec.LeafKey, "pw", nil),
+		testCertBag(f, rsaC.Leaf, nil), testKeyBag(f, rsaC.LeafKey, "pw", nil)}), "pw")
+	f.Fuzz(func(t *testing.T, data []byte, password string) {
+		all, err := DecodePFXAll(data, password)
+		checkSentinel(t, err)
+		if err != nil {
+			return
+		}
+		for _, p := range all.Pairs {
+			if !PublicKeysEqual(p.Key.Public(), p.Leaf.PublicKey) {
+				t.Fatal("a key with another key's certificate")
+			}
+			for _, c := range all.Certs {
+				if c.Equal(p.Leaf) {
+					t.Fatal("a leaf also among the other certificates")
+				}
+			}
+		}
+	})
+}

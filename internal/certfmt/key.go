@@ -62,6 +62,9 @@ func ParsePrivateKey(data []byte) (crypto.Signer, error) {
 
 // parsePrivateKeyDER tries PKCS#8, PKCS#1 and SEC1 in turn.
 func parsePrivateKeyDER(der []byte) (crypto.Signer, error) {
+	if reason := pkcs8Unsupported(der); reason != "" {
+		return nil, unsupportedError{reason}
+	}
 	var key any
 	var err error
 	if key, err = x509.ParsePKCS8PrivateKey(der); err != nil {

@@ -61,7 +61,7 @@ func Detect(data []byte) Format {
 
 // detectDER classifies a binary encoding.
 func detectDER(der []byte) Format {
-	if _, err := x509.ParseCertificate(der); err == nil {
+	if _, err := ParseCertificate(der); err == nil {
 		return FormatCertificate
 	}
 	if _, err := x509.ParseCertificateRequest(der); err == nil {
@@ -207,9 +207,9 @@ func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 		if der, ok := decodeBareBase64(data); ok {
 			data = der
 		}
-		cert, err := x509.ParseCertificate(data)
+		cert, err := ParseCertificate(data)
 		if err != nil {
-			return nil, wrongFormat(fmt.Errorf("certfmt: DER certificate: %w: %w", ErrMalformed, err), data, FormatCertificate)
+			return nil, wrongFormat(fmt.Errorf("certfmt: DER %w", certificateError(data, err)), data, FormatCertificate)
 		}
 		return []*x509.Certificate{cert}, nil
 	}
@@ -222,9 +222,9 @@ func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 		if pemFormats[b.Type] != FormatCertificate || b.Type == "TRUSTED CERTIFICATE" {
 			return nil, fmt.Errorf("certfmt: PEM block %d is %q, not a CERTIFICATE: %w", i+1, b.Type, ErrMalformed)
 		}
-		cert, err := x509.ParseCertificate(b.Bytes)
+		cert, err := ParseCertificate(b.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("certfmt: PEM block %d: %w: %w", i+1, ErrMalformed, err)
+			return nil, fmt.Errorf("certfmt: PEM block %d: %w", i+1, certificateError(b.Bytes, err))
 		}
 		certs = append(certs, cert)
 	}

@@ -1,11 +1,18 @@
 package certfmt
 
 import (
+	"bytes"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"regexp"
+	"slices"
+	"strings"
 )
 
 // maxSafeContentsDepth bounds nested SafeContents bags.
@@ -46,7 +53,7 @@ func DecodePFX(data []byte, password string) (*PFX, error) {
 
 // decodePFXContent checks the MAC and walks every bag.
 func decodePFXContent(data []byte, password string) (*bagContent, error) {
-	der, err := berToDER(data)
+	der, err := berToDER(trimZeroPadding(data))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
@@ -89,6 +96,22 @@ func decodePFXContent(data []byte, password string) (*bagContent, error) {
 		return nil, fmt.Errorf("MAC verification failed: %w (or the file is corrupt)", ErrWrongPassword)
 	}
 	return nil, lastErr
+}
+
+// trimZeroPadding drops zero octets after the outer structure of a PFX,
+// which Windows tooling has written; other trailing data is left for
+// berToDER to refuse.
+func trimZeroPadding(data []byte) []byte {
+	n, err := berCopy(new(bytes.Buffer), data, 0)
+	if err != nil || n == len(data) {
+		return data
+	}
+	for _, b := range data[n:] {
+		if b != 0 {
+			return data
+		}
+	}
+	return data[:n]
 }
 
 // dataOctets returns the OCTET STRING of a data ContentInfo, joining the
@@ -224,9 +247,9 @@ func (c *bagContent) readBag(bag safeBag, pw passwords, depth int) error {
 		if !cb.ID.Equal(oidX509CertType) {
 			return nil // SDSI certificates: not used by anyone we talk to
 		}
-		cert, err := x509.ParseCertificate(cb.Data)
+		cert, err := ParseCertificate(cb.Data)
 		if err != nil {
-			return fmt.Errorf("%w: certificate: %w", ErrMalformed, err)
+			return certificateError(cb.Data, err)
 		}
 		c.certs = append(c.certs, certEntry{cert, attrs})
 	case bag.ID.Equal(oidSafeContentsBag):
@@ -254,7 +277,7 @@ func readKeyBag(bag safeBag, pw passwords) (crypto.Signer, error) {
 	}
 	key, err := parsePrivateKeyDER(pkcs8)
 	if err != nil {
-		if bag.ID.Equal(oidShroudedKeyBag) {
+		if bag.ID.Equal(oidShroudedKeyBag) && !errors.Is(err, ErrUnsupported) {
 			// Wrong-password decryption can pass the padding check by chance.
 			return nil, fmt.Errorf("private key: %w", errDecrypt)
 		}
@@ -264,39 +287,120 @@ func readKeyBag(bag safeBag, pw passwords) (crypto.Signer, error) {
 }
 
 // assemblePFX picks the key, matches its certificate and sorts the rest.
+// A file with several keys is refused here (DecodePFXAll reads it) with
+// what it holds.
 func assemblePFX(c *bagContent) (*PFX, error) {
-	switch len(c.keys) {
-	case 0:
-		return nil, fmt.Errorf("%w (%d certificate(s), no key)", ErrNoKey, len(c.certs))
-	case 1:
-	default:
-		return nil, fmt.Errorf("%w: %d private keys in one file (want one)", ErrUnsupported, len(c.keys))
+	all, err := assembleAll(c)
+	if err != nil {
+		return nil, err
 	}
-	k := c.keys[0]
-	leaf := -1
+	if len(all.Pairs) > 1 {
+		return nil, fmt.Errorf("%w: %d private keys in one file (%s): read it whole (DecodePFXAll) to take each key with its certificate", ErrUnsupported, len(all.Pairs), all.describe())
+	}
+	p := all.Pairs[0]
+	p.CA = all.Certs
+	return p, nil
+}
+
+// assembleAll matches every key with its certificate: the certificate of a
+// key has its public key, and its localKeyId when the key has one.
+func assembleAll(c *bagContent) (*PFXContents, error) {
+	if len(c.keys) == 0 {
+		return nil, fmt.Errorf("%w (%d certificate(s), no key)", ErrNoKey, len(c.certs))
+	}
+	out := &PFXContents{}
+	isLeaf := make([]bool, len(c.certs))
+	for n, k := range c.keys {
+		leaf := -1
+		for i, ce := range c.certs {
+			if !PublicKeysEqual(k.key.Public(), ce.cert.PublicKey) {
+				continue
+			}
+			if leaf < 0 || (len(k.attrs.localKeyID) > 0 && string(ce.attrs.localKeyID) == string(k.attrs.localKeyID)) {
+				leaf = i
+			}
+		}
+		if leaf < 0 {
+			if len(c.keys) == 1 {
+				return nil, fmt.Errorf("%w: none of the %d certificate(s) matches the private key", ErrNoKey, len(c.certs))
+			}
+			return nil, fmt.Errorf("%w: private key %d of %d (%s) has no certificate in the file, which holds %d certificate(s)", ErrNoKey, n+1, len(c.keys), keyDescription(k.key.Public()), len(c.certs))
+		}
+		isLeaf[leaf] = true
+		p := &PFX{Key: k.key, Leaf: c.certs[leaf].cert, KeyAttributes: k.attrs.other}
+		p.FriendlyName, p.KeyContainer = names(c.certs[leaf].attrs, k.attrs)
+		p.LocalKeyID = k.attrs.localKeyID
+		if len(p.LocalKeyID) == 0 {
+			p.LocalKeyID = c.certs[leaf].attrs.localKeyID
+		}
+		out.Pairs = append(out.Pairs, p)
+	}
 	for i, ce := range c.certs {
-		if !PublicKeysEqual(k.key.Public(), ce.cert.PublicKey) {
+		if isLeaf[i] || slices.ContainsFunc(out.Pairs, func(p *PFX) bool { return ce.cert.Equal(p.Leaf) }) ||
+			slices.ContainsFunc(out.Certs, ce.cert.Equal) {
 			continue
 		}
-		if leaf < 0 || (len(k.attrs.localKeyID) > 0 && string(ce.attrs.localKeyID) == string(k.attrs.localKeyID)) {
-			leaf = i
-		}
+		out.Certs = append(out.Certs, ce.cert)
 	}
-	if leaf < 0 {
-		return nil, fmt.Errorf("%w: none of the %d certificate(s) matches the private key", ErrNoKey, len(c.certs))
+	return out, nil
+}
+
+// names sorts the friendlyName attributes of a leaf and its key. The
+// friendly name is the certificate bag's. Windows writes the key's
+// container name (CNG "te-<template>-<GUID>" or a GUID) as the key bag's
+// friendlyName, next to the provider name attribute: that is the key's
+// container, not a friendly name. A key-bag name is taken as the friendly
+// name only when the certificate bag has none and it is not a container.
+func names(cert, key bagAttributes) (friendly, container string) {
+	if key.friendlyName != "" && (hasAttribute(key, OIDMSCSPName) || containerName.MatchString(key.friendlyName)) {
+		return cert.friendlyName, key.friendlyName
 	}
-	p := &PFX{Key: k.key, Leaf: c.certs[leaf].cert, KeyAttributes: k.attrs.other}
-	p.FriendlyName = firstNonEmpty(c.certs[leaf].attrs.friendlyName, k.attrs.friendlyName)
-	p.LocalKeyID = k.attrs.localKeyID
-	if len(p.LocalKeyID) == 0 {
-		p.LocalKeyID = c.certs[leaf].attrs.localKeyID
+	return firstNonEmpty(cert.friendlyName, key.friendlyName), ""
+}
+
+// containerName matches the key container names Windows generates.
+var containerName = regexp.MustCompile(`^(te-.+-)?\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?$`)
+
+func hasAttribute(a bagAttributes, oid asn1.ObjectIdentifier) bool {
+	return slices.ContainsFunc(a.other, func(b BagAttribute) bool { return b.Type.Equal(oid) })
+}
+
+// DecodePFXAll decodes a PKCS#12 file with any number of private keys,
+// each with its certificate (as Java and .NET write them); a key without
+// a certificate in the file wraps ErrNoKey. Password and MAC are checked as
+// by DecodePFX.
+func DecodePFXAll(data []byte, password string) (*PFXContents, error) {
+	content, err := decodePFXContent(data, password)
+	if err != nil {
+		return nil, wrongFormat(fmt.Errorf("certfmt: PFX: %w", err), data, FormatPKCS12)
 	}
-	for i, ce := range c.certs {
-		if i != leaf && !ce.cert.Equal(p.Leaf) {
-			p.CA = append(p.CA, ce.cert)
-		}
+	all, err := assembleAll(content)
+	if err != nil {
+		return nil, fmt.Errorf("certfmt: PFX: %w", err)
 	}
-	return p, nil
+	return all, nil
+}
+
+// describe lists the keys of a file and their certificates for a message.
+func (c *PFXContents) describe() string {
+	parts := make([]string, len(c.Pairs))
+	for i, p := range c.Pairs {
+		parts[i] = fmt.Sprintf("key %d %s for %q", i+1, keyDescription(p.Key.Public()), NameString(p.Leaf.RawSubject))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// keyDescription names a public key: "RSA 2048", "ECDSA P-256", "Ed25519".
+func keyDescription(pub crypto.PublicKey) string {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		return fmt.Sprintf("RSA %d", k.N.BitLen())
+	case *ecdsa.PublicKey:
+		return "ECDSA " + k.Curve.Params().Name
+	case ed25519.PublicKey:
+		return "Ed25519"
+	}
+	return fmt.Sprintf("%T", pub)
 }
 
 func firstNonEmpty(a, b string) string {

@@ -5,8 +5,11 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"fmt"
+	"strings"
 
 	"github.com/smallstep/pkcs7"
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
 var oidSignedData = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2}
@@ -41,6 +44,11 @@ func decodePKCS7(data []byte) ([]*x509.Certificate, error) {
 		return nil, fmt.Errorf("certfmt: PKCS#7 content type %v is not signedData: %w", ci.Type, ErrUnsupported)
 	}
 	p7, err := pkcs7.Parse(norm)
+	if err != nil && strings.Contains(err.Error(), errNegativeSerial) {
+		// The library parses with crypto/x509, which refuses negative
+		// serials: read the certificates set here.
+		return signedDataCertificates(ci.Content.Bytes)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("certfmt: PKCS#7: %w: %w", ErrMalformed, err)
 	}
@@ -52,6 +60,31 @@ func decodePKCS7(data []byte) ([]*x509.Certificate, error) {
 		return nil, fmt.Errorf("certfmt: PKCS#7 holds no certificate (%s): %w", what, ErrMalformed)
 	}
 	return p7.Certificates, nil
+}
+
+// signedDataCertificates reads the certificates of a DER SignedData
+// (version, digestAlgorithms, encapContentInfo, [0] certificates …) with
+// ParseCertificate.
+func signedDataCertificates(sd []byte) ([]*x509.Certificate, error) {
+	in := cryptobyte.String(sd)
+	var body, set cryptobyte.String
+	if !in.ReadASN1(&body, cbasn1.SEQUENCE) || !body.SkipASN1(cbasn1.INTEGER) || !body.SkipASN1(cbasn1.SET) ||
+		!body.SkipASN1(cbasn1.SEQUENCE) || !body.ReadASN1(&set, cbasn1.Tag(0).Constructed().ContextSpecific()) {
+		return nil, fmt.Errorf("certfmt: PKCS#7: %w: no certificates in the signed data", ErrMalformed)
+	}
+	var certs []*x509.Certificate
+	for n := 1; !set.Empty(); n++ {
+		var raw cryptobyte.String
+		if !set.ReadASN1Element(&raw, cbasn1.SEQUENCE) {
+			return nil, fmt.Errorf("certfmt: PKCS#7: %w: certificate %d is not a certificate", ErrMalformed, n)
+		}
+		c, err := ParseCertificate(raw)
+		if err != nil {
+			return nil, fmt.Errorf("certfmt: PKCS#7: certificate %d: %w: %w", n, ErrMalformed, err)
+		}
+		certs = append(certs, c)
+	}
+	return certs, nil
 }
 
 // pkcs7Binary returns the binary form of a PEM or binary PKCS#7 file.

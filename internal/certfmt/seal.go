@@ -4,6 +4,8 @@ import (
 	"crypto"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/sha256"
+	"crypto/subtle"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
@@ -185,4 +187,65 @@ func readFull(rand interface{ Read([]byte) (int, error) }, b []byte) error {
 		off += n
 	}
 	return nil
+}
+
+// Passphrase verifiers.
+//
+// NewPassphraseVerifier returns a string from which CheckPassphrase can
+// tell whether a passphrase is the one it was made from, without holding
+// anything sealed with it: "scrypt N=…,r=…,p=… <Base64 salt> <Base64
+// SHA-256 of the 32-byte scrypt output>". The scrypt parameters are those
+// of sealed keys, so guessing the passphrase from a verifier costs as much
+// as from a sealed key.
+func NewPassphraseVerifier(rand interface{ Read([]byte) (int, error) }, passphrase []byte) (string, error) {
+	if len(passphrase) == 0 {
+		return "", fmt.Errorf("certfmt: a passphrase verifier needs a non-empty passphrase")
+	}
+	salt := make([]byte, 16)
+	if err := readFull(rand, salt); err != nil {
+		return "", err
+	}
+	params := fmt.Sprintf("N=%d,r=%d,p=%d", sealN, sealR, sealP)
+	sum, err := verifierSum(passphrase, salt, sealN, sealR, sealP)
+	if err != nil {
+		return "", err
+	}
+	return sealKDF + " " + params + " " + base64.StdEncoding.EncodeToString(salt) + " " + base64.StdEncoding.EncodeToString(sum), nil
+}
+
+// CheckPassphrase reports whether passphrase is the one verifier was made
+// from: nil, an error wrapping ErrWrongPassword, or ErrMalformed for a
+// verifier it cannot read.
+func CheckPassphrase(verifier string, passphrase []byte) error {
+	f := strings.Fields(verifier)
+	if len(f) != 4 || f[0] != sealKDF {
+		return fmt.Errorf("certfmt: passphrase verifier: %w", ErrMalformed)
+	}
+	n, r, p, err := parseScryptParams(f[1])
+	if err != nil {
+		return err
+	}
+	salt, err1 := base64.StdEncoding.DecodeString(f[2])
+	want, err2 := base64.StdEncoding.DecodeString(f[3])
+	if err1 != nil || err2 != nil || len(salt) < 8 || len(want) != sha256.Size {
+		return fmt.Errorf("certfmt: passphrase verifier: %w", ErrMalformed)
+	}
+	got, err := verifierSum(passphrase, salt, n, r, p)
+	if err != nil {
+		return err
+	}
+	if subtle.ConstantTimeCompare(got, want) != 1 {
+		return fmt.Errorf("certfmt: passphrase: %w", ErrWrongPassword)
+	}
+	return nil
+}
+
+// verifierSum is SHA-256 of scrypt(passphrase, salt).
+func verifierSum(passphrase, salt []byte, n, r, p int) ([]byte, error) {
+	k, err := scrypt.Key(passphrase, salt, n, r, p, 32)
+	if err != nil {
+		return nil, fmt.Errorf("certfmt: scrypt: %w", err)
+	}
+	sum := sha256.Sum256(k)
+	return sum[:], nil
 }

@@ -20,6 +20,7 @@ import (
 	"edgecert/internal/ca"
 	"edgecert/internal/plan"
 	"edgecert/internal/proxy"
+	"edgecert/internal/readlimit"
 	"edgecert/internal/store"
 	"edgecert/internal/topology"
 	"edgecert/internal/verify"
@@ -48,8 +49,12 @@ func (f *topoFlags) add(cmd *cobra.Command, workspace bool) {
 	}
 }
 
+// plan loads and plans the topology; what the loader filled in is noted on
+// stderr, since these commands do not print the plan.
 func (f *topoFlags) plan(env *Env) (*plan.Plan, error) {
-	return loadPlan(env.Err, f.topology, f.overlay)
+	p, warnings, err := loadPlanNoting(env.Err, f.topology, f.overlay)
+	noteWarnings(env.Err, warnings)
+	return p, err
 }
 
 func (f *topoFlags) open(env *Env) (*plan.Plan, *apply.Workspace, error) {
@@ -104,7 +109,7 @@ func (f *issuerFlags) open(ctx context.Context, env *Env) (apply.Issuer, func(),
 	case f.ca.url != "" && f.caDir != "":
 		return nil, nil, invalidInput(errors.New("give either --ca URL or --ca-dir DIR, not both"))
 	case f.ca.url != "":
-		c, err := f.ca.client()
+		c, err := f.ca.client(env)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -208,14 +213,14 @@ func runApply(ctx context.Context, env *Env, o *applyOptions) error {
 	opts := apply.Options{Now: env.Now, Rand: env.Rand, Issuer: iss, DryRun: o.dryRun,
 		Progress: progressPrinter(env, o.output), Verify: verify.Options{RequireRevocation: o.requireRevocation}}
 	if o.tpf != "" {
-		if opts.TransferPassword, err = readSecretFile(o.tpf, "transfer password"); err != nil {
+		if opts.TransferPassword, err = readSecretFile(env, o.tpf, "transfer password"); err != nil {
 			return err
 		}
 	}
 	if len(o.responses) > 0 {
 		var files []apply.Response
 		for _, f := range o.responses {
-			b, err := os.ReadFile(f)
+			b, err := readlimit.File(f, readlimit.CertificateFile)
 			if err != nil {
 				return invalidInput(fmt.Errorf("--import-response: %w", err))
 			}
@@ -349,6 +354,7 @@ type verifyOptions struct {
 	live, requireRevocation bool
 	skipRevocation          bool
 	endpoints, certificates []string
+	snapshots               []string
 	output                  string
 	warnDays, concurrency   int
 }
@@ -369,16 +375,30 @@ OCSP); pool members hold the same certificate (R27, R38, R58).
 --endpoint, NAME being a certificate id, an endpoint host or a planned name),
 with SNI for every planned name, and checks the served chain, names and expiry.
 
+--snapshot FILE (repeatable, instead of --workspace) runs the same checks
+against what the real Windows servers hold: each file is one server's
+snapshot, written there by Collect-EdgecertSnapshot.ps1 (edgecert export
+snapshot-script): its Root, CA and My stores and its Get-CsCertificate
+assignments. A reverse proxy's certificate is the newest one in My with a
+key that carries every planned name. Servers without a snapshot are warnings.
+
 Exit status 3 when anything fails; each failure names the server, usage,
 rule and fix.`,
 		Example: `  edgecert verify -t topology.yaml --workspace ws
   edgecert verify -t topology.yaml --workspace ws --live --certificate reverse-proxy/rp-redmond \
-      --endpoint reverse-proxy/rp-redmond=127.0.0.1:8443 -o json`,
+      --endpoint reverse-proxy/rp-redmond=127.0.0.1:8443 -o json
+  edgecert verify -t examples/edge-pool-dns.yaml --snapshot edge01.snapshot.json --snapshot edge02.snapshot.json`,
 		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error { return runVerify(c.Context(), env, o) },
+		RunE: func(c *cobra.Command, _ []string) error {
+			if len(o.snapshots) > 0 {
+				return runVerifySnapshots(c.Context(), env, o)
+			}
+			return runVerify(c.Context(), env, o)
+		},
 	}
 	o.tf.add(cmd, true)
 	cmd.Flags().BoolVar(&o.live, "live", false, "also connect to the TLS endpoints")
+	cmd.Flags().StringArrayVar(&o.snapshots, "snapshot", nil, "a server's snapshot from Collect-EdgecertSnapshot.ps1, instead of --workspace (repeatable)")
 	cmd.Flags().StringArrayVar(&o.endpoints, "endpoint", nil, "NAME=ADDR: where to connect for a certificate id, endpoint or name (repeatable)")
 	cmd.Flags().StringArrayVar(&o.certificates, "certificate", nil, "check only this certificate id of the plan (repeatable)")
 	cmd.Flags().BoolVar(&o.requireRevocation, "require-revocation", false, "an unreachable CRL or OCSP responder is an error, not a warning")

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -14,6 +13,7 @@ import (
 	"edgecert/internal/atomicfile"
 	"edgecert/internal/ca"
 	"edgecert/internal/certfmt"
+	"edgecert/internal/readlimit"
 )
 
 // caCommands returns `edgecert ca` with its children, including those of
@@ -114,6 +114,11 @@ pkcs11 build). Every certificate the CA issues carries a CRL distribution
 point <crl-url><name>.crl, an AIA issuer URL <aia-url><name>.crt and the OCSP
 URL; the defaults point at the CA's own --http-listen paths on ` + ca.DefaultHTTPListen + `.
 
+DIR must be new or empty: init refuses a folder that holds anything. It
+makes DIR 0700 and every file in it 0600 (the database holds password and
+token hashes). The passphrase has at least 12 characters; a passphrase or
+password file that others than its owner may read draws a warning.
+
 After init only administrators may enroll, until 'ca template set --enroll'
 grants a group.`,
 		Example: `  # root + issuing CA, RSA-2048, with an administrator
@@ -170,7 +175,7 @@ func runCAInit(env *Env, o *caInitOptions) error {
 		opts.PKCS11 = &ca.PKCS11Config{Module: o.pkcs11Module, TokenLabel: o.pkcs11Token}
 	}
 	if o.admin != "" {
-		if opts.AdminPassword, err = readRequiredSecret(o.adminPasswordFile, "administrator password"); err != nil {
+		if opts.AdminPassword, err = readRequiredSecret(env, o.adminPasswordFile, "administrator password"); err != nil {
 			return err
 		}
 	}
@@ -213,11 +218,11 @@ install both.`,
 		Example: `  edgecert ca import-issuing --dir ca --cert issuing.cer --root root.cer`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := os.ReadFile(certFile)
+			c, err := readlimit.File(certFile, readlimit.CertificateFile)
 			if err != nil {
 				return invalidInput(err)
 			}
-			r, err := os.ReadFile(rootFile)
+			r, err := readlimit.File(rootFile, readlimit.CertificateFile)
 			if err != nil {
 				return invalidInput(err)
 			}
@@ -281,9 +286,9 @@ func runCAIssue(env *Env, o *caIssueOptions) error {
 	var data []byte
 	var err error
 	if o.csrFile == "-" {
-		data, err = io.ReadAll(env.In)
+		data, err = readlimit.Reader(env.In, "standard input", readlimit.RequestFile)
 	} else {
-		data, err = os.ReadFile(o.csrFile)
+		data, err = readlimit.File(o.csrFile, readlimit.RequestFile)
 	}
 	if err != nil {
 		return invalidInput(fmt.Errorf("--csr: %w", err))

@@ -230,7 +230,7 @@ func newCAUserCmd(env *Env) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			u := ca.UserSpec{Name: args[0], Groups: groups, Admin: admin}
 			if pwFile != "" {
-				p, err := readRequiredSecret(pwFile, "password")
+				p, err := readRequiredSecret(env, pwFile, "password")
 				if err != nil {
 					return err
 				}
@@ -256,6 +256,7 @@ func newCAUserCmd(env *Env) *cobra.Command {
 	add.Flags().BoolVar(&admin, "admin", false, "CA administrator: manages templates, approves, revokes")
 	add.Flags().StringVar(&pwFile, "password-file", "", "file holding the password (none: API token only)")
 	c.AddCommand(add, newCAUserTokenCmd(env), newCAUserListCmd(env))
+	c.AddCommand(newCAUserChangeCmds(env)...)
 	return c
 }
 
@@ -264,8 +265,9 @@ func newCAUserTokenCmd(env *Env) *cobra.Command {
 	var out string
 	cmd := &cobra.Command{
 		Use:   "token --dir DIR NAME [--out FILE]",
-		Short: "Create an API bearer token for a user (only its hash is kept)",
+		Short: "Create an API bearer token for a user (only its hash is kept); list and revoke tokens",
 		Example: `  edgecert ca user token --dir ca alice --out alice.token
+  edgecert ca user token revoke --dir ca alice --all
   edgecert apply -t topology.yaml --workspace ws --ca https://ca:8443 --token-file alice.token`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -279,16 +281,18 @@ func newCAUserTokenCmd(env *Env) *cobra.Command {
 				return caErr(err)
 			}
 			if out == "" {
+				fmt.Fprintf(env.Err, "token id %s (to revoke it: edgecert ca user token revoke --id %s)\n", ca.TokenID(tok), ca.TokenID(tok))
 				_, err := fmt.Fprintln(env.Out, tok)
 				return err
 			}
 			if err := atomicfile.Write(out, []byte(tok+"\n"), 0o600); err != nil {
 				return err
 			}
-			fmt.Fprintf(env.Out, "token for %s written to %s\n", args[0], out)
+			fmt.Fprintf(env.Out, "token for %s written to %s (id %s)\n", args[0], out, ca.TokenID(tok))
 			return nil
 		},
 	}
+	cmd.AddCommand(newCAUserTokenRevokeCmd(env), newCAUserTokenListCmd(env))
 	o.add(cmd, false)
 	cmd.Flags().StringVar(&out, "out", "", "write the token to this file (mode 0600) instead of standard output")
 	return cmd
@@ -317,9 +321,9 @@ func newCAUserListCmd(env *Env) *cobra.Command {
 			}
 			return render(env.Out, output, us, func(w io.Writer) error {
 				tw := newTable(w)
-				fmt.Fprintln(tw, "NAME\tGROUPS\tADMIN\tPASSWORD")
+				fmt.Fprintln(tw, "NAME\tGROUPS\tADMIN\tPASSWORD\tDISABLED")
 				for _, u := range us {
-					tableRow(tw, u.Name, strings.Join(u.Groups, ","), u.Admin, u.HasPassword)
+					tableRow(tw, u.Name, strings.Join(u.Groups, ","), u.Admin, u.HasPassword, u.Disabled)
 				}
 				return tw.Flush()
 			})

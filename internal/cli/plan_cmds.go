@@ -33,7 +33,11 @@ key, issuer, template, friendly name and the servers it is installed on.
 
 Every decision follows a rule of the Lync Server 2013 certificate documents;
 --explain prints, for each name, the rule that put it there. Warnings flag
-what is legal but risky. The output is the same, byte for byte, on every run.
+what is legal but risky, and, first, what the loader filled in: a Topology
+Builder document without meet or dial-in simple URLs gets Topology Builder's
+defaults (https://meet.<SIP domain>, https://dialin.<default SIP domain>);
+the overlay's simple_urls set others. The output is the same, byte for byte,
+on every run.
 
 An invalid topology prints every problem on standard error, one per line,
 and exits with status 2.`,
@@ -76,11 +80,19 @@ func runPlan(env *Env, o *planOptions) error {
 // loadPlan loads a topology and plans it. Topology problems are printed on
 // stderr, one per line, and returned as invalid input (exit 2).
 func loadPlan(stderr io.Writer, path, overlay string) (*plan.Plan, error) {
+	p, _, err := loadPlanNoting(stderr, path, overlay)
+	return p, err
+}
+
+// loadPlanNoting is loadPlan that also returns the loader's warnings (what
+// it filled in, such as Topology Builder's default simple URLs), for the
+// commands that do not print the plan and so must print them themselves.
+func loadPlanNoting(stderr io.Writer, path, overlay string) (*plan.Plan, []string, error) {
 	t, err := topology.Load(path, overlay)
 	if err == nil {
 		var p *plan.Plan
 		if p, err = plan.Build(t); err == nil {
-			return p, nil
+			return p, t.Warnings, nil
 		}
 	}
 	var ps topology.Problems
@@ -88,7 +100,14 @@ func loadPlan(stderr io.Writer, path, overlay string) (*plan.Plan, error) {
 		for _, pr := range ps {
 			fmt.Fprintln(stderr, pr.String())
 		}
-		return nil, invalidInput(fmt.Errorf("%w: %d problem(s) in %s: %w", topology.ErrInvalid, len(ps), path, errSilent))
+		return nil, nil, invalidInput(fmt.Errorf("%w: %d problem(s) in %s: %w", topology.ErrInvalid, len(ps), path, errSilent))
 	}
-	return nil, invalidInput(err)
+	return nil, nil, invalidInput(err)
+}
+
+// noteWarnings prints the loader's warnings on stderr, one per line.
+func noteWarnings(stderr io.Writer, warnings []string) {
+	for _, w := range warnings {
+		fmt.Fprintln(stderr, "warning: "+w)
+	}
 }

@@ -199,3 +199,52 @@ func TestPlanCommandOverlay(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanCommandSimpleURLDefaults: a Get-CsTopology -AsXml document
+// without simple URLs plans (exit 0) with a warning naming each of Topology
+// Builder's defaults; an overlay's simple_urls replace them, and a meet URL
+// for a domain that is not a SIP domain is refused at its place in the
+// overlay (exit 2).
+func TestPlanCommandSimpleURLDefaults(t *testing.T) {
+	doc := filepath.Join("..", "topology", "testdata", "real", "rlevchenko-defaulttopology.xml")
+	out, stderr, code := runPlanCLI(t, "plan", "-t", doc)
+	if code != ExitOK || stderr != "" {
+		t.Fatalf("exit %d, stderr %q (plan prints its warnings with the plan only)", code, stderr)
+	}
+	for _, s := range []string{"2 warning(s)", "R83: ", "default https://meet.tenant.rlevchenko.com;", "default https://dialin.tenant.rlevchenko.com;"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("table lacks %q:\n%s", s, out)
+		}
+	}
+	dir := t.TempDir()
+	ov := filepath.Join(dir, "overlay.yaml")
+	if err := os.WriteFile(ov, []byte("simple_urls:\n  meet: {tenant.rlevchenko.com: https://lync.tenant.rlevchenko.com/meet}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code = runPlanCLI(t, "plan", "-t", doc, "--overlay", ov)
+	if code != ExitOK || !strings.Contains(out, "1 warning(s)") || !strings.Contains(out, "lync.tenant.rlevchenko.com") || strings.Contains(out, "meet.tenant.rlevchenko.com") {
+		t.Errorf("overlay meet URL: exit %d, stderr %s\n%s", code, stderr, out)
+	}
+	if err := os.WriteFile(ov, []byte("simple_urls:\n  meet: {litware.com: https://meet.litware.com}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code = runPlanCLI(t, "plan", "-t", doc, "--overlay", ov)
+	if code != ExitUsage || out != "" || !strings.Contains(stderr, ov+":2:") || !strings.Contains(stderr, "[R83]") {
+		t.Errorf("unknown SIP domain in the overlay: exit %d, stdout %q, stderr %s", code, out, stderr)
+	}
+}
+
+// TestLoaderWarningsOnStderr: the commands that do not print the plan say
+// on stderr what the loader filled in.
+func TestLoaderWarningsOnStderr(t *testing.T) {
+	doc := filepath.Join("..", "topology", "testdata", "real", "eic-pocketdomain.corp.tbxml")
+	ws := t.TempDir()
+	_, stderr, code := runPlanCLI(t, "status", "-t", doc, "--workspace", ws)
+	if code != ExitOK {
+		t.Fatalf("status: exit %d, stderr %s", code, stderr)
+	}
+	want := "warning: R83: the Topology Builder document has no meet simple URL: the meet URL of pocketdomain.corp is Topology Builder's default https://meet.pocketdomain.corp;"
+	if !strings.HasPrefix(stderr, want) || strings.Count(stderr, "warning: ") != 1 {
+		t.Errorf("status stderr = %q, want one line starting %q", stderr, want)
+	}
+}

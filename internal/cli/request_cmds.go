@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 
@@ -17,6 +16,7 @@ import (
 	"edgecert/internal/certfmt"
 	"edgecert/internal/csr"
 	"edgecert/internal/plan"
+	"edgecert/internal/readlimit"
 	"edgecert/internal/store"
 	"edgecert/internal/topology"
 )
@@ -34,7 +34,7 @@ certificate is imported, which joins the two in my.
 		Example: `  edgecert request new --store /srv/edge1 --from-plan edge-external -t topology.yaml --out edge.csr
   edgecert request show edge.csr`,
 	}
-	cmd.AddCommand(requestNewCmd(env), requestShowCmd(env), requestSubmitCmd(env), requestRetrieveCmd(env))
+	cmd.AddCommand(requestNewCmd(env), requestShowCmd(env), requestCheckCmd(env), requestSubmitCmd(env), requestRetrieveCmd(env))
 	return []*cobra.Command{cmd}
 }
 
@@ -54,14 +54,14 @@ func (f *caFlags) add(cmd *cobra.Command, required bool) {
 	cmd.Flags().StringVar(&f.pinFile, "pin-file", "", "file of pinned CA fingerprints (default: edgecert/ca-pins.json in the user's configuration directory)")
 }
 
-func (f *caFlags) client() (*caclient.Client, error) {
+func (f *caFlags) client(env *Env) (*caclient.Client, error) {
 	if f.url == "" {
 		return nil, invalidInput(errors.New("--ca URL is required"))
 	}
 	if f.tokenFile == "" {
 		return nil, invalidInput(errors.New("--token-file is required with --ca"))
 	}
-	tok, err := readSecretFile(f.tokenFile, "token")
+	tok, err := readSecretFile(env, f.tokenFile, "token")
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +147,7 @@ func runRequestNew(env *Env, c *cobra.Command, o *requestNewOptions) error {
 	}
 	var client *caclient.Client
 	if o.ca.url != "" {
-		if client, err = o.ca.client(); err != nil {
+		if client, err = o.ca.client(env); err != nil {
 			return err
 		}
 	}
@@ -248,6 +248,7 @@ func (o *requestNewOptions) planSpec(c *cobra.Command) (*store.RequestSpec, erro
 	if err != nil {
 		return nil, invalidInput(err)
 	}
+	noteWarnings(c.ErrOrStderr(), top.Warnings)
 	var pc *plan.Certificate
 	var ids []string
 	for i := range p.Certificates {
@@ -395,7 +396,12 @@ func requestShowCmd(env *Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show FILE",
 		Short: "Show what a certificate request asks for (View the CSR)",
-		Long:  "Show decodes a PKCS#10 request, ours or another tool's (certreq, OpenSSL, IIS): PEM, bare Base64 or DER. FILE - reads standard input.",
+		Long: `Show decodes a PKCS#10 request, ours or another tool's (certreq, OpenSSL, IIS):
+PEM, bare Base64 or DER, in a text file saved with a UTF-8 byte order mark
+(Notepad) or as UTF-16 (Windows PowerShell 5.1's Out-File) too. Requested
+extensions are read from PKCS#9 extensionRequest and from the Microsoft
+attribute 1.3.6.1.4.1.311.2.1.14 that IIS and older certreq write; the CA
+reads and checks them the same way. FILE - reads standard input.`,
 		Example: `  edgecert request show edge.csr
   edgecert request show rp.req -o json`,
 		Args: cobra.ExactArgs(1),
@@ -444,12 +450,16 @@ func critical(names []string, crit bool) string {
 	return s + " (not critical)"
 }
 
-// readInput reads a file, or standard input for "-".
+// readInput reads a request file, or standard input for "-", up to the
+// size a request can be.
 func readInput(env *Env, path string) ([]byte, error) {
+	var b []byte
+	var err error
 	if path == "-" {
-		return io.ReadAll(env.In)
+		b, err = readlimit.Reader(env.In, "standard input", readlimit.RequestFile)
+	} else {
+		b, err = readlimit.File(path, readlimit.RequestFile)
 	}
-	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, invalidInput(err)
 	}
@@ -486,7 +496,7 @@ retrieve.`,
 			if err != nil {
 				return invalidInput(fmt.Errorf("%s: %w", args[0], err))
 			}
-			client, err := ca.client()
+			client, err := ca.client(env)
 			if err != nil {
 				return err
 			}
@@ -524,7 +534,7 @@ func requestRetrieveCmd(env *Env) *cobra.Command {
 			if err != nil || id <= 0 {
 				return invalidInput(fmt.Errorf("request ID %q is not a positive number", args[0]))
 			}
-			client, err := ca.client()
+			client, err := ca.client(env)
 			if err != nil {
 				return err
 			}

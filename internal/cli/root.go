@@ -162,5 +162,6 @@ var commandGroups = []func(*Env) []*cobra.Command{
 	caCommands,
 	applyCommands,
 	benchCommands,
+	windowsCommands,
 	docsCommands,
 }

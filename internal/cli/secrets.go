@@ -7,15 +7,26 @@ import (
 	"strings"
 
 	"golang.org/x/term"
+
+	"edgecert/internal/readlimit"
 )
 
 // Secrets (passphrases, passwords, tokens) come from files given on the
 // command line or named by environment variables, or from a prompt without
 // echo when standard input is a terminal; never from flags' values.
 
-// readSecretFile returns the first line of a password or passphrase file.
-func readSecretFile(path, what string) (string, error) {
-	b, err := os.ReadFile(path)
+// readSecretFile returns the first line of a password or passphrase file,
+// warning on env.Err when others than its owner may read the file.
+func readSecretFile(env *Env, path, what string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", invalidInput(fmt.Errorf("%s file: %w", what, err))
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Mode().Perm()&0o077 != 0 {
+		fmt.Fprintf(env.Err, "warning: %s file %s can be read by others than its owner (mode %04o); run: chmod 600 %s\n", what, path, st.Mode().Perm(), path)
+	}
+	b, err := readlimit.Reader(f, path, readlimit.SecretFile)
 	if err != nil {
 		return "", invalidInput(fmt.Errorf("%s file: %w", what, err))
 	}
@@ -24,8 +35,8 @@ func readSecretFile(path, what string) (string, error) {
 }
 
 // readRequiredSecret is readSecretFile for secrets that may not be empty.
-func readRequiredSecret(path, what string) ([]byte, error) {
-	s, err := readSecretFile(path, what)
+func readRequiredSecret(env *Env, path, what string) ([]byte, error) {
+	s, err := readSecretFile(env, path, what)
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +53,7 @@ func readCAPassphrase(env *Env, file string) ([]byte, error) {
 		file = os.Getenv("EDGECERT_CA_PASSPHRASE_FILE")
 	}
 	if file != "" {
-		return readRequiredSecret(file, "passphrase")
+		return readRequiredSecret(env, file, "passphrase")
 	}
 	f, ok := env.In.(*os.File)
 	if !env.InTTY || !ok {
@@ -61,7 +72,7 @@ func readCAPassphrase(env *Env, file string) ([]byte, error) {
 // (twice when confirm), else fails with what to do.
 func password(env *Env, file, what string, confirm bool) (string, error) {
 	if file != "" {
-		return readSecretFile(file, what)
+		return readSecretFile(env, file, what)
 	}
 	f, ok := env.In.(*os.File)
 	if !env.InTTY || !ok {

@@ -15,6 +15,7 @@ import (
 
 	"edgecert/internal/atomicfile"
 	"edgecert/internal/certfmt"
+	"edgecert/internal/readlimit"
 	"edgecert/internal/store"
 )
 
@@ -28,7 +29,10 @@ const (
 const storeHelp = `The store is a directory: --store DIR, else $EDGECERT_STORE, else
 $XDG_DATA_HOME/edgecert/store (~/.local/share/edgecert/store). Private keys
 are sealed with the passphrase in --passphrase-file (else the file named by
-$EDGECERT_STORE_PASSPHRASE_FILE) when one is given.`
+$EDGECERT_STORE_PASSPHRASE_FILE) when one is given; a store that seals its
+keys takes new keys only with that same passphrase. A store never removes a
+file it did not write, and refuses folders that are symbolic links or belong
+to another user.`
 
 // storeFlags are the flags every store-using command has.
 type storeFlags struct {
@@ -89,7 +93,7 @@ func (f *storeFlags) open(env *Env) (*store.Store, error) {
 		pf = os.Getenv(envStorePassphrase)
 	}
 	if pf != "" {
-		p, err := readSecretFile(pf, "store passphrase")
+		p, err := readSecretFile(env, pf, "store passphrase")
 		if err != nil {
 			return nil, err
 		}
@@ -153,6 +157,7 @@ func storeImportCmd(env *Env) *cobra.Command {
 		passwordFile string
 		exportable   bool
 		friendlyName string
+		allCerts     bool
 		output       string
 	)
 	cmd := &cobra.Command{
@@ -164,6 +169,12 @@ with its unencrypted private key (and chain), as OpenSSL and nginx keep them. Se
 other CA certificates to ca; a certificate whose public key matches a pending
 request joins that request's key in my; a PFX goes to my with its key and its
 chain to root/ca. A file that cannot be imported whole changes nothing.
+
+Of a file that brings a private key (.pfx, PEM with a key) only the chain of
+the key's certificate is imported: a self-signed certificate becomes a trusted
+root only as the root of that chain. The other certificates are listed as
+"not imported" (--all-certificates imports them too). Every trusted root an
+import adds is named in a warning.
 
 ` + storeHelp,
 		Example: `  # the certificate the CA issued for a request made here
@@ -179,11 +190,11 @@ chain to root/ca. A file that cannot be imported whole changes nothing.
 			if err := checkNameFlag("--friendly-name", friendlyName); err != nil {
 				return err
 			}
-			data, err := os.ReadFile(args[0])
+			data, err := readlimit.File(args[0], readlimit.CertificateFile)
 			if err != nil {
 				return invalidInput(err)
 			}
-			opts := store.ImportOptions{Exportable: exportable, FriendlyName: friendlyName}
+			opts := store.ImportOptions{Exportable: exportable, FriendlyName: friendlyName, AllCertificates: allCerts}
 			if certfmt.Detect(data) == certfmt.FormatPKCS12 {
 				if opts.Password, err = password(env, passwordFile, "PFX password", false); err != nil {
 					return err
@@ -205,6 +216,7 @@ chain to root/ca. A file that cannot be imported whole changes nothing.
 			if err != nil {
 				return storeErr(fmt.Errorf("%s: %w", args[0], err))
 			}
+			warnImport(env.Err, res)
 			return render(env.Out, output, res, func(w io.Writer) error {
 				tw := newTable(w)
 				fmt.Fprintln(tw, "RESULT\tLOCATION\tTHUMBPRINT\tSUBJECT\tKEY")
@@ -214,6 +226,9 @@ chain to root/ca. A file that cannot be imported whole changes nothing.
 				for _, e := range res.Skipped {
 					tableRow(tw, "already present", e.Location, e.Thumbprint, e.Subject, keyWord(e))
 				}
+				for _, e := range res.Excluded {
+					fmt.Fprintf(tw, "not imported\t%s\t%s\t%s\t%s\n", e.Location, e.Thumbprint, e.Subject, "-")
+				}
 				return tw.Flush()
 			})
 		},
@@ -222,8 +237,20 @@ chain to root/ca. A file that cannot be imported whole changes nothing.
 	cmd.Flags().StringVar(&passwordFile, "password-file", "", "file holding the PFX password (else a prompt on a terminal)")
 	cmd.Flags().BoolVar(&exportable, "exportable", false, "allow the private key of an imported PFX to be exported again (a certificate joining a request keeps the request's choice)")
 	cmd.Flags().StringVar(&friendlyName, "friendly-name", "", "friendly name of the imported certificate (default: the file's)")
+	cmd.Flags().BoolVar(&allCerts, "all-certificates", false, "also import the certificates of a .pfx (or PEM with a key) that are not in the chain of its key's certificate; their self-signed CA certificates become trusted roots")
 	addOutputFlag(cmd, &output)
 	return cmd
+}
+
+// warnImport names, on stderr, every trusted root an import added (as
+// Windows warns before it installs one) and the certificates it left out.
+func warnImport(w io.Writer, res *store.ImportResult) {
+	for _, e := range res.RootsAdded() {
+		fmt.Fprintf(w, "warning: added a trusted root: %s (thumbprint %s); this store now trusts every certificate it issues\n", e.Subject, e.Thumbprint)
+	}
+	if n := len(res.Excluded); n > 0 {
+		fmt.Fprintf(w, "%d certificate(s) of the file are not in the chain of its key's certificate and were not imported (--all-certificates imports them)\n", n)
+	}
 }
 
 // keyWord describes an entry's key for tables.
@@ -335,7 +362,7 @@ func storeShowCmd(env *Env) *cobra.Command {
 			if cert != nil {
 				chain, err := s.Chain(cert)
 				for _, cc := range chain {
-					v.Chain = append(v.Chain, cc.Subject.String())
+					v.Chain = append(v.Chain, certfmt.NameString(cc.RawSubject))
 				}
 				if err != nil {
 					v.ChainError = err.Error()
@@ -611,7 +638,7 @@ func storeCheckCmd(env *Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "check",
 		Short:   "Check that every file of the store matches its index",
-		Long:    "Check reads every certificate, request and key of the store and reports what does not match the index (exit 3).\n\n" + storeHelp,
+		Long:    "Check reads every certificate, request and key of the store and reports what does not match the index, and every file in the store's folders that the store did not write (which it leaves alone) (exit 3).\n\n" + storeHelp,
 		Example: `  edgecert store check --store /srv/edge1`,
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {

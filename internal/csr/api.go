@@ -16,8 +16,12 @@ import (
 	"net"
 )
 
-// ErrMalformed is wrapped by every parse error.
+// ErrMalformed is wrapped by every parse error but ErrUnsupported.
 var ErrMalformed = errors.New("malformed certificate request")
+
+// ErrUnsupported is wrapped by the parse error of a valid request whose
+// key this program cannot use (RSA-PSS, an RSA exponent above 2^31-1).
+var ErrUnsupported = errors.New("unsupported certificate request")
 
 // KeySpec names a key type: "rsa2048" (default), "rsa3072", "rsa4096", "p256", "p384".
 type KeySpec string

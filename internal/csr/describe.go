@@ -4,10 +4,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/asn1"
 	"strings"
 	"unicode/utf16"
+
+	"edgecert/internal/certfmt"
 )
 
 // TemplateName returns the template requested in req, or "": the Microsoft
@@ -94,7 +95,7 @@ func decodeString(v asn1.RawValue) string {
 // any tool; extensions it does not know are left out.
 func Describe(req *x509.CertificateRequest) Info {
 	info := Info{
-		Subject:        subjectText(req),
+		Subject:        certfmt.NameString(req.RawSubject),
 		DNSNames:       req.DNSNames,
 		SignatureAlg:   req.SignatureAlgorithm.String(),
 		SignatureValid: req.CheckSignature() == nil,
@@ -158,14 +159,4 @@ func describeExtKeyUsage(value []byte) []string {
 		names = append(names, name)
 	}
 	return names
-}
-
-// subjectText is the RFC 4514 text of the request's subject with every
-// attribute in order (pkix.Name.String keeps only the last CN and sorts).
-func subjectText(req *x509.CertificateRequest) string {
-	var seq pkix.RDNSequence
-	if rest, err := asn1.Unmarshal(req.RawSubject, &seq); err == nil && len(rest) == 0 {
-		return seq.String()
-	}
-	return req.Subject.String()
 }

@@ -19,19 +19,62 @@ var update = flag.Bool("update", false, "rewrite the generated files in testdata
 
 // FuzzParse checks that Parse never panics, that every error wraps
 // ErrMalformed, and that an accepted request can be described.
-// Seeds: testdata/fuzz/FuzzParse (go test -run TestWriteCorpus -update).
+// Seeds: testdata/fuzz/FuzzParse (go test -run TestWriteCorpus -update),
+// and the field's forms made here (byte order marks, UTF-16, the Microsoft
+// extension attribute, no attributes field).
 func FuzzParse(f *testing.F) {
+	for _, der := range fieldSeeds(f) {
+		f.Add(der)
+		f.Add(append([]byte{0xef, 0xbb, 0xbf}, EncodePEM(der)...))
+		u := []byte{0xff, 0xfe}
+		for _, c := range string(EncodePEM(der)) {
+			u = append(u, byte(c), 0)
+		}
+		f.Add(u)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		req, err := Parse(data)
 		if err != nil {
-			if !errors.Is(err, ErrMalformed) {
-				t.Fatalf("error does not wrap ErrMalformed: %v", err)
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnsupported) {
+				t.Fatalf("error wraps neither ErrMalformed nor ErrUnsupported: %v", err)
 			}
 			return
 		}
 		if info := Describe(req); !info.SignatureValid {
 			t.Fatal("Parse accepted a request whose signature Describe says is invalid")
 		}
+	})
+}
+
+// fieldSeeds are requests in the forms the field writes: ours, with the
+// Microsoft extension attribute, and without the attributes field.
+func fieldSeeds(t testing.TB) [][]byte {
+	key := testKey(t, P256)
+	base, err := Create(rand.Reader, key, Request{Subject: pkix.Name{CommonName: "edge.contoso.com"}, DNSNames: []string{"edge.contoso.com"}, Template: "WebServer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return [][]byte{base, resign(t, key, base, renameAttribute(t, oidExtensionRequest, oidMSExtensionRequest), false), resign(t, key, base, nil, true)}
+}
+
+// FuzzDecode: Decode never panics, wraps a sentinel, and an accepted
+// request keeps the input as its own bytes, with a signed part inside it.
+func FuzzDecode(f *testing.F) {
+	for _, der := range fieldSeeds(f) {
+		f.Add(der)
+	}
+	f.Fuzz(func(t *testing.T, der []byte) {
+		req, err := Decode(der)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnsupported) {
+				t.Fatalf("error wraps neither ErrMalformed nor ErrUnsupported: %v", err)
+			}
+			return
+		}
+		if !bytes.Equal(req.Raw, der) || !bytes.Contains(der, req.RawTBSCertificateRequest) {
+			t.Fatal("the decoded request is not the input")
+		}
+		_ = Describe(req)
 	})
 }
 

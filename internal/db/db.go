@@ -46,6 +46,17 @@ type User struct {
 	Admin        bool
 	PasswordHash string
 	Created      time.Time
+	Disabled     bool
+	// Version changes with every change to the record (SetUser); web
+	// sessions remember it at sign-in and end when it differs.
+	Version int64
+}
+
+// Token is a stored API token: its hash and when it was created.
+type Token struct {
+	Hash    string
+	User    string
+	Created time.Time
 }
 
 // Request is one certificate request.
@@ -132,6 +143,9 @@ type backend interface {
 	users(ctx context.Context) ([]User, error)
 	addToken(ctx context.Context, hash, user string, at time.Time) error
 	tokenUser(ctx context.Context, hash string) (string, error)
+	deleteUser(ctx context.Context, name string) error
+	tokens(ctx context.Context, user string) ([]Token, error)
+	deleteTokens(ctx context.Context, user, hashPrefix string) (int64, error)
 
 	request(ctx context.Context, id int64) (*Request, error)
 	requests(ctx context.Context, requester, status string, before int64, limit int) ([]Request, error)
@@ -398,7 +412,8 @@ func (d *DB) AppendAudit(ctx context.Context, a Audit) error {
 // CreateUser adds a user; an existing name wraps ErrDuplicate.
 func (d *DB) CreateUser(ctx context.Context, u User) error { return d.b.createUser(ctx, u) }
 
-// SetUser replaces an existing user's groups, role and (when not empty) password hash.
+// SetUser replaces an existing user's groups, role, disabled state, version
+// and (when not empty) password hash.
 func (d *DB) SetUser(ctx context.Context, u User) error { return d.b.setUser(ctx, u) }
 
 // User returns a user by name.
@@ -415,6 +430,19 @@ func (d *DB) AddToken(ctx context.Context, hash, user string, at time.Time) erro
 // TokenUser returns the user owning the token with this hash.
 func (d *DB) TokenUser(ctx context.Context, hash string) (string, error) {
 	return d.b.tokenUser(ctx, hash)
+}
+
+// DeleteUser removes a user and every API token of it, in one transaction;
+// an unknown name wraps ErrNotFound. Its requests and certificates stay.
+func (d *DB) DeleteUser(ctx context.Context, name string) error { return d.b.deleteUser(ctx, name) }
+
+// Tokens lists the API tokens of user, oldest first.
+func (d *DB) Tokens(ctx context.Context, user string) ([]Token, error) { return d.b.tokens(ctx, user) }
+
+// DeleteTokens removes the tokens of user whose hash starts with
+// hashPrefix (empty: all of them) and returns how many it removed.
+func (d *DB) DeleteTokens(ctx context.Context, user, hashPrefix string) (int64, error) {
+	return d.b.deleteTokens(ctx, user, hashPrefix)
 }
 
 // Request returns one request.

@@ -272,3 +272,60 @@ func TestRoundOfIssuances(t *testing.T) {
 		})
 	}
 }
+
+// TestUserLifecycle: a user's state and version survive a round trip, a
+// removed user takes its tokens along, and tokens go by hash prefix.
+func TestUserLifecycle(t *testing.T) {
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			d := open(t)
+			ctx := context.Background()
+			at := time.Unix(1700000000, 0)
+			if err := d.CreateUser(ctx, User{Name: "alice", Groups: []string{"g"}, PasswordHash: "h1", Created: at, Version: 7}); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.CreateUser(ctx, User{Name: "bob", Created: at}); err != nil {
+				t.Fatal(err)
+			}
+			for _, h := range []string{"aa11", "aa22", "bb33"} {
+				if err := d.AddToken(ctx, h, "alice", at); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := d.AddToken(ctx, "cc44", "bob", at); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.SetUser(ctx, User{Name: "alice", Groups: []string{"g"}, Disabled: true, Version: 8}); err != nil {
+				t.Fatal(err)
+			}
+			u, err := d.User(ctx, "alice")
+			if err != nil || !u.Disabled || u.Version != 8 || u.PasswordHash != "h1" {
+				t.Fatalf("after SetUser: %+v, %v", u, err)
+			}
+			if n, err := d.DeleteTokens(ctx, "bob", "aa"); err != nil || n != 0 {
+				t.Fatalf("another user's prefix removed %d: %v", n, err)
+			}
+			if n, err := d.DeleteTokens(ctx, "alice", "aa"); err != nil || n != 2 {
+				t.Fatalf("prefix aa removed %d: %v", n, err)
+			}
+			if ts, err := d.Tokens(ctx, "alice"); err != nil || len(ts) != 1 || ts[0].Hash != "bb33" {
+				t.Fatalf("tokens left: %+v, %v", ts, err)
+			}
+			if err := d.DeleteUser(ctx, "alice"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := d.User(ctx, "alice"); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("removed user: %v", err)
+			}
+			if _, err := d.TokenUser(ctx, "bb33"); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("a removed user's token: %v", err)
+			}
+			if _, err := d.TokenUser(ctx, "cc44"); err != nil {
+				t.Fatalf("another user's token: %v", err)
+			}
+			if err := d.DeleteUser(ctx, "alice"); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("removing twice: %v", err)
+			}
+		})
+	}
+}

@@ -161,14 +161,14 @@ func (s *pgStore) commit(ctx context.Context, ops []*writeOp) error {
 }
 
 func (s *pgStore) createUser(ctx context.Context, u User) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO users(name, groups, admin, password_hash, created) VALUES($1,$2,$3,$4,$5)`,
-		u.Name, joinGroups(u.Groups), u.Admin, u.PasswordHash, u.Created.Unix())
+	_, err := s.pool.Exec(ctx, `INSERT INTO users(name, groups, admin, password_hash, created, disabled, version) VALUES($1,$2,$3,$4,$5,$6,$7)`,
+		u.Name, joinGroups(u.Groups), u.Admin, u.PasswordHash, u.Created.Unix(), u.Disabled, u.Version)
 	return pgErr("create user "+u.Name, err)
 }
 
 func (s *pgStore) setUser(ctx context.Context, u User) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE users SET groups = $1, admin = $2, password_hash = CASE WHEN $3 = '' THEN password_hash ELSE $3 END WHERE name = $4`,
-		joinGroups(u.Groups), u.Admin, u.PasswordHash, u.Name)
+	tag, err := s.pool.Exec(ctx, `UPDATE users SET groups = $1, admin = $2, disabled = $3, version = $4, password_hash = CASE WHEN $5 = '' THEN password_hash ELSE $5 END WHERE name = $6`,
+		joinGroups(u.Groups), u.Admin, u.Disabled, u.Version, u.PasswordHash, u.Name)
 	if err != nil {
 		return pgErr("update user "+u.Name, err)
 	}
@@ -178,19 +178,8 @@ func (s *pgStore) setUser(ctx context.Context, u User) error {
 	return nil
 }
 
-func scanUser(sc scanner) (*User, error) {
-	var u User
-	var groups string
-	var created int64
-	if err := sc.Scan(&u.Name, &groups, &u.Admin, &u.PasswordHash, &created); err != nil {
-		return nil, err
-	}
-	u.Groups, u.Created = splitGroups(groups), time.Unix(created, 0)
-	return &u, nil
-}
-
 func (s *pgStore) user(ctx context.Context, name string) (*User, error) {
-	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT name, groups, admin, password_hash, created FROM users WHERE name = $1`, name))
+	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE name = $1`, name))
 	if err != nil {
 		return nil, pgErr("user "+name, err)
 	}
@@ -198,7 +187,7 @@ func (s *pgStore) user(ctx context.Context, name string) (*User, error) {
 }
 
 func (s *pgStore) users(ctx context.Context) ([]User, error) {
-	rows, err := s.pool.Query(ctx, `SELECT name, groups, admin, password_hash, created FROM users ORDER BY name`)
+	rows, err := s.pool.Query(ctx, `SELECT `+userCols+` FROM users ORDER BY name`)
 	if err != nil {
 		return nil, pgErr("users", err)
 	}
@@ -214,6 +203,22 @@ func (s *pgStore) users(ctx context.Context) ([]User, error) {
 	return out, pgErr("users", rows.Err())
 }
 
+func (s *pgStore) deleteUser(ctx context.Context, name string) error {
+	return s.inTx(ctx, "delete user "+name, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM tokens WHERE user_name = $1`, name); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM users WHERE name = $1`, name)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("user %s: %w", name, ErrNotFound)
+		}
+		return nil
+	})
+}
+
 func (s *pgStore) addToken(ctx context.Context, hash, user string, at time.Time) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO tokens(hash, user_name, created) VALUES($1,$2,$3)`, hash, user, at.Unix())
 	return pgErr("add token", err)
@@ -223,6 +228,33 @@ func (s *pgStore) tokenUser(ctx context.Context, hash string) (string, error) {
 	var name string
 	err := s.pool.QueryRow(ctx, `SELECT user_name FROM tokens WHERE hash = $1`, hash).Scan(&name)
 	return name, pgErr("token", err)
+}
+
+func (s *pgStore) tokens(ctx context.Context, user string) ([]Token, error) {
+	rows, err := s.pool.Query(ctx, `SELECT hash, user_name, created FROM tokens WHERE user_name = $1 ORDER BY created, hash`, user)
+	if err != nil {
+		return nil, pgErr("tokens", err)
+	}
+	defer rows.Close()
+	var out []Token
+	for rows.Next() {
+		var t Token
+		var created int64
+		if err := rows.Scan(&t.Hash, &t.User, &created); err != nil {
+			return nil, pgErr("tokens", err)
+		}
+		t.Created = time.Unix(created, 0)
+		out = append(out, t)
+	}
+	return out, pgErr("tokens", rows.Err())
+}
+
+func (s *pgStore) deleteTokens(ctx context.Context, user, prefix string) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM tokens WHERE user_name = $1 AND left(hash, $2::int) = $3`, user, len(prefix), prefix)
+	if err != nil {
+		return 0, pgErr("delete tokens", err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 func (s *pgStore) request(ctx context.Context, id int64) (*Request, error) {

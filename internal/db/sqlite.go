@@ -202,14 +202,14 @@ func (s *sqliteStore) apply(ctx context.Context, req, cert, aud *sql.Stmt, op *w
 }
 
 func (s *sqliteStore) createUser(ctx context.Context, u User) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO users(name, groups, admin, password_hash, created) VALUES(?,?,?,?,?)`,
-		u.Name, joinGroups(u.Groups), u.Admin, u.PasswordHash, u.Created.Unix())
+	_, err := s.w.ExecContext(ctx, `INSERT INTO users(name, groups, admin, password_hash, created, disabled, version) VALUES(?,?,?,?,?,?,?)`,
+		u.Name, joinGroups(u.Groups), u.Admin, u.PasswordHash, u.Created.Unix(), u.Disabled, u.Version)
 	return sqliteErr("create user "+u.Name, err)
 }
 
 func (s *sqliteStore) setUser(ctx context.Context, u User) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE users SET groups = ?, admin = ?, password_hash = CASE WHEN ? = '' THEN password_hash ELSE ? END WHERE name = ?`,
-		joinGroups(u.Groups), u.Admin, u.PasswordHash, u.PasswordHash, u.Name)
+	res, err := s.w.ExecContext(ctx, `UPDATE users SET groups = ?, admin = ?, disabled = ?, version = ?, password_hash = CASE WHEN ? = '' THEN password_hash ELSE ? END WHERE name = ?`,
+		joinGroups(u.Groups), u.Admin, u.Disabled, u.Version, u.PasswordHash, u.PasswordHash, u.Name)
 	if err != nil {
 		return sqliteErr("update user "+u.Name, err)
 	}
@@ -219,37 +219,61 @@ func (s *sqliteStore) setUser(ctx context.Context, u User) error {
 	return nil
 }
 
-func (s *sqliteStore) user(ctx context.Context, name string) (*User, error) {
+const userCols = `name, groups, admin, password_hash, created, disabled, version`
+
+func scanUser(sc scanner) (*User, error) {
 	var u User
 	var groups string
 	var created int64
-	err := s.r.QueryRowContext(ctx, `SELECT name, groups, admin, password_hash, created FROM users WHERE name = ?`, name).
-		Scan(&u.Name, &groups, &u.Admin, &u.PasswordHash, &created)
-	if err != nil {
-		return nil, sqliteErr("user "+name, err)
+	if err := sc.Scan(&u.Name, &groups, &u.Admin, &u.PasswordHash, &created, &u.Disabled, &u.Version); err != nil {
+		return nil, err
 	}
 	u.Groups, u.Created = splitGroups(groups), time.Unix(created, 0)
 	return &u, nil
 }
 
+func (s *sqliteStore) user(ctx context.Context, name string) (*User, error) {
+	u, err := scanUser(s.r.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE name = ?`, name))
+	if err != nil {
+		return nil, sqliteErr("user "+name, err)
+	}
+	return u, nil
+}
+
 func (s *sqliteStore) users(ctx context.Context) ([]User, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT name, groups, admin, password_hash, created FROM users ORDER BY name`)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+userCols+` FROM users ORDER BY name`)
 	if err != nil {
 		return nil, sqliteErr("users", err)
 	}
 	defer rows.Close()
 	var out []User
 	for rows.Next() {
-		var u User
-		var groups string
-		var created int64
-		if err := rows.Scan(&u.Name, &groups, &u.Admin, &u.PasswordHash, &created); err != nil {
+		u, err := scanUser(rows)
+		if err != nil {
 			return nil, sqliteErr("users", err)
 		}
-		u.Groups, u.Created = splitGroups(groups), time.Unix(created, 0)
-		out = append(out, u)
+		out = append(out, *u)
 	}
 	return out, sqliteErr("users", rows.Err())
+}
+
+func (s *sqliteStore) deleteUser(ctx context.Context, name string) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return sqliteErr("begin", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE user_name = ?`, name); err != nil {
+		return sqliteErr("delete tokens of "+name, err)
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE name = ?`, name)
+	if err != nil {
+		return sqliteErr("delete user "+name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("user %s: %w", name, ErrNotFound)
+	}
+	return sqliteErr("delete user "+name, tx.Commit())
 }
 
 func (s *sqliteStore) addToken(ctx context.Context, hash, user string, at time.Time) error {
@@ -261,6 +285,34 @@ func (s *sqliteStore) tokenUser(ctx context.Context, hash string) (string, error
 	var name string
 	err := s.r.QueryRowContext(ctx, `SELECT user_name FROM tokens WHERE hash = ?`, hash).Scan(&name)
 	return name, sqliteErr("token", err)
+}
+
+func (s *sqliteStore) tokens(ctx context.Context, user string) ([]Token, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT hash, user_name, created FROM tokens WHERE user_name = ? ORDER BY created, hash`, user)
+	if err != nil {
+		return nil, sqliteErr("tokens", err)
+	}
+	defer rows.Close()
+	var out []Token
+	for rows.Next() {
+		var t Token
+		var created int64
+		if err := rows.Scan(&t.Hash, &t.User, &created); err != nil {
+			return nil, sqliteErr("tokens", err)
+		}
+		t.Created = time.Unix(created, 0)
+		out = append(out, t)
+	}
+	return out, sqliteErr("tokens", rows.Err())
+}
+
+func (s *sqliteStore) deleteTokens(ctx context.Context, user, prefix string) (int64, error) {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM tokens WHERE user_name = ? AND substr(hash, 1, ?) = ?`, user, len(prefix), prefix)
+	if err != nil {
+		return 0, sqliteErr("delete tokens", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
 }
 
 const requestCols = `id, requester, template, subject, csr, status, submitted, COALESCE(serial, ''), reason, decided_by`

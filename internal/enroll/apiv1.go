@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/big"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -83,12 +84,30 @@ func jsonError(err error) error {
 		return badRequest("malformed JSON: the body ends early")
 	case errors.As(err, &se):
 		return badRequest(fmt.Sprintf("malformed JSON at byte %d: %v", se.Offset, se))
+	case errors.As(err, &te) && te.Field == "":
+		return badRequest("malformed JSON: the body must be a JSON object")
 	case errors.As(err, &te):
-		return badRequest(fmt.Sprintf("malformed JSON: field %q must be a %s", te.Field, te.Type))
+		return badRequest(fmt.Sprintf("malformed JSON: field %q must be %s", te.Field, jsonKind(te.Type)))
 	case strings.HasPrefix(err.Error(), "json: unknown field"):
 		return badRequest("malformed JSON: " + strings.TrimPrefix(err.Error(), "json: "))
 	}
-	return badRequest("malformed JSON: " + err.Error())
+	return badRequest("malformed JSON") // the decoder's words name Go types
+}
+
+// jsonKind names what a Go type is in JSON, for messages to API clients.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	}
+	return "an object"
 }
 
 // apiSubmit is the hot path: authenticate, decode, submit, answer with the
@@ -285,7 +304,7 @@ func parseSerial(s string) (*big.Int, error) {
 	if clean == "" || !ok || n.Sign() <= 0 {
 		return nil, badRequest(fmt.Sprintf("serial %q is not a positive hexadecimal number", s))
 	}
-	return n, nil
+	return n, ca.CheckSerialLength(n)
 }
 
 func (s *Server) apiRevoke(w http.ResponseWriter, r *http.Request) error {

@@ -35,6 +35,12 @@ import (
 type Engine interface {
 	Authenticate(ctx context.Context, user string, password []byte) (*ca.Principal, error)
 	AuthenticateToken(ctx context.Context, token string) (*ca.Principal, error)
+	// SessionPrincipal reads a signed-in user again on each request of its
+	// session; ErrUnauthenticated ends the session.
+	SessionPrincipal(ctx context.Context, user string, version int64) (*ca.Principal, error)
+	// RecordSignin audits a sign-in attempt (ca.SigninOK, SigninDenied,
+	// SigninThrottled).
+	RecordSignin(ctx context.Context, user, from, result string) error
 	Submit(ctx context.Context, p *ca.Principal, csr []byte, template string) (*ca.Result, error)
 	Request(ctx context.Context, p *ca.Principal, id int64) (*ca.Result, error)
 	Requests(ctx context.Context, p *ca.Principal, status ca.Status, pg ca.Page) ([]ca.Result, int64, error)
@@ -74,6 +80,10 @@ type Config struct {
 	ShutdownTimeout   time.Duration // default 30s: how long in-flight requests may take
 	MaxBodyBytes      int64         // default 1 MiB; larger bodies get 413
 	SessionTTL        time.Duration // default 8h of inactivity
+	SessionMaxAge     time.Duration // default 12h after sign-in, however active
+	// SigninConcurrency is how many password checks (argon2id, 19 MiB
+	// each) run at once; default 2.
+	SigninConcurrency int
 	// TokenCacheTTL is how long a checked bearer token is trusted without
 	// asking the database again: default 2s, negative to check every time.
 	TokenCacheTTL time.Duration
@@ -93,8 +103,12 @@ func (c *Config) defaults() {
 	def(&c.IdleTimeout, 120*time.Second)
 	def(&c.ShutdownTimeout, 30*time.Second)
 	def(&c.SessionTTL, 8*time.Hour)
+	def(&c.SessionMaxAge, 12*time.Hour)
 	if c.TokenCacheTTL == 0 {
 		c.TokenCacheTTL = 2 * time.Second
+	}
+	if c.SigninConcurrency <= 0 {
+		c.SigninConcurrency = 2
 	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 1 << 20
@@ -114,6 +128,8 @@ type Server struct {
 	sess *sessions
 	met  *metrics
 	toks *tokenCache
+	// signin bounds and throttles password checks (signin.go).
+	signin *signinGuard
 
 	secure  http.Handler // HTTPS: everything
 	plain   http.Handler // plain HTTP: publications only
@@ -145,9 +161,10 @@ func New(eng Engine, cfg Config, log *slog.Logger, now func() time.Time) (*Serve
 	cfg.defaults()
 	s := &Server{eng: eng, cfg: cfg, log: log, now: now, started: now()}
 	s.pub = newPublications(eng, now)
-	s.sess = newSessions(cfg.Rand, now, cfg.SessionTTL)
+	s.sess = newSessions(cfg.Rand, now, cfg.SessionTTL, cfg.SessionMaxAge)
 	s.met = newMetrics()
 	s.toks = newTokenCache(cfg.TokenCacheTTL, now)
+	s.signin = newSigninGuard(cfg.SigninConcurrency, now)
 	s.secure = s.routes()
 	s.plain = s.plainRoutes()
 	return s, nil

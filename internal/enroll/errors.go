@@ -2,6 +2,7 @@ package enroll
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -58,6 +59,28 @@ func classify(err error) (status int, code, msg string) {
 	return http.StatusInternalServerError, "internal", "internal error"
 }
 
+// statusClientClosed is what a request whose client went away is counted
+// as (nginx's 499): no answer reaches the client, and it is no server fault.
+const statusClientClosed = 499
+
+// clientGone reports whether err is the request's own end: its client
+// closed the connection or gave up, and the handler stopped with it.
+func clientGone(r *http.Request, err error) bool {
+	return r.Context().Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
+}
+
+// failed handles what all adapters share: a request whose client went away
+// is logged for debugging only and answered with nothing. It reports
+// whether it handled err.
+func (s *Server) failed(w http.ResponseWriter, r *http.Request, err error) bool {
+	if !clientGone(r, err) {
+		return false
+	}
+	s.log.Debug("client went away", "method", r.Method, "path", r.URL.Path, "err", err)
+	w.WriteHeader(statusClientClosed)
+	return true
+}
+
 // apiError is the JSON error body.
 type apiError struct {
 	Code    string `json:"code"`
@@ -69,7 +92,7 @@ type apiError struct {
 func (s *Server) api(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		err := h(w, r)
-		if err == nil {
+		if err == nil || s.failed(w, r, err) {
 			return
 		}
 		status, code, msg := classify(err)
@@ -84,8 +107,9 @@ func (s *Server) api(h handlerFunc) http.HandlerFunc {
 // page adapts an HTML handler: errors become an error page.
 func (s *Server) page(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		r = withSessionLookup(r)
 		err := h(w, r)
-		if err == nil {
+		if err == nil || s.failed(w, r, err) {
 			return
 		}
 		status, _, msg := classify(err)
@@ -98,7 +122,7 @@ func (s *Server) page(h handlerFunc) http.HandlerFunc {
 func (s *Server) plainErr(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		err := h(w, r)
-		if err == nil {
+		if err == nil || s.failed(w, r, err) {
 			return
 		}
 		status, _, msg := classify(err)
@@ -107,8 +131,11 @@ func (s *Server) plainErr(h handlerFunc) http.HandlerFunc {
 	}
 }
 
+// logError logs a failed request: a server fault as an error, a refusal
+// (a client's mistake, or one decided here, such as "busy") for debugging.
 func (s *Server) logError(r *http.Request, status int, err error) {
-	if status >= 500 {
+	var he *httpError
+	if status >= 500 && !errors.As(err, &he) {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 		return
 	}

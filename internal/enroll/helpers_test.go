@@ -20,6 +20,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/smallstep/pkcs7"
 )
@@ -67,6 +68,12 @@ type testServer struct {
 
 func startServer(t *testing.T, tc *testCA, cfg Config) *testServer {
 	t.Helper()
+	return startServerAt(t, tc, cfg, nil)
+}
+
+// startServerAt is startServer with the server's clock (nil: time.Now).
+func startServerAt(t *testing.T, tc *testCA, cfg Config, now func() time.Time) *testServer {
+	t.Helper()
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:0"
 	}
@@ -74,7 +81,7 @@ func startServer(t *testing.T, tc *testCA, cfg Config) *testServer {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	s, err := New(tc.eng, cfg, log, nil)
+	s, err := New(tc.eng, cfg, log, now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package enroll
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"encoding/pem"
 	"errors"
@@ -73,7 +74,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, name string, d p
 // renderStatus renders page name into a buffer first, so that a template
 // error never leaves a half-written page.
 func (s *Server) renderStatus(w http.ResponseWriter, r *http.Request, status int, name string, d pageData) {
-	if sess := s.sessionOf(r); sess != nil {
+	if sess, _ := s.sessionOf(r); sess != nil {
 		d.User, d.CSRF = sess.principal, sess.csrf
 	}
 	d.CAName = s.pub.chain[0].Subject.CommonName
@@ -92,17 +93,20 @@ func (s *Server) renderStatus(w http.ResponseWriter, r *http.Request, status int
 
 // requireSession returns the session, or redirects to the sign-in page and
 // returns nil.
-func (s *Server) requireSession(w http.ResponseWriter, r *http.Request) *session {
-	sess := s.sessionOf(r)
+func (s *Server) requireSession(w http.ResponseWriter, r *http.Request) (*signedIn, error) {
+	sess, err := s.sessionOf(r)
+	if err != nil {
+		return nil, err
+	}
 	if sess == nil {
 		http.Redirect(w, r, "/certsrv/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 	}
-	return sess
+	return sess, nil
 }
 
 // postForm parses a form post of at most MaxBodyBytes (multipart or not)
 // and checks the session's CSRF token. It returns the session.
-func (s *Server) postForm(w http.ResponseWriter, r *http.Request) (*session, error) {
+func (s *Server) postForm(w http.ResponseWriter, r *http.Request) (*signedIn, error) {
 	if r.ContentLength > s.cfg.MaxBodyBytes {
 		return nil, &http.MaxBytesError{Limit: s.cfg.MaxBodyBytes}
 	}
@@ -120,7 +124,13 @@ func (s *Server) postForm(w http.ResponseWriter, r *http.Request) (*session, err
 		}
 		return nil, badRequest("The form could not be read: " + err.Error())
 	}
-	sess := s.sessionOf(r)
+	sess, err := s.sessionOf(r)
+	if err != nil {
+		return nil, err
+	}
+	if sess == nil && hadSession(r) {
+		return nil, errSignedOut
+	}
 	if err := checkCSRF(r, sess); err != nil {
 		return nil, err
 	}
@@ -160,12 +170,19 @@ func (s *Server) renderSignin(w http.ResponseWriter, r *http.Request, status int
 	s.renderStatus(w, r, status, "signin", d)
 }
 
+// postSignin checks a password: cheap refusals first (form, CSRF token,
+// throttling), then one bounded argon2id check, every result audited.
 func (s *Server) postSignin(w http.ResponseWriter, r *http.Request) error {
-	if r.ContentLength > s.cfg.MaxBodyBytes {
-		return &http.MaxBytesError{Limit: s.cfg.MaxBodyBytes}
+	limit := min(s.cfg.MaxBodyBytes, signinBodyMax)
+	if r.ContentLength > limit {
+		return &http.MaxBytesError{Limit: limit}
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	if err := r.ParseForm(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
 		return badRequest("The form could not be read.")
 	}
 	c, err := r.Cookie(signinCookie)
@@ -173,12 +190,43 @@ func (s *Server) postSignin(w http.ResponseWriter, r *http.Request) error {
 		return errCSRF
 	}
 	next := safeNext(r.PostFormValue("next"))
-	p, err := s.eng.Authenticate(r.Context(), r.PostFormValue("user"), []byte(r.PostFormValue("password")))
+	user, from := r.PostFormValue("user"), sourceAddress(r)
+	form := pageData{Title: "Sign in", Next: next}
+	// A sign-in is audited even when its client does not wait for the answer.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), signinAuditTimeout)
+	defer cancel()
+	if wait, first := s.signin.blocked(user, from); wait > 0 {
+		if first {
+			if err := s.eng.RecordSignin(actx, user, from, ca.SigninThrottled); err != nil {
+				return err
+			}
+		}
+		w.Header().Set("Retry-After", retryAfter(wait))
+		form.Error = fmt.Sprintf("Too many failed sign-ins for this user or from this address: try again in %s s.", retryAfter(wait))
+		s.renderSignin(w, r, http.StatusTooManyRequests, form, c.Value)
+		return nil
+	}
+	release, err := s.signin.acquire(r.Context())
+	if err != nil {
+		w.Header().Set("Retry-After", "1")
+		return err
+	}
+	p, err := s.eng.Authenticate(r.Context(), user, []byte(r.PostFormValue("password")))
+	release()
 	if errors.Is(err, ca.ErrUnauthenticated) {
-		s.renderSignin(w, r, http.StatusUnauthorized, pageData{Title: "Sign in", Next: next, Error: "Unknown user or wrong password."}, c.Value)
+		s.signin.failed(user, from)
+		if err := s.eng.RecordSignin(actx, user, from, ca.SigninDenied); err != nil {
+			return err
+		}
+		form.Error = "Unknown user or wrong password."
+		s.renderSignin(w, r, http.StatusUnauthorized, form, c.Value)
 		return nil
 	}
 	if err != nil {
+		return err
+	}
+	s.signin.succeeded(user)
+	if err := s.eng.RecordSignin(actx, user, from, ca.SigninOK); err != nil {
 		return err
 	}
 	sess, err := s.sess.create(p)

@@ -14,13 +14,14 @@ import (
 	"edgecert/internal/certfmt"
 )
 
-// revocationReasons are the RFC 5280 reason names the revoke form offers.
-var revocationReasons = []string{"unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded", "cessationOfOperation", "certificateHold", "privilegeWithdrawn"}
+// revocationReasons are the RFC 5280 reason names the revoke form offers
+// (not certificateHold: a revocation is final).
+var revocationReasons = []string{"unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded", "cessationOfOperation", "privilegeWithdrawn"}
 
 func (s *Server) pageRequest(w http.ResponseWriter, r *http.Request) error {
-	sess := s.requireSession(w, r)
-	if sess == nil {
-		return nil
+	sess, err := s.requireSession(w, r)
+	if sess == nil || err != nil {
+		return err
 	}
 	ts, err := s.eng.Templates(r.Context(), sess.principal)
 	if err != nil {
@@ -78,10 +79,10 @@ func (s *Server) postRequest(w http.ResponseWriter, r *http.Request) error {
 }
 
 // sessionRequest loads the request in the path as the signed-in user sees it.
-func (s *Server) sessionRequest(w http.ResponseWriter, r *http.Request) (*session, *ca.Result, error) {
-	sess := s.requireSession(w, r)
-	if sess == nil {
-		return nil, nil, nil
+func (s *Server) sessionRequest(w http.ResponseWriter, r *http.Request) (*signedIn, *ca.Result, error) {
+	sess, err := s.requireSession(w, r)
+	if sess == nil || err != nil {
+		return nil, nil, err
 	}
 	id, err := pathID(r)
 	if err != nil {
@@ -149,9 +150,9 @@ func (s *Server) fileIssuedChain(w http.ResponseWriter, r *http.Request) error {
 const pendingPageSize = 100
 
 func (s *Server) pagePending(w http.ResponseWriter, r *http.Request) error {
-	sess := s.requireSession(w, r)
-	if sess == nil {
-		return nil
+	sess, err := s.requireSession(w, r)
+	if sess == nil || err != nil {
+		return err
 	}
 	filter := r.URL.Query().Get("status")
 	st, err := parseStatus(filter)
@@ -170,7 +171,7 @@ func (s *Server) pagePending(w http.ResponseWriter, r *http.Request) error {
 	if sess.principal.Admin {
 		title = "Certificate requests"
 	}
-	d := pageData{Title: title, Requests: rs, Filter: filter, Reasons: revocationReasons, Notice: s.sess.takeFlash(sess)}
+	d := pageData{Title: title, Requests: rs, Filter: filter, Reasons: revocationReasons, Notice: s.sess.takeFlash(sess.session)}
 	if next != 0 {
 		q := url.Values{"before": {strconv.FormatInt(next, 10)}}
 		if filter != "" {
@@ -183,8 +184,8 @@ func (s *Server) pagePending(w http.ResponseWriter, r *http.Request) error {
 
 // backToPending redirects after an administrator's action, with a notice
 // kept in the session for the next page.
-func (s *Server) backToPending(w http.ResponseWriter, r *http.Request, sess *session, notice string) {
-	s.sess.setFlash(sess, notice)
+func (s *Server) backToPending(w http.ResponseWriter, r *http.Request, sess *signedIn, notice string) {
+	s.sess.setFlash(sess.session, notice)
 	http.Redirect(w, r, "/certsrv/pending", http.StatusSeeOther)
 }
 

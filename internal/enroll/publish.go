@@ -274,8 +274,8 @@ func (s *Server) plainRoutes() http.Handler {
 	s.handle(mux, "GET /aia/{file}", "aia", s.plainErr(s.handleAIAFile))
 	s.handle(mux, "GET /ocsp/{req...}", "ocsp", s.plainErr(s.handleOCSPGet))
 	s.handle(mux, "POST /ocsp", "ocsp", s.plainErr(s.handleOCSPPost))
-	s.handle(mux, "/", "other", func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, errNotPlain.Error(), http.StatusNotFound)
-	})
+	s.handle(mux, "/", "other", s.plainErr(unknownRoute(mux, func(w http.ResponseWriter, r *http.Request) error {
+		return errStatus(http.StatusNotFound, "not_found", errNotPlain.Error())
+	})))
 	return s.withHeaders(mux, false)
 }

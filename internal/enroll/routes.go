@@ -3,8 +3,10 @@ package enroll
 import (
 	"context"
 	"embed"
+	"fmt"
 	"io/fs"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -32,9 +34,9 @@ func (s *Server) routes() http.Handler {
 	h("GET /api/v1/ca/chain", "api_ca_chain", s.api(s.apiCAChain))
 	h("GET /api/v1/crl", "api_crl", s.api(s.apiCRL(false)))
 	h("GET /api/v1/crl/delta", "api_crl_delta", s.api(s.apiCRL(true)))
-	h("/api/", "api_unknown", s.api(func(w http.ResponseWriter, r *http.Request) error {
+	h("/api/", "api_unknown", s.api(unknownRoute(mux, func(w http.ResponseWriter, r *http.Request) error {
 		return errStatus(http.StatusNotFound, "not_found", "no such API endpoint: "+r.Method+" "+r.URL.Path)
-	}))
+	})))
 
 	// Publications, also over HTTPS.
 	h("GET /crl/{file}", "crl", s.plainErr(s.handleCRLFile))
@@ -63,20 +65,50 @@ func (s *Server) routes() http.Handler {
 	h("POST /certsrv/requests/{id}/approve", "approve", s.page(s.postApprove))
 	h("POST /certsrv/requests/{id}/deny", "deny", s.page(s.postDeny))
 	h("POST /certsrv/revoke", "revoke", s.page(s.postRevoke))
-	h("/certsrv/", "unknown", s.page(func(w http.ResponseWriter, r *http.Request) error {
-		return errStatus(http.StatusNotFound, "not_found", "There is no such page.")
-	}))
+	h("/certsrv/", "unknown", s.page(unknownRoute(mux, noSuchPage)))
 
 	static, _ := fs.Sub(staticFS, "static")
 	fileServer := http.StripPrefix("/static/", http.FileServerFS(static))
-	h("GET /static/", "static", func(w http.ResponseWriter, r *http.Request) {
+	h("GET /static/", "static", s.page(func(w http.ResponseWriter, r *http.Request) error {
+		if strings.HasSuffix(r.URL.Path, "/") { // a folder: its listing is nobody's business
+			return errStatus(http.StatusNotFound, "not_found", "There is no such page.")
+		}
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		fileServer.ServeHTTP(w, r)
-	})
-	h("/", "unknown", s.page(func(w http.ResponseWriter, r *http.Request) error {
-		return errStatus(http.StatusNotFound, "not_found", "There is no such page.")
+		return nil
 	}))
+	h("/", "unknown", s.page(unknownRoute(mux, noSuchPage)))
 	return s.withHeaders(mux, true)
+}
+
+func noSuchPage(w http.ResponseWriter, r *http.Request) error {
+	return errStatus(http.StatusNotFound, "not_found", "There is no such page.")
+}
+
+// unknownRoute answers what no route serves: 405 with Allow when a route
+// serves the path with another method, else notFound.
+func unknownRoute(mux *http.ServeMux, notFound handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if allow := allowedMethods(mux, r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			return errStatus(http.StatusMethodNotAllowed, "method_not_allowed",
+				fmt.Sprintf("%s is not allowed on %s; use %s", r.Method, r.URL.Path, strings.Join(allow, " or ")))
+		}
+		return notFound(w, r)
+	}
+}
+
+// allowedMethods lists the methods for which a route other than a
+// catch-all ("/", "/api/", "/certsrv/") serves r's path.
+func allowedMethods(mux *http.ServeMux, r *http.Request) []string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := &http.Request{Method: m, URL: r.URL, Host: r.Host, Header: http.Header{}}
+		if _, pattern := mux.Handler(probe); strings.Contains(pattern, " ") { // the catch-alls have no method
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // withHeaders sets the security headers every answer carries.

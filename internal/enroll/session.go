@@ -1,8 +1,10 @@
 package enroll
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"io"
 	"net/http"
 	"sync"
@@ -18,27 +20,38 @@ const sessionCookie = "__Host-edgecert-session"
 // maxSessions bounds memory: the oldest sessions go first beyond it.
 const maxSessions = 10000
 
-// session is a signed-in browser: who, and the CSRF token of its forms.
+// session is a signed-in browser: who (the user and the version of its
+// record at sign-in), and the CSRF token of its forms. What the user may do
+// is read again on every request (Server.sessionOf), never kept here.
 type session struct {
-	id        string
-	principal *ca.Principal
-	csrf      string
-	lastSeen  time.Time
-	flash     string // a notice for the next page
+	id       string
+	user     string
+	version  int64
+	csrf     string
+	created  time.Time
+	lastSeen time.Time
+	flash    string // a notice for the next page
 }
 
-// sessions live in memory: a restart signs everyone out.
+// sessions live in memory: a restart signs everyone out. A session ends
+// after ttl without a request, and maxAge after sign-in whatever its use.
 type sessions struct {
-	rand io.Reader
-	now  func() time.Time
-	ttl  time.Duration
+	rand   io.Reader
+	now    func() time.Time
+	ttl    time.Duration
+	maxAge time.Duration
 
 	mu sync.Mutex
 	m  map[string]*session
 }
 
-func newSessions(rand io.Reader, now func() time.Time, ttl time.Duration) *sessions {
-	return &sessions{rand: rand, now: now, ttl: ttl, m: map[string]*session{}}
+func newSessions(rand io.Reader, now func() time.Time, ttl, maxAge time.Duration) *sessions {
+	return &sessions{rand: rand, now: now, ttl: ttl, maxAge: maxAge, m: map[string]*session{}}
+}
+
+// expired reports whether s has ended at now.
+func (ss *sessions) expired(s *session, now time.Time) bool {
+	return now.Sub(s.lastSeen) > ss.ttl || now.Sub(s.created) >= ss.maxAge
 }
 
 func (ss *sessions) token() (string, error) {
@@ -59,7 +72,8 @@ func (ss *sessions) create(p *ca.Principal) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &session{id: id, principal: p, csrf: csrf, lastSeen: ss.now()}
+	now := ss.now()
+	s := &session{id: id, user: p.Name, version: p.Version, csrf: csrf, created: now, lastSeen: now}
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	ss.sweepLocked()
@@ -76,7 +90,7 @@ func (ss *sessions) get(id string) *session {
 		return nil
 	}
 	now := ss.now()
-	if now.Sub(s.lastSeen) > ss.ttl {
+	if ss.expired(s, now) {
 		delete(ss.m, id)
 		return nil
 	}
@@ -109,7 +123,7 @@ func (ss *sessions) sweepLocked() {
 	now := ss.now()
 	var oldest *session
 	for id, s := range ss.m {
-		if now.Sub(s.lastSeen) > ss.ttl {
+		if ss.expired(s, now) {
 			delete(ss.m, id)
 			continue
 		}
@@ -122,14 +136,72 @@ func (ss *sessions) sweepLocked() {
 	}
 }
 
-// sessionOf returns the request's session, or nil.
-func (s *Server) sessionOf(r *http.Request) *session {
+// signedIn is a live session during one request, with what its user may
+// do now.
+type signedIn struct {
+	*session
+	principal *ca.Principal
+}
+
+// sessionLookup remembers a request's session lookup, so that a page and
+// its layout ask the database once.
+type sessionLookup struct {
+	done bool
+	sess *signedIn
+	err  error
+}
+
+type sessionLookupKey struct{}
+
+// withSessionLookup prepares r to remember its session lookup.
+func withSessionLookup(r *http.Request) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), sessionLookupKey{}, &sessionLookup{}))
+}
+
+// sessionOf returns the request's live session, or nil. The user is read
+// again from the CA on every request: a session whose user was removed,
+// disabled or changed since sign-in ends here, and an administrator who
+// was demoted acts as what they are now.
+func (s *Server) sessionOf(r *http.Request) (*signedIn, error) {
+	memo, _ := r.Context().Value(sessionLookupKey{}).(*sessionLookup)
+	if memo != nil && memo.done {
+		return memo.sess, memo.err
+	}
+	sess, err := s.lookupSession(r)
+	if memo != nil {
+		memo.done, memo.sess, memo.err = true, sess, err
+	}
+	return sess, err
+}
+
+func (s *Server) lookupSession(r *http.Request) (*signedIn, error) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil || c.Value == "" {
-		return nil
+		return nil, nil
 	}
-	return s.sess.get(c.Value)
+	sess := s.sess.get(c.Value)
+	if sess == nil {
+		return nil, nil
+	}
+	p, err := s.eng.SessionPrincipal(r.Context(), sess.user, sess.version)
+	if errors.Is(err, ca.ErrUnauthenticated) {
+		s.sess.delete(sess.id)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &signedIn{session: sess, principal: p}, nil
 }
+
+// hadSession reports whether r carries a session cookie (live or not).
+func hadSession(r *http.Request) bool {
+	c, err := r.Cookie(sessionCookie)
+	return err == nil && c.Value != ""
+}
+
+// errSignedOut refuses a form post of a session that has ended.
+var errSignedOut = errStatus(http.StatusUnauthorized, "unauthenticated", "Your session has ended (it expired, you signed out, or your account was changed): sign in again.")
 
 func setSessionCookie(w http.ResponseWriter, value string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{
@@ -147,7 +219,7 @@ func setSessionCookie(w http.ResponseWriter, value string, maxAge int) {
 var errCSRF = errStatus(http.StatusForbidden, "csrf", "the form's security token is missing or wrong; reload the page and try again")
 
 // checkCSRF compares the form's csrf field with the session's token.
-func checkCSRF(r *http.Request, sess *session) error {
+func checkCSRF(r *http.Request, sess *signedIn) error {
 	got := r.PostFormValue("csrf")
 	if sess == nil || got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(sess.csrf)) != 1 {
 		return errCSRF

@@ -204,7 +204,8 @@ func (b *builder) finish() *Plan {
 		b.riskWarnings(d)
 	}
 	sort.SliceStable(b.drafts, func(i, j int) bool { return draftLess(b.drafts[i], b.drafts[j]) })
-	p := &Plan{Version: 1, Certificates: make([]Certificate, len(b.drafts)), Warnings: []string{}}
+	// The loader's warnings (what it filled in) come first.
+	p := &Plan{Version: 1, Certificates: make([]Certificate, len(b.drafts)), Warnings: append([]string{}, b.t.Warnings...)}
 	for i, d := range b.drafts {
 		p.Certificates[i] = d.c
 		p.Warnings = append(p.Warnings, d.warnings...)

@@ -21,7 +21,8 @@ type goldenExample struct {
 }
 
 // goldenExamples lists every example topology: each YAML file except the
-// overlay, and the Topology Builder sample with its overlay.
+// overlay, the Topology Builder sample with its overlay, and the real
+// Topology Builder documents of internal/topology/testdata/real.
 func goldenExamples(t *testing.T) []goldenExample {
 	t.Helper()
 	dir := filepath.Join("..", "..", "examples")
@@ -38,6 +39,15 @@ func goldenExamples(t *testing.T) []goldenExample {
 		out = append(out, goldenExample{name: strings.TrimSuffix(base, ".yaml"), file: f})
 	}
 	out = append(out, goldenExample{name: "contoso-sfb", file: filepath.Join(dir, "contoso-sfb.tbxml"), overlay: filepath.Join(dir, "contoso-overlay.yaml")})
+	// The real Topology Builder documents of the topology package's test
+	// data (see its README), each planned as it is, with no overlay.
+	real, err := filepath.Glob(filepath.Join("..", "topology", "testdata", "real", "*.*xml"))
+	if err != nil || len(real) < 3 {
+		t.Fatalf("real documents: %v, %v", real, err)
+	}
+	for _, f := range real {
+		out = append(out, goldenExample{name: "real-" + strings.TrimSuffix(filepath.Base(f), filepath.Ext(f)), file: f})
+	}
 	if len(out) < 9 {
 		t.Fatalf("found %d examples, want at least 9", len(out))
 	}

@@ -66,6 +66,32 @@ func TestR68_StandardEditionServerIsItsOwnPool(t *testing.T) {
 	}
 }
 
+// TestR70_StandardEditionWebExternalIsItsOwnFQDN: Topology Builder's
+// default external web FQDN of a Standard Edition server is the server's
+// own FQDN; the loader accepts it and the web external certificate carries
+// it as its subject and first SAN.
+func TestR70_StandardEditionWebExternalIsItsOwnFQDN(t *testing.T) {
+	const doc = `version: 1
+sip_domains: [fabrikam.com]
+simple_urls: {meet: {fabrikam.com: https://meet.fabrikam.com}, dialin: https://dialin.fabrikam.com}
+sites:
+  - name: Lab
+    pools:
+      - {fqdn: se01.fabrikam.com, servers: [se01.fabrikam.com], web_external: se01.fabrikam.com}
+`
+	tp, err := topology.ParseYAML("se.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cert(t, mustBuild(t, tp), "web-external/se01.fabrikam.com")
+	if c.Subject.CommonName != "se01.fabrikam.com" || len(c.SANs) == 0 || c.SANs[0] != "se01.fabrikam.com" {
+		t.Errorf("subject %q, SANs %v", c.Subject.CommonName, c.SANs)
+	}
+	if !slices.Contains(nameRules(c, "se01.fabrikam.com"), "R70") {
+		t.Errorf("se01.fabrikam.com not recorded as the external web FQDN (R70): %v", c.Names)
+	}
+}
+
 func TestR69_WebInternalNames(t *testing.T) {
 	c := cert(t, mustBuild(t, contoso()), "web-internal/fe01.contoso.net")
 	for _, n := range []string{"webint.contoso.net", "fe01.contoso.net", "pool01.contoso.net", "meet.contoso.com", "meet.fabrikam.com", "dialin.contoso.com", "admin.contoso.com"} {
@@ -344,6 +370,19 @@ func TestWarningsStartWithRuleAndNameACertificate(t *testing.T) {
 		if !slices.ContainsFunc(p.Certificates, func(c Certificate) bool { return strings.Contains(w, c.ID) }) {
 			t.Errorf("warning names no certificate: %q", w)
 		}
+	}
+}
+
+// TestLoaderWarningsComeFirst: what the loader filled in (such as Topology
+// Builder's default simple URLs) is in the plan's warnings, before the
+// plan's own.
+func TestLoaderWarningsComeFirst(t *testing.T) {
+	tp := contoso()
+	tp.PublicIMAOL = true
+	tp.Warnings = []string{"R83: the Topology Builder document has no simple URLs: the dial-in URL is Topology Builder's default https://dialin.contoso.com"}
+	p := mustBuild(t, tp)
+	if len(p.Warnings) < 2 || p.Warnings[0] != tp.Warnings[0] {
+		t.Errorf("warnings = %q, want the loader's first", p.Warnings)
 	}
 }
 

@@ -8,9 +8,14 @@
 // 0600, optionally sealed with a store passphrase, and a lock file serialises
 // processes that share one store.
 //
+// A store seals all its keys or none: the index records which, with a
+// verifier of the passphrase (sealing.go), and a change that would write a
+// key without that passphrase, with another, or with one where keys are
+// unsealed is refused before it writes anything.
+//
 // # Layout
 //
-//	DIR/index.bin         the index: every entry and the assignments (the commit point)
+//	DIR/index.bin         the index: every entry, the assignments and how keys are sealed (the commit point)
 //	DIR/index.spare       the previous index, overwritten by the next commit
 //	DIR/store.lock        flock(2) lock file, in stores made by earlier versions (new ones lock DIR)
 //	DIR/certs/T.cer       DER certificates, named by SHA-1 thumbprint
@@ -20,14 +25,23 @@
 //
 // # Atomicity
 //
-// A change writes its new files first (temp file, fsync, rename, fsync of
-// the directory), then writes the new index into index.spare, syncs it and
-// swaps it with index.bin in one atomic rename (the single commit point;
+// A change writes the new index into index.spare and syncs it, then its new
+// files (temp file, fsync, rename, fsync of the directory), then swaps
+// index.spare with index.bin in one atomic rename (the single commit point;
 // where the file system cannot swap, a temporary file is renamed over
 // index.bin), then removes the files the new index no longer references.
-// Opening a store removes files that no index entry references (left by a
-// change that was killed before its commit). After a crash the store is
-// therefore exactly as before or exactly as after the change.
+// After a crash the store is therefore exactly as before or exactly as
+// after the change; the next change (never a read) removes the store's own
+// temporary files and the files the spare names and the index does not,
+// which only the killed change can have written.
+//
+// # Files the store did not write
+//
+// A store removes only what it wrote: temporary files named ".edgecert-tmp-"
+// and digits, and the files above. Anything else in its folders is
+// reported by Check and left alone. A store whose directory or folders are
+// symbolic links, not folders, or owned by another user than the
+// process's effective one is refused (ErrInvalidInput).
 //
 // # Concurrency
 //
@@ -120,12 +134,32 @@ type ImportOptions struct {
 	Password     string // for .pfx
 	Exportable   bool   // may an imported key be exported again
 	FriendlyName string // overrides the file's friendly name
+	// AllCertificates imports every certificate of a file that brings a
+	// private key (a .pfx, PEM with a key), not only the chain of the
+	// key's certificate.
+	AllCertificates bool
 }
 
 // ImportResult lists what an import added, by location.
 type ImportResult struct {
 	Added   []Entry `json:"added"`
 	Skipped []Entry `json:"skipped"` // already present
+	// Excluded are the certificates of a file with a private key that are
+	// not in the chain of the key's certificate: not imported unless
+	// ImportOptions.AllCertificates (Location says where they would go).
+	Excluded []Entry `json:"excluded"`
+}
+
+// RootsAdded returns the entries the import added to root: trusted roots,
+// which the caller shows as Windows warns before it adds one.
+func (r *ImportResult) RootsAdded() []Entry {
+	var out []Entry
+	for _, e := range r.Added {
+		if e.Location == Root {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // ExportOptions control Export.

@@ -58,7 +58,7 @@ func badInputs(t *testing.T) map[string]struct {
 		"truncated pfx":                    {pfx[:len(pfx)-100], "pw", ""},
 		"pfx wrong password":               {pfx, "wrong", "wrong password"},
 		"pfx no password":                  {pfx, "", "password"},
-		"pfx with two keys":                {twoKeyPFX(t, "pw", key, leaf, key2, leaf2), "pw", ""},
+		"pfx, a key without certificate":   {twoKeyPFX(t, "pw", key, leaf, key2, p.root), "pw", "private key 2 of 2 (ECDSA P-256) has no certificate"},
 		"certificate without key":          {leaf.Raw, "", "no pending request"},
 		"request instead of cert":          {reqDER, "", "certificate request"},
 		"private key":                      {keyPEM, "", "private key"},
@@ -170,7 +170,7 @@ func explicit0(der []byte) asn1.RawValue {
 }
 
 // twoKeyPFX writes a PFX (unencrypted bags, SHA-1 MAC) holding two keys
-// and their certificates, which no tool should accept as one identity.
+// and their certificates, as Java and .NET write them.
 func twoKeyPFX(t *testing.T, password string, k1 any, c1 *x509.Certificate, k2 any, c2 *x509.Certificate) []byte {
 	var bags []safeBag
 	for _, pair := range []struct {

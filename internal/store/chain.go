@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"crypto/x509"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
+
+	"edgecert/internal/certfmt"
 )
 
 // maxChain bounds chain building (a loop of cross-certificates stops here).
@@ -18,11 +19,11 @@ func (s *Store) loadCertLocked(t string) (*x509.Certificate, error) {
 	if c, ok := s.certCache[t]; ok {
 		return c, nil
 	}
-	der, err := os.ReadFile(filepath.Join(s.dir, certDir, t+".cer"))
+	der, err := readStoreFile(filepath.Join(s.dir, certDir, t+".cer"))
 	if err != nil {
 		return nil, fmt.Errorf("store: certificate %s: %w", t, err)
 	}
-	c, err := x509.ParseCertificate(der)
+	c, err := certfmt.ParseCertificate(der)
 	if err != nil {
 		return nil, fmt.Errorf("store: certificate file %s is damaged: %v", t, err)
 	}
@@ -82,16 +83,16 @@ func (s *Store) chainLocked(idx *index, cert *x509.Certificate) ([]*x509.Certifi
 			return chain, nil
 		}
 		if isSelfSigned(cur) {
-			return chain, fmt.Errorf("the chain of %s ends at the self-signed %q, which is not in root: %w", cert.Subject, cur.Subject.String(), ErrChain)
+			return chain, fmt.Errorf("the chain of %s ends at the self-signed %q, which is not in root: %w", certfmt.NameString(cert.RawSubject), certfmt.NameString(cur.RawSubject), ErrChain)
 		}
 		next := pickIssuer(cur, cas, roots, now)
 		if next == nil {
-			return chain, fmt.Errorf("the chain of %s stops at %q: its issuer %q is in neither root nor ca: %w", cert.Subject, cur.Subject.String(), cur.Issuer.String(), ErrChain)
+			return chain, fmt.Errorf("the chain of %s stops at %q: its issuer %q is in neither root nor ca: %w", certfmt.NameString(cert.RawSubject), certfmt.NameString(cur.RawSubject), certfmt.NameString(cur.RawIssuer), ErrChain)
 		}
 		chain = append(chain, next)
 		cur = next
 	}
-	return chain, fmt.Errorf("the chain of %s is longer than %d certificates: %w", cert.Subject, maxChain, ErrChain)
+	return chain, fmt.Errorf("the chain of %s is longer than %d certificates: %w", certfmt.NameString(cert.RawSubject), maxChain, ErrChain)
 }
 
 // pickIssuer returns the certificate among cas that signed c, preferring one

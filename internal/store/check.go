@@ -1,18 +1,21 @@
 package store
 
 import (
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"edgecert/internal/certfmt"
+	"edgecert/internal/csr"
 )
 
 // Check verifies the store against its index: every entry has its files,
 // every file holds what the index says (certificate by thumbprint, request
 // by hash, key matching the certificate), friendly names are unique in my,
-// assignments name certificates of my, and no file is left unreferenced. It
+// assignments name certificates of my, and the store's folders hold no
+// file that is not the store's (which it reports and never removes). It
 // returns every problem found, joined.
 func (s *Store) Check() error {
 	var problems []error
@@ -25,7 +28,7 @@ func (s *Store) Check() error {
 				bad("entry %s: unknown location %q", r.Thumbprint, r.Location)
 				continue
 			}
-			if err := s.checkFiles(r); err != nil {
+			if err := s.checkFiles(r, idx.Sealing); err != nil {
 				bad("entry %s: %v", r.Thumbprint, err)
 			}
 			if r.Location == My && r.FriendlyName != "" {
@@ -46,17 +49,8 @@ func (s *Store) Check() error {
 				}
 			}
 		}
-		want := idx.files()
-		for _, d := range []string{certDir, reqDir, keyDir} {
-			ents, err := os.ReadDir(filepath.Join(s.dir, d))
-			if err != nil {
-				return err
-			}
-			for _, e := range ents {
-				if rel := d + "/" + e.Name(); !want[rel] {
-					bad("file %s is not referenced by the index", rel)
-				}
-			}
+		for _, p := range s.foreignLocked(idx) {
+			bad("%s is not the store's (its index does not name it); the store leaves it alone: move it out of the store", p)
 		}
 		return nil
 	})
@@ -66,9 +60,10 @@ func (s *Store) Check() error {
 	return errors.Join(problems...)
 }
 
-// checkFiles checks the certificate (or request) file and key file of r.
-func (s *Store) checkFiles(r *record) error {
-	der, err := os.ReadFile(filepath.Join(s.dir, filepath.FromSlash(r.certFile())))
+// checkFiles checks the certificate (or request) file and key file of r;
+// the key must be sealed or not as sealing (index.Sealing) says.
+func (s *Store) checkFiles(r *record, sealing string) error {
+	der, err := readStoreFile(filepath.Join(s.dir, filepath.FromSlash(r.certFile())))
 	if err != nil {
 		return err
 	}
@@ -77,13 +72,13 @@ func (s *Store) checkFiles(r *record) error {
 	}
 	var pub any
 	if r.Location == Request {
-		req, err := x509.ParseCertificateRequest(der)
+		req, err := csr.Decode(der)
 		if err != nil {
 			return fmt.Errorf("%s: %v", r.certFile(), err)
 		}
 		pub = req.PublicKey
 	} else {
-		c, err := x509.ParseCertificate(der)
+		c, err := certfmt.ParseCertificate(der)
 		if err != nil {
 			return fmt.Errorf("%s: %v", r.certFile(), err)
 		}
@@ -102,6 +97,52 @@ func (s *Store) checkFiles(r *record) error {
 	if fi.Mode().Perm() != 0o600 {
 		return fmt.Errorf("%s has mode %v, want 0600", r.keyFile(), fi.Mode().Perm())
 	}
+	if sealing != "" {
+		data, err := readStoreFile(filepath.Join(s.dir, filepath.FromSlash(r.keyFile())))
+		if err != nil {
+			return err
+		}
+		if sealed := certfmt.IsSealed(data); sealed != (sealing != sealingPlain) {
+			return fmt.Errorf("%s is %s, but the store %s its keys", r.keyFile(), map[bool]string{true: "sealed", false: "not sealed"}[sealed], map[bool]string{true: "seals", false: "does not seal"}[!sealed])
+		}
+	}
 	_, err = s.loadKeyLocked(r)
 	return err
 }
+
+// ownRoot are the files of the store directory itself.
+var ownRoot = map[string]bool{indexName: true, spareName: true, lockName: true}
+
+// foreignLocked lists (relative, slash-separated) what the store's
+// folders hold that is not the store's: not named by the index, not one
+// of its own temporary files, not left by a killed change (which the next
+// change removes). The caller holds the lock.
+func (s *Store) foreignLocked(idx *index) []string {
+	want := idx.files()
+	left := s.leftoversLocked(idx)
+	var out []string
+	for _, d := range storeFolders {
+		ents, err := os.ReadDir(filepath.Join(s.dir, d))
+		if err != nil {
+			out = append(out, d+" ("+err.Error()+")")
+			continue
+		}
+		for _, e := range ents {
+			name := e.Name()
+			rel := d + "/" + name
+			if d == "." {
+				rel = name
+			}
+			switch {
+			case isOwnTemp(name) && e.Type().IsRegular():
+			case d == "." && (ownRoot[name] || (e.IsDir() && isFolder(name))):
+			case d != "." && (want[rel] || left[rel]) && e.Type().IsRegular():
+			default:
+				out = append(out, rel)
+			}
+		}
+	}
+	return out
+}
+
+func isFolder(name string) bool { return name == certDir || name == reqDir || name == keyDir }

@@ -11,7 +11,8 @@ import (
 // reflection so that opening a store of 10,000 certificates stays fast:
 //
 //	magic "EDGECERT-STORE-INDEX\n" | uvarint version | uvarint generation |
-//	uvarint n | n records | uvarint m | m assignments | CRC-32 (IEEE, big endian)
+//	uvarint n | n records | uvarint m | m assignments | [version 2: string sealing] |
+//	CRC-32 (IEEE, big endian)
 //
 // Strings are a uvarint length and the bytes, times a varint of Unix
 // nanoseconds (0 = zero time), booleans one byte, string lists a uvarint
@@ -79,6 +80,9 @@ func encodeIndex(x *index) []byte {
 		e.str(a.Previous)
 		e.str(a.Staged)
 		e.time(a.Effective)
+	}
+	if x.Version >= 2 {
+		e.str(x.Sealing)
 	}
 	return binary.BigEndian.AppendUint32(e.b, crc32.ChecksumIEEE(e.b))
 }
@@ -191,6 +195,9 @@ func decodeIndex(data []byte) (*index, error) {
 	}
 	for i := uint64(0); i < m; i++ {
 		x.Assignments = append(x.Assignments, Assignment{Usage: d.str(), Thumbprint: d.str(), Previous: d.str(), Staged: d.str(), Effective: d.time()})
+	}
+	if x.Version >= 2 {
+		x.Sealing = d.str()
 	}
 	if d.err != nil || len(d.b) != 0 {
 		return nil, errIndexDamaged

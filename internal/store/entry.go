@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf16"
+
+	"edgecert/internal/certfmt"
 )
 
 // crashPoint is a test hook called at the stages of a commit.
@@ -55,9 +57,17 @@ func keyInfo(pub crypto.PublicKey) (string, int) {
 	return "unknown", 0
 }
 
-// isSelfSigned reports whether c is issued by itself (same name, own signature).
+// isSelfSigned reports whether c is issued by itself (same name, own
+// signature, with any hash: where a root is filed does not depend on
+// whether its self-signature uses SHA-1 or MD5; see certfmt.IsSelfSigned).
 func isSelfSigned(c *x509.Certificate) bool {
-	return bytes.Equal(c.RawSubject, c.RawIssuer) && signedBy(c, c)
+	if !bytes.Equal(c.RawSubject, c.RawIssuer) {
+		return false
+	}
+	if c.SignatureAlgorithm == x509.MD2WithRSA {
+		return certfmt.IsSelfSigned(c)
+	}
+	return issuedBy(c, c)
 }
 
 // isCA reports whether c is a CA certificate: basic constraints CA, or a
@@ -81,6 +91,9 @@ func caLocation(c *x509.Certificate) Location {
 func recordForCert(c *x509.Certificate, loc Location) (record, error) {
 	kh, err := keyHashOf(c.PublicKey)
 	if err != nil {
+		if reason := certfmt.SPKIUnsupported(c.RawSubjectPublicKeyInfo); reason != "" {
+			return record{}, fmt.Errorf("certificate %q: %s: %w", certfmt.NameString(c.RawSubject), reason, ErrInvalidInput)
+		}
 		return record{}, err
 	}
 	alg, bits := keyInfo(c.PublicKey)
@@ -88,9 +101,9 @@ func recordForCert(c *x509.Certificate, loc Location) (record, error) {
 		Location:     loc,
 		Thumbprint:   sha1Hex(c.Raw),
 		SHA256:       sha256Hex(c.Raw),
-		Subject:      c.Subject.String(),
-		Issuer:       c.Issuer.String(),
-		Serial:       strings.ToUpper(c.SerialNumber.Text(16)),
+		Subject:      certfmt.NameString(c.RawSubject),
+		Issuer:       certfmt.NameString(c.RawIssuer),
+		Serial:       certfmt.SerialHex(c.SerialNumber),
 		NotBefore:    c.NotBefore.UTC(),
 		NotAfter:     c.NotAfter.UTC(),
 		DNSNames:     append([]string(nil), c.DNSNames...),
@@ -118,7 +131,7 @@ func recordForRequest(der []byte, req *x509.CertificateRequest) (record, error) 
 		Location:     Request,
 		Thumbprint:   sha1Hex(der),
 		SHA256:       sha256Hex(der),
-		Subject:      req.Subject.String(),
+		Subject:      certfmt.NameString(req.RawSubject),
 		DNSNames:     append([]string(nil), req.DNSNames...),
 		EKU:          eku,
 		KeyUsage:     ku,

@@ -5,7 +5,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"edgecert/internal/certfmt"
@@ -72,10 +71,16 @@ func (s *Store) exportLocked(idx *index, thumbprint string, opts ExportOptions) 
 // withKeyLocked returns what a PFX of r holds (key, certificate, chain),
 // refusing a certificate without its key or with a key not marked exportable.
 func (s *Store) withKeyLocked(idx *index, r *record, cert *x509.Certificate) (*certfmt.PFX, error) {
+	return s.contentLocked(idx, r, cert, true)
+}
+
+// contentLocked is withKeyLocked, the exportable mark checked only when
+// exportable is true.
+func (s *Store) contentLocked(idx *index, r *record, cert *x509.Certificate, exportable bool) (*certfmt.PFX, error) {
 	if r.Location != My || !r.HasKey {
 		return nil, fmt.Errorf("cannot export %s (%s) with its private key: %w in the store", r.Thumbprint, r.Subject, ErrNoKey)
 	}
-	if !r.Exportable {
+	if exportable && !r.Exportable {
 		return nil, fmt.Errorf("cannot export %s (%s) with its private key: %w; %s", r.Thumbprint, r.Subject, ErrNotExportable, notExportableHint)
 	}
 	key, err := s.loadKeyLocked(r)
@@ -87,6 +92,29 @@ func (s *Store) withKeyLocked(idx *index, r *record, cert *x509.Certificate) (*c
 		return nil, err
 	}
 	return &certfmt.PFX{Key: key, Leaf: cert, CA: chain[1:], FriendlyName: r.FriendlyName}, nil
+}
+
+// HandoffPFX returns what a PFX of the certificate holds (key, leaf and
+// chain) whatever the key's exportable mark. A workspace store is
+// edgecert's copy of one real server, and this is how a key made there
+// reaches that server (edgecert export windows), whose import marks it
+// exportable or not as the plan says; it is not for copying keys between
+// stores.
+func (s *Store) HandoffPFX(thumbprint string) (*certfmt.PFX, error) {
+	var p *certfmt.PFX
+	err := s.read(func(idx *index) error {
+		r, err := idx.find(thumbprint)
+		if err != nil {
+			return err
+		}
+		cert, err := s.loadCertLocked(r.Thumbprint)
+		if err != nil {
+			return err
+		}
+		p, err = s.contentLocked(idx, r, cert, false)
+		return err
+	})
+	return p, err
 }
 
 // ExportDecoded is the content of a PFX export of the certificate (its
@@ -108,7 +136,7 @@ func (s *Store) ExportDecoded(thumbprint string) (*Decoded, error) {
 		if err != nil {
 			return err
 		}
-		d = &Decoded{c: &content{key: p.Key, leaf: p.Leaf, certs: p.CA, friendly: p.FriendlyName}}
+		d = &Decoded{c: &content{pairs: []keyPair{{p.Key, p.Leaf, p.FriendlyName}}, certs: p.CA}}
 		return nil
 	})
 	return d, err
@@ -132,7 +160,7 @@ func (s *Store) exportPFXLocked(idx *index, r *record, cert *x509.Certificate, o
 // exportRequestLocked returns a pending request again, PEM ("csr", "pem")
 // or DER ("der", "cer"), for when the file written at creation is lost.
 func (s *Store) exportRequestLocked(r *record, format string) ([]byte, error) {
-	der, err := os.ReadFile(filepath.Join(s.dir, filepath.FromSlash(r.certFile())))
+	der, err := readStoreFile(filepath.Join(s.dir, filepath.FromSlash(r.certFile())))
 	if err != nil {
 		return nil, fmt.Errorf("store: request %s: %w", r.Thumbprint, err)
 	}

@@ -14,10 +14,15 @@ import (
 
 // content is what an input file holds, decoded before the store is touched.
 type content struct {
-	certs    []*x509.Certificate // certificates without a key in the file
-	key      crypto.Signer       // PFX: the private key
-	leaf     *x509.Certificate   // PFX: the certificate of key
-	friendly string              // PFX: the friendly name
+	certs []*x509.Certificate // certificates without a key in the file
+	pairs []keyPair           // PFX, PEM with a key: each key with its certificate
+}
+
+// keyPair is a private key with its certificate and friendly name.
+type keyPair struct {
+	key      crypto.Signer
+	leaf     *x509.Certificate
+	friendly string
 }
 
 // decodeInput detects the format of data and decodes it. Every error wraps
@@ -34,7 +39,7 @@ func decodeInput(data []byte, password string) (*content, error) {
 	}
 	switch f := certfmt.Detect(data); f {
 	case certfmt.FormatPKCS12:
-		p, err := certfmt.DecodePFX(data, password)
+		p, err := certfmt.DecodePFXAll(data, password)
 		switch {
 		case errors.Is(err, certfmt.ErrWrongPassword):
 			if password == "" {
@@ -43,10 +48,14 @@ func decodeInput(data []byte, password string) (*content, error) {
 			return nil, bad("wrong password for the PFX file")
 		case err != nil:
 			return nil, bad("cannot read the PFX file: %v", err)
-		case p.Key == nil || p.Leaf == nil:
+		case len(p.Pairs) == 0:
 			return nil, bad("the PFX file holds no private key with its certificate")
 		}
-		return &content{certs: p.CA, key: p.Key, leaf: p.Leaf, friendly: p.FriendlyName}, nil
+		c := &content{certs: p.Certs}
+		for _, kp := range p.Pairs {
+			c.pairs = append(c.pairs, keyPair{kp.Key, kp.Leaf, kp.FriendlyName})
+		}
+		return c, nil
 	case certfmt.FormatPKCS7:
 		certs, err := certfmt.DecodePKCS7(data)
 		if err != nil {
@@ -88,7 +97,7 @@ func decodePEMWithKey(data []byte) (c *content, ok bool, err error) {
 		}
 		switch {
 		case b.Type == "CERTIFICATE":
-			cert, err := x509.ParseCertificate(b.Bytes)
+			cert, err := certfmt.ParseCertificate(b.Bytes)
 			if err != nil {
 				return nil, true, fmt.Errorf("PEM block %d: %v", n, err)
 			}
@@ -115,17 +124,19 @@ func decodePEMWithKey(data []byte) (c *content, ok bool, err error) {
 	if err != nil {
 		return nil, true, fmt.Errorf("the private key in the PEM file: %v", err)
 	}
-	c = &content{key: key}
+	c = &content{}
+	var leaf *x509.Certificate
 	for _, cert := range certs {
-		if c.leaf == nil && certfmt.PublicKeysEqual(cert.PublicKey, key.Public()) {
-			c.leaf = cert
+		if leaf == nil && certfmt.PublicKeysEqual(cert.PublicKey, key.Public()) {
+			leaf = cert
 		} else {
 			c.certs = append(c.certs, cert)
 		}
 	}
-	if c.leaf == nil {
+	if leaf == nil {
 		return nil, true, errors.New("no certificate in the PEM file matches its private key")
 	}
+	c.pairs = []keyPair{{key: key, leaf: leaf}}
 	return c, true, nil
 }
 
@@ -139,7 +150,10 @@ func CheckImport(data []byte, opts ImportOptions) error {
 // Import detects the format of data (certificate, PKCS#7 chain, PFX) and
 // files its content: self-signed CA certificates to root, other CA
 // certificates to ca, an end-entity certificate matching a pending request to
-// my with that request's key, a PFX to my with its chain to root/ca.
+// my with that request's key, a PFX to my with its chain to root/ca. Of a
+// file that brings a private key, only the chain of the key's certificate
+// is imported (its self-signed top to root); the other certificates are
+// listed in Excluded unless opts.AllCertificates.
 //
 // Nothing is changed unless every certificate of the file can be filed.
 func (s *Store) Import(data []byte, opts ImportOptions) (*ImportResult, error) {
@@ -162,25 +176,53 @@ func (s *Store) ImportDecoded(d *Decoded, opts ImportOptions) (*ImportResult, er
 		return nil, fmt.Errorf("nothing to import: %w", ErrInvalidInput)
 	}
 	c := d.c
-	var err error
-	var keyPEM []byte
-	if c.key != nil {
-		if keyPEM, err = s.encodeKey(c.key); err != nil {
+	if len(c.pairs) > 1 && opts.FriendlyName != "" {
+		return nil, fmt.Errorf("a friendly name names one certificate, and the file holds %d private keys with their certificates: import it without one: %w", len(c.pairs), ErrInvalidInput)
+	}
+	var seal sealing
+	if len(c.pairs) > 0 {
+		var err error
+		if seal, err = s.prepareSealing(); err != nil {
 			return nil, err
 		}
 	}
-	res := &ImportResult{Added: []Entry{}, Skipped: []Entry{}}
-	err = s.update(func(t *txn) error {
-		if c.leaf != nil {
-			name := c.friendly
-			if opts.FriendlyName != "" {
-				name = opts.FriendlyName
-			}
-			if err := t.fileWithKey(res, c.leaf, keyPEM, opts.Exportable, name); err != nil {
+	keyPEMs := make([][]byte, len(c.pairs))
+	for i, kp := range c.pairs {
+		var err error
+		if keyPEMs[i], err = s.encodeKey(kp.key); err != nil {
+			return nil, err
+		}
+	}
+	res := &ImportResult{Added: []Entry{}, Skipped: []Entry{}, Excluded: []Entry{}}
+	certs := c.certs
+	if len(c.pairs) > 0 && !opts.AllCertificates {
+		certs = nil
+		others := c.certs
+		for _, kp := range c.pairs {
+			var chain []*x509.Certificate
+			chain, others = chainInFile(kp.leaf, others)
+			certs = append(certs, chain...)
+		}
+		for _, o := range others {
+			res.Excluded = append(res.Excluded, excludedEntry(o))
+		}
+	}
+	err := s.update(func(t *txn) error {
+		if len(c.pairs) > 0 {
+			if err := t.setSealing(seal); err != nil {
 				return err
 			}
 		}
-		for _, cert := range c.certs {
+		for i, kp := range c.pairs {
+			name := kp.friendly
+			if opts.FriendlyName != "" {
+				name = opts.FriendlyName
+			}
+			if err := t.fileWithKey(res, kp.leaf, keyPEMs[i], opts.Exportable, name); err != nil {
+				return err
+			}
+		}
+		for _, cert := range certs {
 			if err := t.fileCert(res, cert, opts.FriendlyName); err != nil {
 				return err
 			}
@@ -191,6 +233,25 @@ func (s *Store) ImportDecoded(d *Decoded, opts ImportOptions) (*ImportResult, er
 		return nil, err
 	}
 	return res, nil
+}
+
+// excludedEntry describes a certificate left out of an import, with the
+// location its names say it would go to (no signature is checked for a
+// certificate that is not imported).
+func excludedEntry(c *x509.Certificate) Entry {
+	loc := My
+	switch {
+	case c.BasicConstraintsValid && !c.IsCA:
+	case bytes.Equal(c.RawSubject, c.RawIssuer) && (c.IsCA || c.Version < 3):
+		loc = Root
+	case c.IsCA:
+		loc = CA
+	}
+	rec, err := recordForCert(c, loc)
+	if err != nil {
+		return Entry{Location: loc, Thumbprint: sha1Hex(c.Raw), SHA256: sha256Hex(c.Raw), Subject: certfmt.NameString(c.RawSubject)}
+	}
+	return rec.Entry
 }
 
 // fileWithKey files a PFX leaf with its key in my.

@@ -12,7 +12,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const indexVersion = 1
+// indexVersion is the version commits write; version 1 (before Sealing)
+// is still read.
+const indexVersion = 2
 
 // index is the content of the index file: the whole logical state of the store.
 type index struct {
@@ -20,6 +22,11 @@ type index struct {
 	Generation  uint64
 	Entries     []record
 	Assignments []Assignment
+	// Sealing says how the store keeps its private keys: "" not recorded
+	// yet (a store without keys, or made by version 1), sealingPlain
+	// (unsealed), else a certfmt passphrase verifier of the passphrase
+	// that seals them.
+	Sealing string
 
 	byThumb map[string]int // built lazily; not stored
 }
@@ -75,7 +82,7 @@ func (x *index) find(t string) (*record, error) {
 
 // clone returns a deep enough copy to be modified by a transaction.
 func (x *index) clone() *index {
-	c := &index{Version: x.Version, Generation: x.Generation}
+	c := &index{Version: x.Version, Generation: x.Generation, Sealing: x.Sealing}
 	c.Entries = append([]record(nil), x.Entries...)
 	c.Assignments = append([]Assignment(nil), x.Assignments...)
 	return c
@@ -134,6 +141,9 @@ func (s *Store) loadLocked() (*index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
+	if !fi.Mode().IsRegular() || fi.Size() > maxIndexSize {
+		return nil, fmt.Errorf("store: %s is not a regular file of at most %d MiB (restore it from a backup)", path, maxIndexSize>>20)
+	}
 	tag := tagOf(fi)
 	if s.cache != nil {
 		if gen, ok := headerGeneration(f); ok {
@@ -151,8 +161,8 @@ func (s *Store) loadLocked() (*index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: %s is damaged (restore it from a backup)", path)
 	}
-	if idx.Version != indexVersion {
-		return nil, fmt.Errorf("store: %s has version %d, this edgecert reads version %d", path, idx.Version, indexVersion)
+	if idx.Version < 1 || idx.Version > indexVersion {
+		return nil, fmt.Errorf("store: %s has version %d, this edgecert reads versions 1 to %d", path, idx.Version, indexVersion)
 	}
 	tag.gen = idx.Generation
 	s.cache, s.cacheTag = idx, tag
@@ -178,16 +188,53 @@ func readFull(f *os.File, b []byte) (int, error) {
 // rename), so the index is not written to a new temporary file each time:
 // the store keeps the previous index as index.spare, overwrites and syncs
 // it, and swaps the two names in one atomic rename (RENAME_EXCHANGE). A
-// crash before the swap leaves the old index in place and a spare that no
-// one reads; after it, the new one. Where the file system cannot swap, the
-// index goes through a new temporary file as before, and the Store stops
-// trying (and removes the spare).
+// crash before the swap leaves the old index in place and, in the spare,
+// the index that was being committed (which names the files the change
+// added, so that the next change can remove them); after it, the new
+// index and the old one in the spare. Where the file system cannot swap,
+// the index goes through a new temporary file as before, and the Store
+// stops trying (and removes the spare).
 func (s *Store) writeIndexLocked(idx *index) error {
 	data := encodeIndex(idx)
+	if err := s.writeSpareLocked(data); err != nil {
+		return err
+	}
+	return s.installIndexLocked(idx, data)
+}
+
+// writeSpareLocked writes data, the index about to be committed, to the
+// spare index file and syncs it (nothing when the Store does not swap).
+func (s *Store) writeSpareLocked(data []byte) error {
+	if s.noSwap {
+		return nil
+	}
+	f, err := os.OpenFile(filepath.Join(s.dir, spareName), os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	_, err = f.WriteAt(data, 0)
+	if err == nil {
+		err = f.Truncate(int64(len(data)))
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("store: writing %s: %w", spareName, err)
+	}
+	return nil
+}
+
+// installIndexLocked makes data (the encoding of idx, already in the
+// spare when the Store swaps) the index: the commit point.
+func (s *Store) installIndexLocked(idx *index, data []byte) error {
 	swapped := false
 	if !s.noSwap {
 		var err error
-		if swapped, err = s.swapIndexLocked(data); err != nil {
+		if swapped, err = s.swapIndexLocked(); err != nil {
 			return err
 		}
 	}
@@ -209,30 +256,13 @@ func (s *Store) writeIndexLocked(idx *index) error {
 	return nil
 }
 
-// swapIndexLocked writes data to the spare index file and swaps it with
-// the index. It reports false, having changed nothing that is read, when
-// the file system cannot swap names.
-func (s *Store) swapIndexLocked(data []byte) (bool, error) {
+// swapIndexLocked swaps the spare, already written, with the index. It
+// reports false, having changed nothing that is read, when the file
+// system cannot swap names.
+func (s *Store) swapIndexLocked() (bool, error) {
 	spare := filepath.Join(s.dir, spareName)
 	target := filepath.Join(s.dir, indexName)
-	f, err := os.OpenFile(spare, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return false, fmt.Errorf("store: %w", err)
-	}
-	_, err = f.WriteAt(data, 0)
-	if err == nil {
-		err = f.Truncate(int64(len(data)))
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return false, fmt.Errorf("store: writing %s: %w", spareName, err)
-	}
-	err = exchangeNames(spare, target)
+	err := exchangeNames(spare, target)
 	switch {
 	case err == nil:
 		return true, nil
@@ -333,9 +363,17 @@ func (s *Store) update(fn func(t *txn) error) error {
 		return err
 	}
 	defer unlock()
+	if err := s.checkFolders(false); err != nil {
+		return err
+	}
 	old, err := s.loadLocked()
 	if err != nil {
 		return err
+	}
+	if !s.tidied || s.tidyGen != old.Generation || s.spareTag != s.spareTagNow() {
+		if err := s.tidyLocked(old); err != nil {
+			return err
+		}
 	}
 	t := &txn{s: s, old: old, idx: old.clone(), files: map[string]newFile{}}
 	if err := fn(t); err != nil {
@@ -344,10 +382,24 @@ func (s *Store) update(fn func(t *txn) error) error {
 	if !t.dirty {
 		return nil
 	}
-	return s.commitLocked(t)
+	if err := s.commitLocked(t); err != nil {
+		s.tidied = false // the spare may name files this change left
+		return err
+	}
+	return nil
 }
 
 func (s *Store) commitLocked(t *txn) error {
+	sortRecords(t.idx.Entries)
+	t.idx.byThumb = nil
+	t.idx.Generation = t.old.Generation + 1
+	t.idx.Version = indexVersion
+	data := encodeIndex(t.idx)
+	// The spare first: it names the files this change adds, so that if
+	// the change is killed before its commit the next one removes them.
+	if err := s.writeSpareLocked(data); err != nil {
+		return err
+	}
 	referenced := t.old.files()
 	dirs := map[string]bool{}
 	for rel, f := range t.files {
@@ -372,11 +424,8 @@ func (s *Store) commitLocked(t *txn) error {
 			return err
 		}
 	}
-	sortRecords(t.idx.Entries)
-	t.idx.byThumb = nil
-	t.idx.Generation = t.old.Generation + 1
 	crashPoint("before-index")
-	if err := s.writeIndexLocked(t.idx); err != nil {
+	if err := s.installIndexLocked(t.idx, data); err != nil {
 		return err
 	}
 	crashPoint("after-index")
@@ -384,8 +433,9 @@ func (s *Store) commitLocked(t *txn) error {
 	want := t.idx.files()
 	for rel := range referenced {
 		if !want[rel] {
-			_ = os.Remove(filepath.Join(s.dir, filepath.FromSlash(rel)))
+			removeRegular(filepath.Join(s.dir, filepath.FromSlash(rel)))
 		}
 	}
+	s.tidied, s.tidyGen, s.spareTag = true, t.idx.Generation, s.spareTagNow()
 	return nil
 }

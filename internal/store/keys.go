@@ -4,7 +4,6 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"edgecert/internal/certfmt"
@@ -33,7 +32,7 @@ func (s *Store) loadKeyLocked(r *record) (crypto.Signer, error) {
 	if !r.HasKey {
 		return nil, fmt.Errorf("certificate %s (%s): %w in the store", r.Thumbprint, r.Subject, ErrNoKey)
 	}
-	data, err := os.ReadFile(filepath.Join(s.dir, filepath.FromSlash(r.keyFile())))
+	data, err := readStoreFile(filepath.Join(s.dir, filepath.FromSlash(r.keyFile())))
 	if err != nil {
 		return nil, fmt.Errorf("store: private key of %s: %w", r.Thumbprint, err)
 	}

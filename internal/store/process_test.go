@@ -161,8 +161,23 @@ func TestCrashSafety(t *testing.T) {
 						}
 					}
 				}
-				if ents, _ := filepath.Glob(filepath.Join(dir, "*", tmpPrefix+"*")); len(ents) > 0 {
-					t.Fatalf("after kill %d: temporary files left: %v", i+1, ents)
+				// The next change removes what the killed one left.
+				if err := s.update(func(*txn) error { return nil }); err != nil {
+					t.Fatalf("after kill %d: a change: %v", i+1, err)
+				}
+				for _, pat := range []string{tmpPrefix + "*", "*/" + tmpPrefix + "*"} {
+					if ents, _ := filepath.Glob(filepath.Join(dir, pat)); len(ents) > 0 {
+						t.Fatalf("after kill %d: temporary files left after a change: %v", i+1, ents)
+					}
+				}
+				idx, _ := s.snapshot()
+				s.mu.Lock()
+				left := s.leftoversLocked(idx)
+				s.mu.Unlock()
+				for rel := range left {
+					if _, err := os.Stat(filepath.Join(dir, rel)); err == nil {
+						t.Fatalf("after kill %d: %s, left by the killed change, is still there after a change", i+1, rel)
+					}
 				}
 			}
 			s := openTest(t, dir, pass)

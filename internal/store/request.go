@@ -1,9 +1,7 @@
 package store
 
 import (
-	"crypto/x509"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -18,6 +16,10 @@ func (s *Store) NewRequest(spec RequestSpec) (*Pending, error) {
 	if err := s.checkNameFree(spec.FriendlyName, ""); err != nil {
 		return nil, err // fail early, before the slow key generation
 	}
+	seal, err := s.prepareSealing()
+	if err != nil {
+		return nil, err
+	}
 	key, err := csr.NewKey(s.opts.Rand, spec.Key)
 	if err != nil {
 		return nil, fmt.Errorf("store: key %s: %w", spec.Key, err)
@@ -26,7 +28,7 @@ func (s *Store) NewRequest(spec RequestSpec) (*Pending, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	req, err := x509.ParseCertificateRequest(der)
+	req, err := csr.Decode(der)
 	if err != nil {
 		return nil, fmt.Errorf("store: the request just made does not parse: %w", err)
 	}
@@ -44,6 +46,9 @@ func (s *Store) NewRequest(spec RequestSpec) (*Pending, error) {
 		return nil, err
 	}
 	err = s.update(func(t *txn) error {
+		if err := t.setSealing(seal); err != nil {
+			return err
+		}
 		if err := t.nameFree(rec.FriendlyName, ""); err != nil {
 			return err
 		}
@@ -67,7 +72,7 @@ func (s *Store) Pending() ([]Pending, error) {
 			if r.Location != Request {
 				continue
 			}
-			der, err := os.ReadFile(filepath.Join(s.dir, filepath.FromSlash(r.certFile())))
+			der, err := readStoreFile(filepath.Join(s.dir, filepath.FromSlash(r.certFile())))
 			if err != nil {
 				return fmt.Errorf("store: request %s: %w", r.Thumbprint, err)
 			}

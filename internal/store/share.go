@@ -53,7 +53,7 @@ func linkShared(dir, name string, data []byte, mode os.FileMode) (bool, error) {
 	if !ok {
 		return false, nil
 	}
-	tmp := filepath.Join(dir, fmt.Sprintf("%sl%d-%d", tmpPrefix, os.Getpid(), linkSeq.Add(1)))
+	tmp := filepath.Join(dir, fmt.Sprintf("%s%d%06d", tmpPrefix, os.Getpid(), linkSeq.Add(1)))
 	if err := os.Link(src, tmp); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			shared.Lock()
@@ -77,10 +77,10 @@ func linkShared(dir, name string, data []byte, mode os.FileMode) (bool, error) {
 
 // sameFile reports whether path holds exactly data with permissions mode.
 func sameFile(path string, data []byte, mode os.FileMode) bool {
-	fi, err := os.Stat(path)
-	if err != nil || fi.Mode().Perm() != mode.Perm() || fi.Size() != int64(len(data)) {
+	fi, err := os.Lstat(path)
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != mode.Perm() || fi.Size() != int64(len(data)) {
 		return false
 	}
-	got, err := os.ReadFile(path)
+	got, err := readStoreFile(path)
 	return err == nil && bytes.Equal(got, data)
 }

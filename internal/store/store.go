@@ -27,6 +27,17 @@ type Store struct {
 	// noSwap: the file system refused RENAME_EXCHANGE once; this Store's
 	// commits no longer write a spare index only to find out again.
 	noSwap bool
+	// tidied: the folders hold no leftovers of a killed change as of the
+	// index of generation tidyGen (this Store tidied them, or committed it).
+	// A change of another process that was killed leaves the generation
+	// as it was but rewrites the spare: spareTag is the spare as this
+	// Store last left it.
+	tidied   bool
+	tidyGen  uint64
+	spareTag fileTag
+	// sealVerified is the index's passphrase verifier this Store's
+	// passphrase was found to match (scrypt is dear: once per Store).
+	sealVerified string
 }
 
 const (
@@ -36,13 +47,17 @@ const (
 	certDir   = "certs"
 	reqDir    = "requests"
 	keyDir    = "keys"
-	tmpPrefix = ".tmp-"
+	tmpPrefix = ".edgecert-tmp-" // and digits: see isOwnTemp
+	// maxIndexSize bounds the index file read (10,000 entries take ~3 MB).
+	maxIndexSize = 256 << 20
 
 	defaultLockTimeout = 10 * time.Second
 )
 
-// Open opens (creating when missing) the store in dir. It removes files left
-// behind by a change that did not reach its commit point.
+// Open opens (creating when missing) the store in dir. It refuses a store
+// whose directory or folders are symbolic links or belong to another user,
+// and removes nothing: a change tidies up what a killed change left (see
+// safety.go).
 func Open(dir string, opts Options) (*Store, error) {
 	if dir == "" {
 		return nil, fmt.Errorf("store: no directory given: %w", ErrInvalidInput)
@@ -56,15 +71,15 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = defaultLockTimeout
 	}
-	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
-		return nil, fmt.Errorf("store %s: not a directory: %w", dir, ErrInvalidInput)
-	}
-	for _, d := range []string{dir, filepath.Join(dir, certDir), filepath.Join(dir, reqDir), filepath.Join(dir, keyDir)} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
+	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("store: %w", err)
 		}
 	}
 	s := &Store{dir: dir, opts: opts, certCache: map[string]*x509.Certificate{}}
+	if err := s.checkFolders(true); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	unlock, err := s.lock(true)
@@ -82,9 +97,6 @@ func Open(dir string, opts Options) (*Store, error) {
 			return nil, err
 		}
 	} else if err != nil {
-		return nil, err
-	}
-	if err := s.gcLocked(idx); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -263,31 +275,8 @@ func (s *Store) checkEmptyLocked() error {
 			return fmt.Errorf("store: %w", err)
 		}
 		for _, e := range ents {
-			if !strings.HasPrefix(e.Name(), tmpPrefix) {
+			if !isOwnTemp(e.Name()) {
 				return fmt.Errorf("store %s: %s is missing but %s/%s exists; restore the index or move the files away", s.dir, indexName, d, e.Name())
-			}
-		}
-	}
-	return nil
-}
-
-// gcLocked removes temporary files and files that idx does not reference.
-// The caller holds the exclusive lock.
-func (s *Store) gcLocked(idx *index) error {
-	want := idx.files()
-	for _, d := range []string{certDir, reqDir, keyDir, "."} {
-		ents, err := readDirUnsorted(filepath.Join(s.dir, d))
-		if err != nil {
-			return fmt.Errorf("store: %w", err)
-		}
-		for _, e := range ents {
-			name := e.Name()
-			rel := filepath.ToSlash(filepath.Join(d, name))
-			orphan := strings.HasPrefix(name, tmpPrefix) || (d != "." && !want[rel])
-			if orphan && !e.IsDir() {
-				if err := os.Remove(filepath.Join(s.dir, d, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-					return fmt.Errorf("store: removing %s: %w", rel, err)
-				}
 			}
 		}
 	}

@@ -3,12 +3,9 @@ package topology
 import (
 	"bytes"
 	"fmt"
-	"os"
-)
 
-// maxFileSize bounds what Load reads: a topology is a few kilobytes, a large
-// Topology Builder document a few megabytes.
-const maxFileSize = 64 << 20
+	"edgecert/internal/readlimit"
+)
 
 // Load reads the topology in path, a YAML topology or a Topology Builder
 // document (.tbxml or the output of Get-CsTopology -AsXml), detected by its
@@ -31,14 +28,7 @@ func Load(path, overlayPath string) (*Topology, error) {
 }
 
 func readFile(path string) ([]byte, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("topology: %w", err)
-	}
-	if st.Size() > maxFileSize {
-		return nil, fmt.Errorf("topology: %s is %d bytes, more than the %d a topology may have", path, st.Size(), maxFileSize)
-	}
-	data, err := os.ReadFile(path)
+	data, err := readlimit.File(path, readlimit.TopologyFile)
 	if err != nil {
 		return nil, fmt.Errorf("topology: %w", err)
 	}
@@ -89,12 +79,15 @@ func finish(c *collector, r *rawTopo, name string, overlay []byte, overlayName s
 		overlayName = ""
 	}
 	if r != nil {
+		defaultSimpleURLs(r, c)
 		validate(r, c)
 	}
 	if len(c.ps) > 0 {
 		return nil, c.sorted()
 	}
-	return build(r, name, overlayName), nil
+	t := build(r, name, overlayName)
+	t.Warnings = c.warnings
+	return t, nil
 }
 
 // IsXML reports whether data is an XML document (possibly UTF-16 or with a

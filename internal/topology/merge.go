@@ -1,6 +1,9 @@
 package topology
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // mergeOverlay adds an overlay's settings to the base topology: scalar
 // settings replace the base's, reverse proxies join the site of the same
@@ -15,6 +18,7 @@ func mergeOverlay(base, ov *rawTopo, c *collector) {
 	if ov.XMPP.Set {
 		base.XMPP = ov.XMPP
 	}
+	mergeSimpleURLs(base, ov)
 	setS(&base.OWA, ov.OWA)
 	setS(&base.KeyAlg, ov.KeyAlg)
 	if ov.KeyBits.Set {
@@ -50,6 +54,28 @@ func mergeOverlay(base, ov *rawTopo, c *collector) {
 		setS(&e.Issuer, es.Issuer)
 		setB(&e.SepAV, es.SepAV)
 	}
+}
+
+// mergeSimpleURLs adds an overlay's simple URLs: a meet URL replaces the
+// document's for its SIP domain (the others stay), dial-in and admin replace
+// the document's.
+func mergeSimpleURLs(base, ov *rawTopo) {
+	if base.SimpleP.Line == 0 {
+		base.SimpleP = ov.SimpleP
+	}
+	if base.MeetP.Line == 0 {
+		base.MeetP = ov.MeetP
+	}
+	for _, om := range ov.Meet {
+		i := slices.IndexFunc(base.Meet, func(m rawMeet) bool { return m.Domain.V == om.Domain.V })
+		if i < 0 {
+			base.Meet = append(base.Meet, om)
+			continue
+		}
+		base.Meet[i] = om
+	}
+	setS(&base.Dialin, ov.Dialin)
+	setS(&base.Admin, ov.Admin)
 }
 
 func mergeOrg(dst *rawOrg, src rawOrg) {

@@ -24,6 +24,11 @@ type Topology struct {
 	OfficeWebApps string     `json:"office_web_apps,omitempty"`
 	Key           KeySpec    `json:"key"`
 	Sites         []Site     `json:"sites"`
+
+	// Warnings are what the loader filled in that the operator should
+	// know, each starting with its rule id (such as Topology Builder's
+	// default simple URLs for a document that has none: "R83: …").
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Organization holds the subject fields of every request.

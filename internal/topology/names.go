@@ -66,11 +66,18 @@ func allDigits(s string) bool {
 
 // simpleURLProblem checks one simple URL against R84 (https, no port, only
 // letters, digits, '.' and '/'); it returns why it is wrong, the rule id and
-// what to change, or empty strings.
-func simpleURLProblem(u string) (reason, rule, fix string) {
+// what to change, or empty strings. suggest is a URL that would do, made
+// from the topology's own domains.
+func simpleURLProblem(u, suggest string) (reason, rule, fix string) {
 	const scheme = "https://"
 	if len(u) < len(scheme) || !strings.EqualFold(u[:len(scheme)], scheme) {
-		return "does not start with https://", "R84", "use https://, e.g. https://meet.contoso.com"
+		fix := "use https://, e.g. " + suggest
+		if _, rest, ok := strings.Cut(u, "://"); ok && rest != "" {
+			fix = "use https://: https://" + rest
+		} else if u != "" && !strings.Contains(u, ":") {
+			fix = "use https://: https://" + u
+		}
+		return "does not start with https://", "R84", fix
 	}
 	rest := u[len(scheme):]
 	host, _, _ := strings.Cut(rest, "/")
@@ -84,7 +91,7 @@ func simpleURLProblem(u string) (reason, rule, fix string) {
 		}
 	}
 	if p := dnsNameProblem(strings.ToLower(host)); p != "" {
-		return "has a host that " + p, "dns-name", "give a fully qualified host, e.g. https://meet.contoso.com"
+		return "has a host that " + p, "dns-name", "give a fully qualified host, e.g. " + suggest
 	}
 	return "", "", ""
 }

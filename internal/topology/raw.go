@@ -79,6 +79,11 @@ type rawTopo struct {
 	Sites      []*rawSite
 	// EdgeSettings are an overlay's per-edge-pool settings, keyed by FQDN.
 	EdgeSettings []*rawEdge
+
+	// XML is set for a Topology Builder document; NoMeet and NoDialin when
+	// it has no Meet, or no Dialin, simple URL (Topology Builder's defaults
+	// apply).
+	XML, NoMeet, NoDialin bool
 }
 
 type rawSite struct {
@@ -122,10 +127,17 @@ type rawRP struct {
 	P         Pos
 }
 
-// collector gathers problems; files lists the files in report order.
+// collector gathers problems and warnings; files lists the files in report
+// order.
 type collector struct {
-	ps    Problems
-	files []string
+	ps       Problems
+	files    []string
+	warnings []string
+}
+
+// warn records a warning; the text starts with its rule id ("R83: …").
+func (c *collector) warn(format string, args ...any) {
+	c.warnings = append(c.warnings, fmt.Sprintf(format, args...))
 }
 
 func (c *collector) add(p Pos, rule, msg, fix string) {

@@ -101,8 +101,9 @@ func (v *validator) uniqueExternal(gs []group, ids, servers map[string]claim) {
 	webInt := map[string]claim{}
 	for i, g := range gs {
 		for _, n := range g.ext {
-			v.notClaimed(n, i, g, ext, servers)
-			if c, isPool := ids[n.V]; isPool && (c.group != i || g.edge) {
+			c, isPool := ids[n.V]
+			v.notClaimed(n, i, g, ext, servers, isPool)
+			if isPool && (c.group != i || g.edge) {
 				v.add(n.P, "duplicate-fqdn", "use an external name of its own", "external name %s is the FQDN of %s", n.V, c)
 			}
 			if _, ok := ext[n.V]; !ok {
@@ -110,8 +111,9 @@ func (v *validator) uniqueExternal(gs []group, ids, servers map[string]claim) {
 			}
 		}
 		if n := g.webInt; n.Set && n.V != "" {
-			v.notClaimed(n, i, g, webInt, servers)
-			if c, isPool := ids[n.V]; isPool && c.group != i {
+			c, isPool := ids[n.V]
+			v.notClaimed(n, i, g, webInt, servers, isPool)
+			if isPool && c.group != i {
 				v.add(n.P, "duplicate-fqdn", "use an internal web name of its own", "web_internal %s is the FQDN of %s", n.V, c)
 			}
 			if _, ok := webInt[n.V]; !ok {
@@ -122,12 +124,15 @@ func (v *validator) uniqueExternal(gs []group, ids, servers map[string]claim) {
 }
 
 // notClaimed reports n when another group already uses it in seen, or when
-// it is a server's FQDN.
-func (v *validator) notClaimed(n sval, i int, g group, seen, servers map[string]claim) {
+// it is a server's FQDN. A name that is also a pool FQDN (isPool) is left to
+// the pool FQDN check: a Standard Edition server has its pool's FQDN, and
+// Topology Builder proposes that FQDN as its web FQDNs, which is legal; any
+// other pool's FQDN is reported there once.
+func (v *validator) notClaimed(n sval, i int, g group, seen, servers map[string]claim, isPool bool) {
 	if c, dup := seen[n.V]; dup && c.group != i {
 		v.add(n.P, "duplicate-fqdn", "give each pool its own name (R71: a Director's external web FQDN differs from the pool's)", "%s of %s is already used by %s", n.V, g.what, c)
 	}
-	if c, isServer := servers[n.V]; isServer {
+	if c, isServer := servers[n.V]; isServer && !isPool {
 		v.add(n.P, "duplicate-fqdn", "use a name of its own", "%s of %s is the FQDN of a server of %s", n.V, g.what, c.what)
 	}
 }

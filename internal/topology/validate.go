@@ -1,7 +1,6 @@
 package topology
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 )
@@ -109,7 +108,7 @@ func (v *validator) key() {
 // dnsName reports s when it is not a valid DNS name.
 func (v *validator) dnsName(s sval, what string) {
 	if p := dnsNameProblem(s.V); p != "" {
-		v.add(s.P, "dns-name", "write a fully qualified DNS name such as host.contoso.com", "%s %q %s", what, s.V, p)
+		v.add(s.P, "dns-name", "write a fully qualified DNS name such as host."+v.domainHint(), "%s %q %s", what, s.V, p)
 	}
 }
 
@@ -152,7 +151,11 @@ func (v *validator) enum(s sval, what string, allowed ...string) {
 func (v *validator) sipDomains() {
 	r := v.r
 	if len(r.SIPDomains.Items) == 0 && !r.SIPDomains.Bad {
-		v.add(v.at(r.SIPDomains.P), "required", "list the SIP domains, the default first: sip_domains: [contoso.com]", "the topology has no SIP domain")
+		fix := "list the SIP domains, the default first: sip_domains: [" + v.domainHint() + "]"
+		if r.XML {
+			fix = "add the SIP domains to the document in Topology Builder (the overlay cannot set them)"
+		}
+		v.add(v.at(r.SIPDomains.P), "required", fix, "the topology has no SIP domain")
 	}
 	seen := map[string]Pos{}
 	for _, d := range r.SIPDomains.Items {
@@ -162,68 +165,5 @@ func (v *validator) sipDomains() {
 			continue
 		}
 		seen[d.V] = d.P
-	}
-}
-
-func (v *validator) simpleURLs() {
-	r := v.r
-	meetAt := v.at(r.MeetP)
-	if r.MeetP.Line == 0 {
-		meetAt = v.at(r.SimpleP)
-	}
-	domains := r.SIPDomains.values()
-	have := map[string]bool{}
-	for _, m := range r.Meet {
-		have[m.Domain.V] = true
-		if !slices.Contains(domains, m.Domain.V) {
-			v.add(m.Domain.P, "R83", "key meet URLs by a SIP domain of sip_domains ("+strings.Join(domains, ", ")+")", "meet URL for %s, which is not a SIP domain", m.Domain.V)
-		}
-	}
-	for _, d := range r.SIPDomains.Items {
-		if !have[d.V] {
-			v.add(meetAt, "R83", fmt.Sprintf("add a meet URL for it, e.g. simple_urls.meet.%s: https://meet.%s", d.V, d.V), "SIP domain %s has no meet simple URL (one is required per SIP domain)", d.V)
-		}
-	}
-	if !r.Dialin.Set && !r.Dialin.Bad {
-		v.add(v.at(r.SimpleP), "R83", "add simple_urls.dialin, e.g. https://dialin.contoso.com", "the dial-in simple URL is missing")
-	}
-	var urls []sval
-	for _, m := range r.Meet {
-		urls = append(urls, m.URL)
-	}
-	urls = append(urls, r.Dialin, r.Admin)
-	v.checkURLs(urls)
-}
-
-// checkURLs applies R84 to every simple URL and across them.
-func (v *validator) checkURLs(urls []sval) {
-	var good []sval
-	for _, u := range urls {
-		if !u.Set {
-			continue
-		}
-		if reason, rule, fix := simpleURLProblem(u.V); reason != "" {
-			v.add(u.P, rule, fix, "simple URL %q %s", u.V, reason)
-			continue
-		}
-		lower := strings.ToLower(u.V)
-		for _, pool := range v.poolNames {
-			if containsName(lower, pool) {
-				v.add(u.P, "R84", "use a name of its own, such as meet.contoso.com", "simple URL %q contains the pool FQDN %s", u.V, pool)
-				break
-			}
-		}
-		good = append(good, u)
-	}
-	for i, a := range good {
-		for j, b := range good {
-			la, lb := strings.ToLower(strings.TrimSuffix(a.V, "/")), strings.ToLower(strings.TrimSuffix(b.V, "/"))
-			switch {
-			case i < j && la == lb:
-				v.add(b.P, "R84", "give each simple URL its own value", "simple URL %q is the same as the one on line %d", b.V, a.P.Line)
-			case i != j && la != lb && strings.HasPrefix(lb, la):
-				v.add(b.P, "R84", "choose URLs that do not start with one another", "simple URL %q starts with the simple URL %q (line %d)", b.V, a.V, a.P.Line)
-			}
-		}
 	}
 }

@@ -170,7 +170,6 @@ func TestXMLRules(t *testing.T) {
 	}{
 		{"R7/configured-fqdn", []edit{{85, strings.Replace(lines[84], "sip.contoso.com", "*.contoso.com", 1)}}, want{"R7", 85, "<Port", 0}},
 		{"R83/missing-meet", []edit{{14, ""}, {15, ""}, {16, ""}}, want{"R83", 11, "<SimpleUrl", 0}},
-		{"R83/missing-dialin", []edit{{8, ""}, {9, ""}, {10, ""}}, want{"R83", 7, "<SimpleUrlConfiguration", 0}},
 		{"R84/port", []edit{{17, strings.Replace(lines[16], "admin.contoso.com", "admin.contoso.com:8443", 1)}}, want{"R84", 17, "<SimpleUrl", 0}},
 		{"required/access", []edit{{85, strings.Replace(lines[84], ` ConfiguredFqdn="sip.contoso.com"`, "", 1)}}, want{"required", 35, "<Cluster", 0}},
 		{"xml-reference", []edit{{81, `        <ClusterId SiteId="1" Number="9" />`}}, want{"xml-reference", 78, "<Service", 0}},
@@ -272,6 +271,10 @@ func TestOverlayRules(t *testing.T) {
 		{"publish-unknown-pool", "sites:\n  - name: Redmond\n    reverse_proxies:\n      - name: rp\n        servers: [rp01.contoso.com]\n        publishes: [officewebapps01.contoso.com]\n", want{"publish-unknown-pool", 6, "officewebapps01", 0}},
 		{"combine-with-edge", "sites:\n  - name: Redmond\n    reverse_proxies:\n      - name: rp\n        servers: [rp01.contoso.com]\n        combine_with_edge: edge.contoso.net\n", want{"combine-with-edge", 6, "edge.contoso.net", 0}},
 		{"type", "mobility: sure\n", want{"type", 1, "sure", 0}},
+		{"unknown-key/simple_urls", "simple_urls:\n  meeting: {contoso.com: https://meet.contoso.com}\n", want{"unknown-key", 2, "meeting", 0}},
+		{"R83/overlay-meet-not-sip-domain", "simple_urls:\n  meet:\n    litware.com: https://meet.litware.com\n", want{"R83", 3, "litware.com", 0}},
+		{"R84/overlay-dialin-port", "simple_urls:\n  dialin: https://dialin.contoso.com:444\n", want{"R84", 2, "https", 0}},
+		{"type/overlay-simple_urls", "simple_urls: https://meet.contoso.com\n", want{"type", 1, "https", 0}},
 		{"version", "version: 3\n", want{"version", 1, "3", 0}},
 	}
 	for _, tc := range cases {

@@ -51,7 +51,7 @@ func decodeXML(file string, data []byte, c *collector) *rawTopo {
 		c.addf(root.p, "syntax", "give a Topology Builder document (.tbxml) or the output of Get-CsTopology -AsXml", "<%s> is not a Topology Builder document", root.name)
 		return nil
 	}
-	r := &rawTopo{P: topo.p, Version: ival{V: 1, P: topo.p, Set: true}}
+	r := &rawTopo{P: topo.p, Version: ival{V: 1, P: topo.p, Set: true}, XML: true}
 	m := &xmapper{file: file, c: c, r: r, byKey: map[string]*xcluster{}, sites: map[string]*rawSite{}}
 	m.domains(topo)
 	m.simpleURLs(topo)
@@ -106,8 +106,11 @@ func (m *xmapper) domains(topo *xnode) {
 }
 
 // simpleURLs maps SimpleUrlConfiguration: a Meet URL per domain, Dialin and
-// Admin; the ActiveUrl of each, else its first SimpleUrlEntry.
+// Admin; the ActiveUrl of each, else its first SimpleUrlEntry. A document
+// with no Meet URL, or no Dialin URL, gets Topology Builder's defaults for
+// it later (defaultSimpleURLs), once the overlay has had its say.
 func (m *xmapper) simpleURLs(topo *xnode) {
+	defer func() { m.r.NoMeet, m.r.NoDialin = len(m.r.Meet) == 0, !m.r.Dialin.Set }()
 	cfg := topo.child("SimpleUrlConfiguration")
 	if cfg == nil {
 		return

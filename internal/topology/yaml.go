@@ -3,6 +3,7 @@ package topology
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"regexp"
 	"slices"
@@ -71,6 +72,10 @@ func yamlErrMsg(err error) string {
 // when the document cannot be parsed at all.
 func decodeYAML(file string, data []byte, overlay bool, c *collector) *rawTopo {
 	c.files = append(c.files, file)
+	if n := yamlNodeBound(data); n > maxYAMLNodes {
+		c.add(Pos{File: file, Line: 1, Col: 1}, "syntax", fmt.Sprintf("file too large: about %d YAML nodes, a topology has at most %d", n, maxYAMLNodes), "give a topology of one deployment (a real one is far smaller)")
+		return nil
+	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {

@@ -3,7 +3,8 @@ package topology
 import "gopkg.in/yaml.v3"
 
 // The key tables of the YAML format, version 1 (docs/topology.md). An
-// overlay accepts a subset of the keys, plus edge_pools at the top.
+// overlay accepts a subset of the keys (simple_urls with the same schema),
+// plus edge_pools at the top.
 
 func (d *ydec) topFields(r *rawTopo) map[string]fieldFn {
 	f := map[string]fieldFn{
@@ -32,6 +33,14 @@ func (d *ydec) topFields(r *rawTopo) map[string]fieldFn {
 			})
 		},
 	}
+	f["simple_urls"] = func(k, v *yaml.Node) {
+		r.SimpleP = d.pos(k)
+		d.mapping(v, "simple_urls", map[string]fieldFn{
+			"meet":   func(k, v *yaml.Node) { d.meet(r, k, v) },
+			"dialin": func(_, v *yaml.Node) { r.Dialin = d.str(v, "simple_urls.dialin", false) },
+			"admin":  func(_, v *yaml.Node) { r.Admin = d.str(v, "simple_urls.admin", false) },
+		})
+	}
 	if d.overlay {
 		f["edge_pools"] = func(_, v *yaml.Node) {
 			d.seq(v, "edge_pools", func(it *yaml.Node) {
@@ -48,14 +57,6 @@ func (d *ydec) topFields(r *rawTopo) map[string]fieldFn {
 		return f
 	}
 	f["sip_domains"] = func(_, v *yaml.Node) { r.SIPDomains = d.strList(v, "sip_domains", true) }
-	f["simple_urls"] = func(k, v *yaml.Node) {
-		r.SimpleP = d.pos(k)
-		d.mapping(v, "simple_urls", map[string]fieldFn{
-			"meet":   func(k, v *yaml.Node) { d.meet(r, k, v) },
-			"dialin": func(_, v *yaml.Node) { r.Dialin = d.str(v, "simple_urls.dialin", false) },
-			"admin":  func(_, v *yaml.Node) { r.Admin = d.str(v, "simple_urls.admin", false) },
-		})
-	}
 	return f
 }
 

@@ -254,13 +254,23 @@ func checkKeyType(c *plan.Certificate, f Finding, cert *x509.Certificate) []Find
 
 // keyType returns the algorithm name and size of a certificate's key.
 func keyType(cert *x509.Certificate) (string, int) {
-	switch k := cert.PublicKey.(type) {
+	alg, bits := keyTypeOf(cert.PublicKey)
+	if alg == "" {
+		return cert.PublicKeyAlgorithm.String(), 0
+	}
+	return alg, bits
+}
+
+// keyTypeOf returns the algorithm name and size of a public key; "" for
+// other algorithms.
+func keyTypeOf(pub any) (string, int) {
+	switch k := pub.(type) {
 	case *rsa.PublicKey:
 		return "RSA", k.N.BitLen()
 	case *ecdsa.PublicKey:
 		return "ECDSA", k.Curve.Params().BitSize
 	}
-	return cert.PublicKeyAlgorithm.String(), 0
+	return "", 0
 }
 
 // checkValidity checks that cert is valid at now and warns before expiry.
@@ -300,25 +310,31 @@ func checkChain(c *plan.Certificate, st *store.Store, f Finding, cert *x509.Cert
 	if len(chain) == 0 {
 		return nil, []Finding{f.fail(CheckChain, rule, "the chain is empty", fix)}
 	}
+	if err := verifyChain(chain, now, cache); err != nil {
+		return nil, []Finding{f.fail(CheckChain, rule, fmt.Sprintf("the chain does not verify: %v", err), fix)}
+	}
+	return chain, nil
+}
+
+// verifyChain verifies the path and signatures of chain (leaf first, root
+// last) at a time inside the leaf's validity: the leaf's validity is
+// checked on its own.
+func verifyChain(chain []*x509.Certificate, now time.Time, cache *chainCache) error {
+	cert := chain[0]
 	roots, inter := x509.NewCertPool(), x509.NewCertPool()
 	roots.AddCert(chain[len(chain)-1])
 	for _, ca := range chain[1:] {
 		inter.AddCert(ca)
 	}
-	// The leaf's validity is checked on its own: here the path and its
-	// signatures, at a time inside the leaf's validity.
 	at := now
 	if at.After(cert.NotAfter) {
 		at = cert.NotAfter.Add(-time.Second)
 	} else if at.Before(cert.NotBefore) {
 		at = cert.NotBefore.Add(time.Second)
 	}
-	if err := cache.verify(chain, at, func() error {
+	return cache.verify(chain, at, func() error {
 		_, err := cert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: at,
 			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
 		return err
-	}); err != nil {
-		return nil, []Finding{f.fail(CheckChain, rule, fmt.Sprintf("the chain does not verify: %v", err), fix)}
-	}
-	return chain, nil
+	})
 }

@@ -1,0 +1,4 @@
+package windows
+
+// Thumbprint is exported to the external tests.
+var Thumbprint = thumbprint
