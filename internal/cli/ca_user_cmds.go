@@ -188,7 +188,7 @@ func newCAUserTokenListCmd(env *Env) *cobra.Command {
 				tw := newTable(w)
 				fmt.Fprintln(tw, "ID\tCREATED")
 				for _, t := range ts {
-					fmt.Fprintf(tw, "%s\t%s\n", t.ID, t.Created.Format(time.RFC3339))
+					tableRow(tw, t.ID, t.Created.Format(time.RFC3339))
 				}
 				return tw.Flush()
 			})

@@ -227,7 +227,7 @@ import adds is named in a warning.
 					tableRow(tw, "already present", e.Location, e.Thumbprint, e.Subject, keyWord(e))
 				}
 				for _, e := range res.Excluded {
-					fmt.Fprintf(tw, "not imported\t%s\t%s\t%s\t%s\n", e.Location, e.Thumbprint, e.Subject, "-")
+					tableRow(tw, "not imported", e.Location, e.Thumbprint, e.Subject, "-")
 				}
 				return tw.Flush()
 			})
@@ -246,7 +246,7 @@ import adds is named in a warning.
 // Windows warns before it installs one) and the certificates it left out.
 func warnImport(w io.Writer, res *store.ImportResult) {
 	for _, e := range res.RootsAdded() {
-		fmt.Fprintf(w, "warning: added a trusted root: %s (thumbprint %s); this store now trusts every certificate it issues\n", e.Subject, e.Thumbprint)
+		fmt.Fprintf(w, "warning: added a trusted root: %s (thumbprint %s); this store now trusts every certificate it issues\n", printable(e.Subject), e.Thumbprint)
 	}
 	if n := len(res.Excluded); n > 0 {
 		fmt.Fprintf(w, "%d certificate(s) of the file are not in the chain of its key's certificate and were not imported (--all-certificates imports them)\n", n)
