@@ -8,7 +8,8 @@
 //
 // The CA directory holds ca.yaml (names, URLs, database), the root and
 // issuing certificates, their keys sealed with the CA passphrase (or labels
-// of keys in a PKCS#11 token), templates/*.yaml, root.crl and, by default,
+// of keys in a PKCS#11 token), templates/*.yaml, root.crl, the web server's
+// own certificate and sealed key (server.crt, server.key) and, by default,
 // the SQLite database ca.db.
 package ca
 

@@ -30,6 +30,7 @@ type Engine struct {
 	keys    keyStore
 	signer  crypto.Signer // the issuing key (nil when opened without key)
 	softKey bool          // a Go key, whose signatures Go already checks
+	pass    []byte        // the CA passphrase: seals the web server's key (servercert.go)
 	work    *workers      // the submissions' CPU work (workers.go)
 	issuer  *x509.Certificate
 	root    *x509.Certificate
@@ -167,6 +168,7 @@ func (e *Engine) openKey(passphrase []byte) error {
 		return fmt.Errorf("the issuing key does not match %s: %w", issuingCertFile, ErrBadRequest)
 	}
 	e.keys, e.signer, e.softKey = ks, k, isSoftKey(k)
+	e.pass = append([]byte(nil), passphrase...)
 	return nil
 }
 

@@ -46,8 +46,13 @@ With --http-listen, the CRLs (/crl/<name>.crl, /crl/<name>+.crl), the AIA
 certificate (/aia/<name>.crt) and the OCSP responder (/ocsp) are also served
 over plain HTTP, and nothing else.
 
-Unless --tls-cert and --tls-key are given, the CA issues the server its own
-TLS certificate at start. The server stops on SIGTERM or SIGINT after
+Unless --tls-cert and --tls-key are given, the server uses the TLS
+certificate the CA keeps for it in the CA directory (server.crt, and
+server.key sealed with the CA passphrase): issued at the first start (after
+the addresses are bound), reused by later starts, and replaced when a name
+is added, within 30 days of its expiry or once revoked (the replaced one is
+revoked as superseded). A start that reuses it writes nothing, so the CA
+starts on a full disk. The server stops on SIGTERM or SIGINT after
 finishing the requests in flight.
 
 Unless the environment sets them, the server runs with GOGC=1600, a soft
