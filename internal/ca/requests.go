@@ -252,7 +252,6 @@ func (e *Engine) Revoke(ctx context.Context, p *Principal, serial *big.Int, reas
 	if err != nil {
 		return wrapDB(err)
 	}
-	e.crl.markDirty()
 	return nil
 }
 

@@ -1,6 +1,6 @@
 // Package db is the issuance database of edgecert's certification authority:
-// users and API tokens, requests, certificates, revocations, counters and an
-// append-only audit log. Two backends share one API and one test suite:
+// users and API tokens, requests, certificates, revocations, the signed CRLs,
+// counters and an append-only audit log. Two backends share one API and one test suite:
 // SQLite (pure Go, WAL, synchronous=FULL, the default, a file in the CA
 // directory) and PostgreSQL (pgx, selected by a postgres:// DSN, shareable by
 // several CA processes).
@@ -147,6 +147,10 @@ type backend interface {
 	counter(ctx context.Context, name string) (int64, error)
 	nextCounter(ctx context.Context, name string) (int64, error)
 	audit(ctx context.Context, limit int) ([]Audit, error)
+
+	crlHead(ctx context.Context) (CRLHead, error)
+	crlByNumber(ctx context.Context, number int64) (*CRL, error)
+	insertCRL(ctx context.Context, c CRL) error
 }
 
 // DB is an open issuance database.

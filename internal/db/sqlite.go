@@ -533,3 +533,48 @@ func (s *sqliteStore) audit(ctx context.Context, limit int) ([]Audit, error) {
 	}
 	return out, sqliteErr("audit", rows.Err())
 }
+
+func (s *sqliteStore) crlHead(ctx context.Context) (CRLHead, error) {
+	var h CRLHead
+	rows, err := s.r.QueryContext(ctx, crlHeadQuery)
+	if err != nil {
+		return h, sqliteErr("latest CRLs", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var n, b, this, next, revs int64
+		if err := rows.Scan(&n, &b, &this, &next, &revs); err != nil {
+			return h, sqliteErr("latest CRLs", err)
+		}
+		crlHeadRow(&h, n, b, this, next, revs)
+	}
+	return h, sqliteErr("latest CRLs", rows.Err())
+}
+
+func (s *sqliteStore) crlByNumber(ctx context.Context, number int64) (*CRL, error) {
+	c := &CRL{Number: number}
+	var this, next int64
+	err := s.r.QueryRowContext(ctx, `SELECT base, this_update, next_update, revocations, der FROM crls WHERE number = ?`, number).
+		Scan(&c.Base, &this, &next, &c.Revocations, &c.DER)
+	if err != nil {
+		return nil, sqliteErr(fmt.Sprintf("CRL %d", number), err)
+	}
+	c.ThisUpdate, c.NextUpdate = time.Unix(this, 0).UTC(), time.Unix(next, 0).UTC()
+	return c, nil
+}
+
+func (s *sqliteStore) insertCRL(ctx context.Context, c CRL) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return sqliteErr("begin", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO crls(number, base, this_update, next_update, revocations, der) VALUES(?,?,?,?,?,?)`,
+		c.Number, c.Base, c.ThisUpdate.Unix(), c.NextUpdate.Unix(), c.Revocations, c.DER); err != nil {
+		return sqliteErr(fmt.Sprintf("store CRL %d", c.Number), err)
+	}
+	if _, err := tx.ExecContext(ctx, crlPrune(c, func(n int) string { return fmt.Sprintf("?%d", n) }), c.Number, c.Base); err != nil {
+		return sqliteErr("prune CRLs", err)
+	}
+	return sqliteErr("commit", tx.Commit())
+}

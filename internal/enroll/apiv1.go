@@ -309,7 +309,6 @@ func (s *Server) apiRevoke(w http.ResponseWriter, r *http.Request) error {
 	if err := s.eng.Revoke(r.Context(), p, serial, body.Reason); err != nil {
 		return err
 	}
-	s.pub.invalidate()
 	writeJSON(w, http.StatusOK, map[string]string{
 		"serial": strings.ToUpper(serial.Text(16)), "status": string(ca.StatusRevoked), "reason": body.Reason,
 	})

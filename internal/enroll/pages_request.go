@@ -237,7 +237,6 @@ func (s *Server) postRevoke(w http.ResponseWriter, r *http.Request) error {
 	if err := s.eng.Revoke(r.Context(), sess.principal, serial, reason); err != nil {
 		return err
 	}
-	s.pub.invalidate()
 	s.backToPending(w, r, sess, fmt.Sprintf("Certificate %s revoked (%s).", strings.ToUpper(serial.Text(16)), reason))
 	return nil
 }
