@@ -41,8 +41,9 @@ type Engine struct {
 	tmplChecked time.Time
 	tmplMod     time.Time
 
-	lint lintCache
-	crl  crlCache
+	lint      lintCache
+	crl       crlCache
+	ocspKnown ocspMemory // last known statuses, for a database that is away (ocsp.go)
 
 	stop chan struct{}
 	wg   sync.WaitGroup

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/ocsp"
@@ -21,7 +22,10 @@ var oidOCSPNonce = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 2}
 // OCSP answers a DER OCSP request (RFC 6960) from the database, signed by
 // the issuing CA itself. A request for another issuer gets an
 // "unauthorized" response; an unknown serial is "unknown". The request's
-// nonce is echoed.
+// nonce is echoed. While the database does not answer, a serial this
+// process looked up (or revoked) within the responses' validity is
+// answered with what it knew then, thisUpdate being when it knew it; any
+// other serial gets "tryLater".
 func (e *Engine) OCSP(ctx context.Context, raw []byte) ([]byte, error) {
 	if e.signer == nil {
 		return nil, fmt.Errorf("the CA was opened without its key: %w", ErrBadRequest)
@@ -38,23 +42,76 @@ func (e *Engine) OCSP(ctx context.Context, raw []byte) ([]byte, error) {
 	now := e.now().UTC().Truncate(time.Second)
 	single := ocspSingle{CertID: ocspCertID{HashAlgorithm: pkix.AlgorithmIdentifier{Algorithm: hashOID(req.HashAlgorithm), Parameters: asn1.NullRawValue},
 		NameHash: req.IssuerNameHash, IssuerKeyHash: req.IssuerKeyHash, SerialNumber: req.SerialNumber},
-		ThisUpdate: now, NextUpdate: now.Add(4 * time.Hour)}
-	c, err := e.db.Certificate(ctx, serialHex(req.SerialNumber))
+		ThisUpdate: now, NextUpdate: now.Add(ocspValidity)}
+	serial := serialHex(req.SerialNumber)
+	c, err := e.db.Certificate(ctx, serial)
 	switch {
 	case errors.Is(err, db.ErrNotFound):
 		single.Unknown = true
 	case err != nil:
-		return ocsp.TryLaterErrorResponse, wrapDB(err)
+		known, ok := e.ocspKnown.recall(serial, now)
+		if !ok {
+			return ocsp.TryLaterErrorResponse, wrapDB(err)
+		}
+		single.ThisUpdate, single.NextUpdate = known.checked, known.checked.Add(ocspValidity)
+		if known.revoked {
+			single.Revoked = ocspRevoked{RevocationTime: known.at, Reason: asn1.Enumerated(known.reason)}
+		} else {
+			single.Good = true
+		}
 	case c.Revoked:
 		single.Revoked = ocspRevoked{RevocationTime: c.RevokedAt.UTC(), Reason: asn1.Enumerated(c.Reason)}
+		e.ocspKnown.remember(serial, ocspStatus{checked: now, revoked: true, at: c.RevokedAt.UTC(), reason: c.Reason})
 	default:
 		single.Good = true
+		e.ocspKnown.remember(serial, ocspStatus{checked: now})
 	}
 	var exts []pkix.Extension
 	if nonce := ocspNonce(raw); nonce != nil {
 		exts = append(exts, *nonce)
 	}
 	return e.signOCSP(single, now, exts)
+}
+
+// ocspValidity is how long an OCSP answer is valid (its nextUpdate).
+const ocspValidity = 4 * time.Hour
+
+// ocspMemoryMax bounds the serials whose last known status is kept.
+const ocspMemoryMax = 100_000
+
+// ocspStatus is what the database said of a serial, and when.
+type ocspStatus struct {
+	checked time.Time
+	revoked bool
+	at      time.Time
+	reason  int
+}
+
+// ocspMemory keeps the last known status of the serials asked for, to
+// answer while the database is away.
+type ocspMemory struct {
+	mu sync.Mutex
+	m  map[string]ocspStatus
+}
+
+func (o *ocspMemory) remember(serial string, st ocspStatus) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.m == nil || len(o.m) >= ocspMemoryMax {
+		o.m = make(map[string]ocspStatus) // start again rather than grow
+	}
+	o.m[serial] = st
+}
+
+// recall returns a status known within the answers' validity.
+func (o *ocspMemory) recall(serial string, now time.Time) (ocspStatus, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	st, ok := o.m[serial]
+	if !ok || !now.Before(st.checked.Add(ocspValidity)) {
+		return ocspStatus{}, false
+	}
+	return st, true
 }
 
 // OCSP structures (RFC 6960 section 4.2.1); x/crypto/ocsp cannot write

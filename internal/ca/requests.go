@@ -252,6 +252,7 @@ func (e *Engine) Revoke(ctx context.Context, p *Principal, serial *big.Int, reas
 	if err != nil {
 		return wrapDB(err)
 	}
+	e.ocspKnown.remember(s, ocspStatus{checked: now, revoked: true, at: now, reason: code})
 	return nil
 }
 

@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"io"
 	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -13,6 +16,7 @@ import (
 	"time"
 
 	"edgecert/internal/ca"
+	"edgecert/internal/testtool"
 )
 
 // serveProc is a `ca serve` running in this process.
@@ -23,13 +27,13 @@ type serveProc struct {
 	cancel     context.CancelFunc
 }
 
-// newServeCA creates a CA for the serve tests in dir; it returns the
-// passphrase file.
-func newServeCA(t *testing.T, dir string) string {
+// newServeCA creates a CA for the serve tests in dir, its database at dsn
+// (empty: SQLite in dir); it returns the passphrase file.
+func newServeCA(t *testing.T, dir, dsn string) string {
 	t.Helper()
 	pass := filepath.Join(t.TempDir(), "pass")
 	os.WriteFile(pass, []byte("serve ops passphrase\n"), 0o600)
-	if err := ca.Init(context.Background(), dir, ca.InitOptions{Name: "Serve Ops", Key: "p256", Passphrase: []byte("serve ops passphrase"),
+	if err := ca.Init(context.Background(), dir, ca.InitOptions{Name: "Serve Ops", Key: "p256", Passphrase: []byte("serve ops passphrase"), DSN: dsn,
 		AdminName: "admin", AdminPassword: []byte("admin-password-1")}); err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +119,7 @@ func issuedCount(t *testing.T, dir string) int {
 // certificate and keeps it, and the next start presents the same one.
 func TestServeKeepsItsCertificate(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "ca")
-	pass := newServeCA(t, dir)
+	pass := newServeCA(t, dir, "")
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -149,5 +153,100 @@ func TestServeKeepsItsCertificate(t *testing.T) {
 	}
 	if n := issuedCount(t, dir); n != 1 {
 		t.Fatalf("two starts issued %d certificates, want 1", n)
+	}
+}
+
+// mountFull mounts a small tmpfs at a new folder and returns it, with a
+// function that fills it (a file of ours, removed at the end) until a
+// write fails. Mounting needs root (or CAP_SYS_ADMIN): elsewhere the test
+// skips, the one place this suite skips, since a full disk cannot be made
+// without it.
+func mountFull(t *testing.T, size string) (dir string, fill func(), unfill func()) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs to fill needs root")
+	}
+	dir = filepath.Join(t.TempDir(), "disk")
+	os.Mkdir(dir, 0o700)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	filler := filepath.Join(dir, "filler")
+	fill = func() {
+		f, err := os.OpenFile(filler, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		chunk := make([]byte, 64<<10)
+		for {
+			if _, err := f.Write(chunk); err != nil {
+				break
+			}
+		}
+		for _, n := range []int{4096, 512, 1} { // the last blocks
+			for {
+				if _, err := f.Write(chunk[:n]); err != nil {
+					break
+				}
+			}
+		}
+	}
+	unfill = func() { os.Remove(filler) }
+	return dir, fill, unfill
+}
+
+// TestServeOnFullDisk: with the CA directory's disk full (its database on
+// PostgreSQL elsewhere), `ca serve` starts (it reuses its kept
+// certificate: before, it issued one at every start and failed), serves
+// the CRLs, answers /healthz but not /readyz; with room again it is ready.
+// (SQLite cannot open its database on a full disk: its shared-memory
+// index needs room.)
+func TestServeOnFullDisk(t *testing.T) {
+	disk, fill, unfill := mountFull(t, "24m")
+	dir := filepath.Join(disk, "ca")
+	pass := newServeCA(t, dir, testtool.PostgresSchema(t))
+	eng, err := ca.Open(context.Background(), dir, ca.OpenOptions{Passphrase: []byte("serve ops passphrase")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.Close()
+	args := []string{"--dir", dir, "--passphrase-file", pass, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--db-timeout", "2s"}
+	p := startServe(t, args...)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	get := func(u string) (int, []byte) {
+		t.Helper()
+		resp, err := client.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	crl := "/crl/" + eng.FileName() + ".crl"
+	if st, b := get(p.plain + crl); st != 200 {
+		t.Fatalf("CRL before: %d %s", st, b)
+	}
+	p.stop(t)
+
+	fill()
+	p = startServe(t, args...)
+	if st, b := get(p.plain + crl); st != 200 {
+		t.Fatalf("CRL on a full disk: %d %s", st, b)
+	}
+	if st, b := get(p.plain + "/crl/" + eng.FileName() + "+.crl"); st != 200 {
+		t.Fatalf("delta CRL on a full disk: %d %s", st, b)
+	}
+	if st, _ := get(p.url + "/healthz"); st != 200 {
+		t.Fatalf("healthz on a full disk: %d", st)
+	}
+	if st, b := get(p.url + "/readyz"); st != http.StatusServiceUnavailable || !strings.Contains(string(b), "not ready") {
+		t.Fatalf("readyz on a full disk: %d %s", st, b)
+	}
+	unfill()
+	if st, b := get(p.url + "/readyz"); st != 200 {
+		t.Fatalf("readyz with room again: %d %s", st, b)
 	}
 }

@@ -68,3 +68,7 @@ func crlPrune(c CRL, ph func(int) string) string {
 	}
 	return `DELETE FROM crls WHERE base = ` + ph(2) + ` AND number < (SELECT max(number) FROM crls WHERE base = ` + ph(2) + ` AND number < ` + ph(1) + `)`
 }
+
+// Probe makes a write that changes nothing and commits it: it fails when
+// the database takes no write (a full disk, a read-only server).
+func (d *DB) Probe(ctx context.Context) error { return d.b.probe(ctx) }

@@ -29,7 +29,10 @@ var (
 	ErrConflict    = errors.New("conflict")  // a state transition that is no longer possible
 	ErrDuplicate   = errors.New("duplicate") // a unique key already exists
 	ErrUnavailable = errors.New("database unavailable")
-	errClosed      = errors.New("database closed")
+	// ErrMaybeCommitted: the caller gave up waiting for a write that was
+	// already queued; the group commit may still record it.
+	ErrMaybeCommitted = errors.New("not confirmed in time; it may still be recorded")
+	errClosed         = errors.New("database closed")
 )
 
 // Request statuses stored in the requests table.
@@ -151,6 +154,7 @@ type backend interface {
 	crlHead(ctx context.Context) (CRLHead, error)
 	crlByNumber(ctx context.Context, number int64) (*CRL, error)
 	insertCRL(ctx context.Context, c CRL) error
+	probe(ctx context.Context) error
 }
 
 // DB is an open issuance database.
@@ -370,7 +374,7 @@ func (d *DB) enqueue(ctx context.Context, op *writeOp) (int64, error) {
 	case <-op.done:
 		return op.id, op.err
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		return 0, fmt.Errorf("%w: %w", ErrMaybeCommitted, ctx.Err())
 	}
 }
 

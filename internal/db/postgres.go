@@ -463,3 +463,8 @@ func (s *pgStore) insertCRL(ctx context.Context, c CRL) error {
 		return err
 	})
 }
+
+func (s *pgStore) probe(ctx context.Context) error {
+	_, err := s.pool.Exec(ctx, `UPDATE counters SET value = value WHERE name = 'crl_number'`)
+	return pgErr("write probe", err)
+}

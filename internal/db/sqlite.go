@@ -578,3 +578,8 @@ func (s *sqliteStore) insertCRL(ctx context.Context, c CRL) error {
 	}
 	return sqliteErr("commit", tx.Commit())
 }
+
+func (s *sqliteStore) probe(ctx context.Context) error {
+	_, err := s.w.ExecContext(ctx, `UPDATE counters SET value = value WHERE name = 'crl_number'`)
+	return sqliteErr("write probe", err)
+}

@@ -52,6 +52,8 @@ type Engine interface {
 	RootCRL() ([]byte, error)
 	CRL(ctx context.Context, delta bool) ([]byte, error)
 	OCSP(ctx context.Context, req []byte) ([]byte, error)
+	// Ready reports whether the CA can issue now (/readyz).
+	Ready(ctx context.Context) error
 	// ServerCertificate returns the server's own TLS certificate: the one
 	// kept in the CA directory, or a new one (issued reports which).
 	ServerCertificate(ctx context.Context, dnsNames []string, ips []string) (certPEM, keyPEM []byte, issued bool, err error)
@@ -81,6 +83,9 @@ type Config struct {
 	// TokenCacheTTL is how long a checked bearer token is trusted without
 	// asking the database again: default 2s, negative to check every time.
 	TokenCacheTTL time.Duration
+	// DBTimeout is the deadline of each engine call that may reach the
+	// database (default 5s): past it the answer is 503 with Retry-After.
+	DBTimeout time.Duration
 
 	Rand io.Reader // session ids and CSRF tokens; default crypto/rand
 }
@@ -97,6 +102,7 @@ func (c *Config) defaults() {
 	def(&c.IdleTimeout, 120*time.Second)
 	def(&c.ShutdownTimeout, 30*time.Second)
 	def(&c.SessionTTL, 8*time.Hour)
+	def(&c.DBTimeout, 5*time.Second)
 	if c.TokenCacheTTL == 0 {
 		c.TokenCacheTTL = 2 * time.Second
 	}
@@ -147,6 +153,7 @@ func New(eng Engine, cfg Config, log *slog.Logger, now func() time.Time) (*Serve
 		now = time.Now
 	}
 	cfg.defaults()
+	eng = timedEngine{Engine: eng, d: cfg.DBTimeout}
 	s := &Server{eng: eng, cfg: cfg, log: log, now: now, started: now()}
 	s.pub = newPublications(eng, now)
 	s.sess = newSessions(cfg.Rand, now, cfg.SessionTTL)

@@ -2,6 +2,7 @@ package enroll
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -52,7 +53,9 @@ func classify(err error) (status int, code, msg string) {
 		return http.StatusNotFound, "not_found", err.Error()
 	case errors.Is(err, ca.ErrConflict):
 		return http.StatusConflict, "conflict", err.Error()
-	case errors.Is(err, ca.ErrUnavailable):
+	case errors.As(err, new(*ca.MaybeIssuedError)):
+		return http.StatusServiceUnavailable, "unavailable", err.Error()
+	case errors.Is(err, ca.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, "unavailable", "the CA database is unavailable; try again later"
 	}
 	return http.StatusInternalServerError, "internal", "internal error"
@@ -74,6 +77,7 @@ func (s *Server) api(h handlerFunc) http.HandlerFunc {
 		}
 		status, code, msg := classify(err)
 		s.logError(r, status, err)
+		retryLater(w, status)
 		if status == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="edgecert"`)
 		}
@@ -90,6 +94,7 @@ func (s *Server) page(h handlerFunc) http.HandlerFunc {
 		}
 		status, _, msg := classify(err)
 		s.logError(r, status, err)
+		retryLater(w, status)
 		s.renderStatus(w, r, status, "errorpage", pageData{Title: http.StatusText(status), Error: msg})
 	}
 }
@@ -103,7 +108,18 @@ func (s *Server) plainErr(h handlerFunc) http.HandlerFunc {
 		}
 		status, _, msg := classify(err)
 		s.logError(r, status, err)
+		retryLater(w, status)
 		http.Error(w, msg, status)
+	}
+}
+
+// retryAfter is the Retry-After of a 503, in seconds.
+const retryAfter = "5"
+
+// retryLater tells the client of a 503 when to try again.
+func retryLater(w http.ResponseWriter, status int) {
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", retryAfter)
 	}
 }
 
