@@ -53,7 +53,9 @@ func (e *Engine) crlScheduler() {
 		c.mu.Lock()
 		if c.full != nil { // only once someone asked for a CRL
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			_ = e.refreshCRLs(ctx)
+			if h, err := e.db.CRLHead(ctx); err == nil {
+				_ = e.refreshCRLs(ctx, h.Revocations)
+			}
 			cancel()
 		}
 		c.mu.Unlock()

@@ -28,9 +28,10 @@ import (
 // as long as they are valid (nextUpdate not passed).
 
 // fullDue reports whether the latest stored full CRL must be replaced: none
-// yet, a revocation since, or half of its validity passed.
-func (e *Engine) fullDue(h db.CRLHead, now time.Time) bool {
-	return h.Full == nil || h.Full.Revocations != h.Revocations || now.Sub(h.Full.ThisUpdate) > time.Duration(e.cfg.CRLValidity)/2
+// yet, one that may lack a revocation counted up to revs, or half of its
+// validity passed.
+func (e *Engine) fullDue(h db.CRLHead, revs int64, now time.Time) bool {
+	return h.Full == nil || h.Full.Revocations < revs || now.Sub(h.Full.ThisUpdate) > time.Duration(e.cfg.CRLValidity)/2
 }
 
 // deltaDue reports whether the latest stored delta on the latest full CRL
@@ -51,12 +52,12 @@ func (e *Engine) CRL(ctx context.Context, delta bool) ([]byte, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := e.now()
-	if herr == nil && c.holds(h) && !e.fullDue(h, now) && !e.deltaDue(h, now) {
+	if herr == nil && c.holds(h) && !e.fullDue(h, h.Revocations, now) && !e.deltaDue(h, now) {
 		return c.pick(delta).DER, nil
 	}
 	err := wrapDB(herr)
 	if err == nil {
-		err = e.refreshCRLs(ctx)
+		err = e.refreshCRLs(ctx, h.Revocations)
 	}
 	if err == nil {
 		return c.pick(delta).DER, nil
@@ -87,10 +88,12 @@ func (c *crlCache) pick(delta bool) *db.CRL {
 }
 
 // refreshCRLs makes the cache hold the latest stored CRLs, signing and
-// storing new ones when they are due; the caller holds crl.mu. A CRL that
-// cannot be stored (a full disk, say) is not served: the latest stored
-// ones are, while they are valid.
-func (e *Engine) refreshCRLs(ctx context.Context) error {
+// storing new ones when they are due; the caller holds crl.mu. revs is the
+// revocation counter when the request came: a full CRL that includes those
+// revocations will do, so that a stream of revocations in other processes
+// cannot keep a request signing. A CRL that cannot be stored (a full disk,
+// say) is not served: the latest stored ones are, while they are valid.
+func (e *Engine) refreshCRLs(ctx context.Context, revs int64) error {
 	var signErr error
 	for range 5 { // other processes may store newer CRLs meanwhile
 		h, err := e.db.CRLHead(ctx)
@@ -99,7 +102,7 @@ func (e *Engine) refreshCRLs(ctx context.Context) error {
 		}
 		now := e.now()
 		switch {
-		case signErr == nil && e.fullDue(h, now):
+		case signErr == nil && e.fullDue(h, revs, now):
 			_, signErr = e.signCRL(ctx, h, nil)
 			continue
 		case signErr == nil && e.deltaDue(h, now):
