@@ -106,6 +106,12 @@ type Result struct {
 	Chain       []*x509.Certificate `json:"-"`                // issuing CA up to the root
 	Serial      string              `json:"serial,omitempty"` // upper-case hex
 	Reason      string              `json:"reason,omitempty"` // why denied
+	// Names are the subject alternative names (DNS names, IP addresses,
+	// e-mail addresses, URIs) of the certificate, or of the request while
+	// it waits for approval; Key is its public key ("ECDSA P-256",
+	// "RSA 2048"). Set for one request, and for pending ones in listings.
+	Names []string `json:"names,omitempty"`
+	Key   string   `json:"key,omitempty"`
 	// Timing: where a submission's time went in the engine (Submit only).
 	Timing Timing `json:"-"`
 }
@@ -127,4 +133,7 @@ type TemplateInfo struct {
 	Validity    string   `json:"validity"`
 	Approval    bool     `json:"approval"`
 	Enroll      []string `json:"enroll"`
+	// Special: a certificate that can sign certificates (a CA) or
+	// revocation answers (OCSP signing), not one to pick by accident.
+	Special bool `json:"special,omitempty"`
 }

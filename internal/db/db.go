@@ -63,6 +63,7 @@ type Request struct {
 	Serial    string // upper-case hex, once issued
 	Reason    string // why denied
 	DecidedBy string
+	Revoked   bool // its certificate is revoked (set by Requests)
 }
 
 // Cert is an issued certificate.
@@ -429,7 +430,8 @@ func (d *DB) TokenUser(ctx context.Context, hash string) (string, error) {
 func (d *DB) Request(ctx context.Context, id int64) (*Request, error) { return d.b.request(ctx, id) }
 
 // Requests lists requests, newest first, optionally of one requester and
-// status, and only those older than the request before (0: from the newest).
+// status (StatusRevoked and StatusIssued by the certificate's state now),
+// and only those older than the request before (0: from the newest).
 func (d *DB) Requests(ctx context.Context, requester, status string, before int64, limit int) ([]Request, error) {
 	return d.b.requests(ctx, requester, status, before, limit)
 }

@@ -242,7 +242,7 @@ func (s *pgStore) requests(ctx context.Context, requester, status string, before
 	defer rows.Close()
 	var out []Request
 	for rows.Next() {
-		r, err := scanRequest(rows)
+		r, err := scanListed(rows)
 		if err != nil {
 			return nil, pgErr("requests", err)
 		}

@@ -294,7 +294,7 @@ func (s *sqliteStore) requests(ctx context.Context, requester, status string, be
 	defer rows.Close()
 	var out []Request
 	for rows.Next() {
-		r, err := scanRequest(rows)
+		r, err := scanListed(rows)
 		if err != nil {
 			return nil, sqliteErr("requests", err)
 		}
@@ -303,27 +303,54 @@ func (s *sqliteStore) requests(ctx context.Context, requester, status string, be
 	return out, sqliteErr("requests", rows.Err())
 }
 
-// requestsQuery builds the listing query with the backend's placeholders.
+// StatusRevoked lists, in Requests, the issued requests whose certificate
+// is revoked; StatusIssued lists those whose certificate is not.
+const StatusRevoked = "revoked"
+
+// listCols are the columns of a listing: a request's, and whether its
+// certificate is revoked now.
+const listCols = `q.id, q.requester, q.template, q.subject, q.csr, q.status, q.submitted, COALESCE(q.serial, ''), q.reason, q.decided_by, rv.serial IS NOT NULL`
+
+// scanListed scans a row of listCols.
+func scanListed(sc scanner) (*Request, error) {
+	var r Request
+	var submitted int64
+	if err := sc.Scan(&r.ID, &r.Requester, &r.Template, &r.Subject, &r.CSR, &r.Status, &submitted, &r.Serial, &r.Reason, &r.DecidedBy, &r.Revoked); err != nil {
+		return nil, err
+	}
+	r.Submitted = time.Unix(submitted, 0)
+	return &r, nil
+}
+
+// requestsQuery builds the listing query with the backend's placeholders:
+// the status filter is in the query (revoked and issued by the
+// certificate's state now), so that a page holds matches only.
 func requestsQuery(requester, status string, before int64, limit int, ph func(int) string) (string, []any) {
 	var where []string
 	var args []any
 	if requester != "" {
 		args = append(args, requester)
-		where = append(where, "requester = "+ph(len(args)))
+		where = append(where, "q.requester = "+ph(len(args)))
 	}
-	if status != "" {
+	switch status {
+	case "":
+	case StatusRevoked:
+		where = append(where, "q.status = 'issued' AND rv.serial IS NOT NULL")
+	case StatusIssued:
+		where = append(where, "q.status = 'issued' AND rv.serial IS NULL")
+	default:
 		args = append(args, status)
-		where = append(where, "status = "+ph(len(args)))
+		where = append(where, "q.status = "+ph(len(args)))
 	}
 	if before > 0 {
 		args = append(args, before)
-		where = append(where, "id < "+ph(len(args)))
+		where = append(where, "q.id < "+ph(len(args)))
 	}
-	q := `SELECT ` + requestCols + ` FROM requests`
+	q := `SELECT ` + listCols + ` FROM requests q LEFT JOIN revocations rv ON rv.serial = q.serial`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY id DESC"
+	q += " ORDER BY q.id DESC"
 	if limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", limit)
 	}
