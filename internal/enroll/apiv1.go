@@ -33,6 +33,8 @@ type requestView struct {
 	Submitted   time.Time `json:"submitted,omitzero"`
 	Serial      string    `json:"serial,omitempty"`
 	Reason      string    `json:"reason,omitempty"`
+	Names       []string  `json:"names,omitempty"` // every SAN of the request or certificate
+	Key         string    `json:"key,omitempty"`
 	Certificate string    `json:"certificate,omitempty"`
 	Chain       []string  `json:"chain,omitempty"`
 }
@@ -126,7 +128,7 @@ func (s *Server) view(res *ca.Result) requestView {
 	v := requestView{
 		RequestID: res.RequestID, Status: res.Status, Requester: res.Requester,
 		Template: res.Template, Subject: res.Subject, Submitted: res.Submitted,
-		Serial: res.Serial, Reason: res.Reason,
+		Serial: res.Serial, Reason: res.Reason, Names: res.Names, Key: res.Key,
 	}
 	if res.Certificate == nil {
 		return v

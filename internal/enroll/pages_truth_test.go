@@ -163,6 +163,20 @@ func TestRequestsPageTellsTheTruth(t *testing.T) {
 		t.Errorf("the request page does not show the names and key")
 	}
 
+	// The API says the same.
+	if st, body := ts.call(t, "GET", "/api/v1/requests/"+itoa(pending.RequestID), tc.tokAdmin, nil); st != 200 ||
+		!strings.Contains(string(body), `"names":["wait.contoso.com"],"key":"ECDSA P-256"`) {
+		t.Errorf("API request: %d %s", st, body)
+	}
+	st, body := ts.call(t, "GET", "/api/v1/requests?status=revoked&limit=1", tc.tokAdmin, nil)
+	if st != 200 || !strings.Contains(string(body), `"status":"revoked"`) || strings.Contains(string(body), `"next"`) {
+		t.Errorf("API revoked listing (one match, limit 1): %d %s", st, body)
+	}
+	st, body = ts.call(t, "GET", "/api/v1/requests?status=issued&limit=100", tc.tokAdmin, nil)
+	if st != 200 || strings.Contains(string(body), `"request_id":`+itoa(revoked.RequestID)+`,`) || !strings.Contains(string(body), `"next"`) {
+		t.Errorf("API issued listing: %d, the revoked one listed or no next", st)
+	}
+
 	// Deny and revoke need their confirmation.
 	if st, _, _ := ts.postForm(t, "/certsrv/requests/"+itoa(pending.RequestID)+"/deny", url.Values{"csrf": {csrf}}); st != http.StatusBadRequest {
 		t.Errorf("deny without confirmation: %d", st)

@@ -43,6 +43,10 @@ func (s *Server) appendView(b []byte, v requestView) []byte {
 	}
 	b = appendField(b, `,"serial":`, v.Serial)
 	b = appendField(b, `,"reason":`, v.Reason)
+	if len(v.Names) > 0 {
+		b = appendJSONStrings(append(b, `,"names":`...), v.Names)
+	}
+	b = appendField(b, `,"key":`, v.Key)
 	b = appendField(b, `,"certificate":`, v.Certificate)
 	if len(v.Chain) > 0 {
 		b = append(b, `,"chain":`...)
