@@ -10,7 +10,7 @@
 // issuing certificates, their keys sealed with the CA passphrase (or labels
 // of keys in a PKCS#11 token), templates/*.yaml, root.crl, the web server's
 // own certificate and sealed key (server.crt, server.key) and, by default,
-// the SQLite database ca.db.
+// the SQLite database ca.db (with its write-ahead log and index, kept).
 package ca
 
 import (

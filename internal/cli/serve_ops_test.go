@@ -197,16 +197,28 @@ func mountFull(t *testing.T, size string) (dir string, fill func(), unfill func(
 	return dir, fill, unfill
 }
 
-// TestServeOnFullDisk: with the CA directory's disk full (its database on
-// PostgreSQL elsewhere), `ca serve` starts (it reuses its kept
-// certificate: before, it issued one at every start and failed), serves
-// the CRLs, answers /healthz but not /readyz; with room again it is ready.
-// (SQLite cannot open its database on a full disk: its shared-memory
-// index needs room.)
+// TestServeOnFullDisk: with the CA directory's disk full, its database
+// there (SQLite) or elsewhere (PostgreSQL), `ca serve` starts (it reuses
+// its kept certificate: before, it issued one at every start and failed;
+// SQLite keeps its shared-memory index rather than write a new one),
+// serves the CRLs, answers /healthz but not /readyz; with room again it is
+// ready.
 func TestServeOnFullDisk(t *testing.T) {
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) {
+			dsn := ""
+			if db == "postgres" {
+				dsn = testtool.PostgresSchema(t)
+			}
+			serveOnFullDisk(t, dsn)
+		})
+	}
+}
+
+func serveOnFullDisk(t *testing.T, dsn string) {
 	disk, fill, unfill := mountFull(t, "24m")
 	dir := filepath.Join(disk, "ca")
-	pass := newServeCA(t, dir, testtool.PostgresSchema(t))
+	pass := newServeCA(t, dir, dsn)
 	eng, err := ca.Open(context.Background(), dir, ca.OpenOptions{Passphrase: []byte("serve ops passphrase")})
 	if err != nil {
 		t.Fatal(err)

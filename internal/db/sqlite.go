@@ -11,8 +11,24 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // registers the "sqlite" driver
 )
+
+// Every connection keeps the write-ahead log and its shared-memory index
+// when it closes (SQLITE_FCNTL_PERSIST_WAL) instead of deleting them:
+// opening a database whose index is gone means writing a new one, which a
+// full disk refuses, and a CA on a full disk must still open its database
+// to serve revocation.
+func init() {
+	sqlite.RegisterConnectionHook(func(c sqlite.ExecQuerierContext, _ string) error {
+		if fc, ok := c.(sqlite.FileControl); ok {
+			if _, err := fc.FileControlPersistWAL("main", 1); err != nil {
+				return fmt.Errorf("keep the write-ahead log: %w", err)
+			}
+		}
+		return nil
+	})
+}
 
 //go:embed migrations
 var migrations embed.FS
