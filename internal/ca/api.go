@@ -8,8 +8,9 @@
 //
 // The CA directory holds ca.yaml (names, URLs, database), the root and
 // issuing certificates, their keys sealed with the CA passphrase (or labels
-// of keys in a PKCS#11 token), templates/*.yaml, root.crl and, by default,
-// the SQLite database ca.db.
+// of keys in a PKCS#11 token), templates/*.yaml, root.crl, the web server's
+// own certificate and sealed key (server.crt, server.key) and, by default,
+// the SQLite database ca.db (with its write-ahead log and index, kept).
 package ca
 
 import (
@@ -117,6 +118,10 @@ type Result struct {
 	Chain       []*x509.Certificate `json:"-"`                // issuing CA up to the root
 	Serial      string              `json:"serial,omitempty"` // upper-case hex
 	Reason      string              `json:"reason,omitempty"` // why denied
+	// Key is the public key of the certificate, or of the request while it
+	// waits for approval ("ECDSA P-256", "RSA 2048"). Set for one request,
+	// and for pending ones in listings.
+	Key string `json:"key,omitempty"`
 	// Timing: where a submission's time went in the engine (Submit only).
 	Timing Timing `json:"-"`
 }
@@ -141,4 +146,7 @@ type TemplateInfo struct {
 	// Error: the template's file cannot be used (listings of the CA
 	// directory only; the server skips such a template).
 	Error string `json:"error,omitempty"`
+	// Special: a certificate that can sign certificates (a CA) or
+	// revocation answers (OCSP signing), not one to pick by accident.
+	Special bool `json:"special,omitempty"`
 }

@@ -12,7 +12,6 @@ import (
 	"math/big"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"edgecert/internal/atomicfile"
@@ -30,80 +29,16 @@ var (
 	algECDSASHA384 = []byte{0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03}
 )
 
-// crlCache holds the current full and delta CRLs of this process.
+// crlCache holds the full and delta CRLs this process last served: the
+// latest stored in the database when it was asked (crlstore.go).
 type crlCache struct {
-	mu         sync.Mutex
-	full       []byte
-	delta      []byte
-	fullNumber int64
-	fullThis   time.Time
-	deltaThis  time.Time
-	revSeq     int64 // the database's revocation counter when full was made
-	dirty      atomic.Bool
+	mu    sync.Mutex
+	full  *db.CRL
+	delta *db.CRL
 }
 
-func (c *crlCache) markDirty() { c.dirty.Store(true) }
-
-// CRL returns the current full (or delta) CRL, DER, regenerating it when due:
-// after a revocation, or when half of its validity has passed.
-func (e *Engine) CRL(ctx context.Context, delta bool) ([]byte, error) {
-	if e.signer == nil {
-		return nil, fmt.Errorf("the CA was opened without its key: %w", ErrBadRequest)
-	}
-	c := &e.crl
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := e.refreshCRLs(ctx, false); err != nil {
-		return nil, err
-	}
-	if delta {
-		return c.delta, nil
-	}
-	return c.full, nil
-}
-
-// refreshCRLs regenerates what is due; the caller holds crl.mu.
-func (e *Engine) refreshCRLs(ctx context.Context, force bool) error {
-	c := &e.crl
-	seq, err := e.db.Counter(ctx, "revocations")
-	if err != nil {
-		return wrapDB(err)
-	}
-	now := e.now().UTC()
-	full := time.Duration(e.cfg.CRLValidity)
-	dv := time.Duration(e.cfg.DeltaValidity)
-	if force || c.full == nil || seq != c.revSeq || now.Sub(c.fullThis) > full/2 {
-		c.dirty.Store(false)
-		number, err := e.db.NextCounter(ctx, "crl_number")
-		if err != nil {
-			return wrapDB(err)
-		}
-		this := now.Truncate(time.Second)
-		c.full, c.delta = nil, nil // let the old ones go before building (large CRLs)
-		der, err := e.encodeCRL(ctx, number, 0, this, this.Add(full), time.Time{})
-		if err != nil {
-			return err
-		}
-		c.full, c.fullNumber, c.fullThis, c.revSeq = der, number, this, seq
-		c.delta = nil
-	}
-	if c.delta == nil || now.Sub(c.deltaThis) > dv/2 {
-		number, err := e.db.NextCounter(ctx, "crl_number")
-		if err != nil {
-			return wrapDB(err)
-		}
-		this := now.Truncate(time.Second)
-		der, err := e.encodeCRL(ctx, number, c.fullNumber, this, this.Add(dv), c.fullThis)
-		if err != nil {
-			return err
-		}
-		c.delta, c.deltaThis = der, this
-	}
-	return nil
-}
-
-// crlScheduler regenerates the CRLs in the background: soon after a
-// revocation and before half of their validity has passed.
+// crlScheduler regenerates the CRLs in the background before half of their
+// validity has passed, so that requests seldom wait for a signature.
 func (e *Engine) crlScheduler() {
 	defer e.wg.Done()
 	t := time.NewTicker(10 * time.Second)
@@ -118,7 +53,9 @@ func (e *Engine) crlScheduler() {
 		c.mu.Lock()
 		if c.full != nil { // only once someone asked for a CRL
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			_ = e.refreshCRLs(ctx, false)
+			if h, err := e.db.CRLHead(ctx); err == nil {
+				_ = e.refreshCRLs(ctx, h.Revocations)
+			}
 			cancel()
 		}
 		c.mu.Unlock()

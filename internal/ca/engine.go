@@ -32,6 +32,7 @@ type Engine struct {
 	keys    keyStore
 	signer  crypto.Signer // the issuing key (nil when opened without key)
 	softKey bool          // a Go key, whose signatures Go already checks
+	pass    []byte        // the CA passphrase: seals the web server's key (servercert.go)
 	work    *workers      // the submissions' CPU work (workers.go)
 	issuer  *x509.Certificate
 	root    *x509.Certificate
@@ -46,8 +47,9 @@ type Engine struct {
 	tmplProblems      []TemplateProblem
 	onTemplateProblem func(TemplateProblem)
 
-	lint lintCache
-	crl  crlCache
+	lint      lintCache
+	crl       crlCache
+	ocspKnown ocspMemory // last known statuses, for a database that is away (ocsp.go)
 
 	// checkSig verifies a submitted request's signature, the dearest step
 	// before signing (checkCSRSignature; tests count its calls).
@@ -179,6 +181,7 @@ func (e *Engine) openKey(passphrase []byte) error {
 		return fmt.Errorf("the issuing key does not match %s: %w", issuingCertFile, ErrBadRequest)
 	}
 	e.keys, e.signer, e.softKey = ks, k, isSoftKey(k)
+	e.pass = append([]byte(nil), passphrase...)
 	return nil
 }
 

@@ -172,7 +172,7 @@ func (e *Engine) Submit(ctx context.Context, p *Principal, csrData []byte, templ
 		r.CSR = w.req.Raw
 		id, err := e.db.InsertPending(ctx, r, db.Audit{At: now, Actor: p.Name, Action: "submit", Template: t.Name, Subject: w.subject, Result: "pending"})
 		if err != nil {
-			return nil, wrapDB(err)
+			return nil, recordErr(err, "")
 		}
 		return &Result{RequestID: id, Status: StatusPending, Requester: p.Name, Template: t.Name, Subject: w.subject, SANs: w.sans, Submitted: now,
 			Timing: timing()}, nil
@@ -182,7 +182,7 @@ func (e *Engine) Submit(ctx context.Context, p *Principal, csrData []byte, templ
 	c := db.Cert{Serial: serial, Requester: p.Name, Template: t.Name, Subject: w.subject, NotBefore: cert.NotBefore, NotAfter: cert.NotAfter, DER: cert.Raw}
 	id, err := e.db.InsertIssued(ctx, r, c, db.Audit{At: now, Actor: p.Name, Action: "submit", Template: t.Name, Subject: w.subject, Serial: serial, Result: "issued"})
 	if err != nil {
-		return nil, wrapDB(err)
+		return nil, recordErr(err, serial)
 	}
 	return &Result{RequestID: id, Status: StatusIssued, Requester: p.Name, Template: t.Name, Subject: w.subject, SANs: w.sans, Submitted: now,
 		Certificate: cert, Chain: e.Chain(), Serial: serial,

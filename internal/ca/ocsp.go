@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/ocsp"
@@ -25,7 +26,10 @@ const maxOCSPRequests = 64
 // the issuing CA itself, with one answer for each certificate it asks
 // about (at most maxOCSPRequests). A request about a certificate of another
 // issuer gets an "unauthorized" response; an unknown serial is "unknown".
-// The request's nonce is echoed.
+// The request's nonce is echoed. While the database does not answer, a
+// serial this process looked up (or revoked) within the responses'
+// validity is answered with what it knew then, thisUpdate being when it
+// knew it; if any other serial is asked about, the answer is "tryLater".
 func (e *Engine) OCSP(ctx context.Context, raw []byte) ([]byte, error) {
 	if e.signer == nil {
 		return nil, fmt.Errorf("the CA was opened without its key: %w", ErrBadRequest)
@@ -46,21 +50,33 @@ func (e *Engine) OCSP(ctx context.Context, raw []byte) ([]byte, error) {
 	for _, id := range ids {
 		single := ocspSingle{CertID: ocspCertID{HashAlgorithm: pkix.AlgorithmIdentifier{Algorithm: id.HashAlgorithm.Algorithm, Parameters: asn1.NullRawValue},
 			NameHash: id.NameHash, IssuerKeyHash: id.IssuerKeyHash, SerialNumber: id.SerialNumber},
-			ThisUpdate: now, NextUpdate: now.Add(4 * time.Hour)}
+			ThisUpdate: now, NextUpdate: now.Add(ocspValidity)}
 		var c *db.Cert
+		serial := serialHex(id.SerialNumber)
 		err := CheckSerialLength(id.SerialNumber)
 		if err == nil {
-			c, err = e.db.Certificate(ctx, serialHex(id.SerialNumber))
+			c, err = e.db.Certificate(ctx, serial)
 		}
 		switch {
 		case errors.Is(err, db.ErrNotFound), errors.Is(err, ErrBadRequest):
 			single.Unknown = true
 		case err != nil:
-			return ocsp.TryLaterErrorResponse, wrapDB(err)
+			known, ok := e.ocspKnown.recall(serial, now)
+			if !ok {
+				return ocsp.TryLaterErrorResponse, wrapDB(err)
+			}
+			single.ThisUpdate, single.NextUpdate = known.checked, known.checked.Add(ocspValidity)
+			if known.revoked {
+				single.Revoked = ocspRevoked{RevocationTime: known.at, Reason: asn1.Enumerated(known.reason)}
+			} else {
+				single.Good = true
+			}
 		case c.Revoked:
 			single.Revoked = ocspRevoked{RevocationTime: c.RevokedAt.UTC(), Reason: asn1.Enumerated(c.Reason)}
+			e.ocspKnown.remember(serial, ocspStatus{checked: now, revoked: true, at: c.RevokedAt.UTC(), reason: c.Reason})
 		default:
 			single.Good = true
+			e.ocspKnown.remember(serial, ocspStatus{checked: now})
 		}
 		singles = append(singles, single)
 	}
@@ -116,6 +132,47 @@ var ocspHashes = map[string]crypto.Hash{
 	"2.16.840.1.101.3.4.2.1": crypto.SHA256,
 	"2.16.840.1.101.3.4.2.2": crypto.SHA384,
 	"2.16.840.1.101.3.4.2.3": crypto.SHA512,
+}
+
+// ocspValidity is how long an OCSP answer is valid (its nextUpdate).
+const ocspValidity = 4 * time.Hour
+
+// ocspMemoryMax bounds the serials whose last known status is kept.
+const ocspMemoryMax = 100_000
+
+// ocspStatus is what the database said of a serial, and when.
+type ocspStatus struct {
+	checked time.Time
+	revoked bool
+	at      time.Time
+	reason  int
+}
+
+// ocspMemory keeps the last known status of the serials asked for, to
+// answer while the database is away.
+type ocspMemory struct {
+	mu sync.Mutex
+	m  map[string]ocspStatus
+}
+
+func (o *ocspMemory) remember(serial string, st ocspStatus) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.m == nil || len(o.m) >= ocspMemoryMax {
+		o.m = make(map[string]ocspStatus) // start again rather than grow
+	}
+	o.m[serial] = st
+}
+
+// recall returns a status known within the answers' validity.
+func (o *ocspMemory) recall(serial string, now time.Time) (ocspStatus, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	st, ok := o.m[serial]
+	if !ok || !now.Before(st.checked.Add(ocspValidity)) {
+		return ocspStatus{}, false
+	}
+	return st, true
 }
 
 // OCSP structures (RFC 6960 section 4.2.1); x/crypto/ocsp cannot write

@@ -82,6 +82,16 @@ func TestPKCS11CA(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkCRL(t, e, der, false)
+			if err := e.Ready(ctx); err != nil { // the token's key signs a test digest
+				t.Fatalf("a CA with its key in a token is not ready: %v", err)
+			}
+			// The web server's key is sealed with the token PIN in the CA directory.
+			if _, _, issued, err := e.ServerCertificate(ctx, []string{"localhost"}, nil); err != nil || !issued {
+				t.Fatalf("server certificate: issued %v, %v", issued, err)
+			}
+			if _, _, issued, err := e.ServerCertificate(ctx, []string{"localhost"}, nil); err != nil || issued {
+				t.Fatalf("server certificate again: issued %v, %v", issued, err)
+			}
 		})
 	}
 }

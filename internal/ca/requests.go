@@ -35,6 +35,7 @@ func (e *Engine) result(ctx context.Context, r *db.Request) (*Result, error) {
 		if c.Revoked {
 			res.Status = StatusRevoked
 		}
+		describeCert(res, res.Certificate)
 	}
 	if r.Status == db.StatusPending {
 		m, err := e.loadTemplates(false)
@@ -45,6 +46,7 @@ func (e *Engine) result(ctx context.Context, r *db.Request) (*Result, error) {
 			res.SANs = n.sans()
 		}
 	}
+	describePending(res, r)
 	return res, nil
 }
 
@@ -78,8 +80,10 @@ type Page struct {
 }
 
 // Requests lists the requests p may see (all for an administrator), newest
-// first, one page at a time. next is the Before of the following page, 0
-// when this was the last.
+// first, one page at a time, each with its certificate's status now
+// (revoked, not issued, once revoked). The status filter is applied before
+// paging: a page holds matches only, and next, the Before of the following
+// page, is 0 unless more matches follow.
 func (e *Engine) Requests(ctx context.Context, p *Principal, status Status, pg Page) (rs []Result, next int64, err error) {
 	if p == nil {
 		return nil, 0, fmt.Errorf("no caller: %w", ErrUnauthenticated)
@@ -95,16 +99,14 @@ func (e *Engine) Requests(ctx context.Context, p *Principal, status Status, pg P
 	if p.Admin {
 		who = ""
 	}
-	st := string(status)
-	if status == StatusRevoked {
-		st = db.StatusIssued
-	}
-	rows, err := e.db.Requests(ctx, who, st, pg.Before, limit)
+	// One row more than the page says whether there are more matches.
+	rows, err := e.db.Requests(ctx, who, string(status), pg.Before, limit+1)
 	if err != nil {
 		return nil, 0, wrapDB(err)
 	}
-	if len(rows) == limit {
-		next = rows[len(rows)-1].ID
+	if len(rows) > limit {
+		rows = rows[:limit]
+		next = rows[limit-1].ID
 	}
 	templates, err := e.loadTemplates(false)
 	if err != nil {
@@ -120,13 +122,10 @@ func (e *Engine) Requests(ctx context.Context, p *Principal, status Status, pg P
 				res.SANs = n.sans()
 			}
 		}
-		if status == StatusRevoked {
-			full, err := e.result(ctx, &rows[i])
-			if err != nil || full.Status != StatusRevoked {
-				continue
-			}
+		if rows[i].Revoked {
 			res.Status = StatusRevoked
 		}
+		describePending(&res, &rows[i])
 		out = append(out, res)
 	}
 	return out, next, nil
@@ -287,7 +286,7 @@ func (e *Engine) Revoke(ctx context.Context, p *Principal, serial *big.Int, reas
 	if err != nil {
 		return wrapDB(err)
 	}
-	e.crl.markDirty()
+	e.ocspKnown.remember(s, ocspStatus{checked: now, revoked: true, at: now, reason: code})
 	return nil
 }
 

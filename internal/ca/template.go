@@ -258,7 +258,8 @@ func (t *Template) keyUsage(rsaKey bool) x509.KeyUsage {
 func (t *Template) info() TemplateInfo {
 	enroll := append(append([]string{}, t.EnrollGroups...), prefixAll("user:", t.EnrollUsers)...)
 	return TemplateInfo{Name: t.Name, DisplayName: t.DisplayName, EKU: append([]string{}, t.EKU...),
-		Validity: FormatDuration(time.Duration(t.Validity)), Approval: t.Approval, Enroll: enroll}
+		Validity: FormatDuration(time.Duration(t.Validity)), Approval: t.Approval, Enroll: enroll,
+		Special: t.CA || containsFold(t.EKU, "ocspSigning")}
 }
 
 func prefixAll(p string, s []string) []string {

@@ -112,7 +112,19 @@ func TestCACommandsEndToEnd(t *testing.T) {
 	if pending.RequestID == 0 {
 		t.Fatalf("no request id in %s", s)
 	}
-	id := strings.TrimSpace(strings.Split(strings.Split(must(0, "ca", "pending", "list", "--dir", dir), "\n")[1], " ")[0])
+	list := must(0, "ca", "pending", "list", "--dir", dir)
+	id := strings.TrimSpace(strings.Split(strings.Split(list, "\n")[1], " ")[0])
+	// The approver sees every name that will be signed, the key, template and requester.
+	show := must(0, "ca", "pending", "show", "--dir", dir, id)
+	for _, want := range []string{"edge.contoso.com", "ECDSA P-256", "WebServer", "alice"} {
+		if !strings.Contains(list, want) || !strings.Contains(show, want) {
+			t.Errorf("pending list or show lacks %q:\n%s\n%s", want, list, show)
+		}
+	}
+	if !strings.Contains(show, "pending") {
+		t.Errorf("pending show lacks the status:\n%s", show)
+	}
+	must(2, "ca", "pending", "show", "--dir", dir, "999")
 	must(2, "ca", "pending", "approve", "--dir", dir, "999", "--passphrase-file", pass)
 	must(1, "ca", "pending", "approve", "--dir", dir, id, "--as", "alice", "--passphrase-file", pass)
 	must(0, "ca", "pending", "approve", "--dir", dir, id, "--passphrase-file", pass, "--out", filepath.Join(tmp, "approved.cer"))

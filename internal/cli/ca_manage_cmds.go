@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -335,14 +336,18 @@ func newCAUserListCmd(env *Env) *cobra.Command {
 }
 
 func newCAPendingCmd(env *Env) *cobra.Command {
-	c := &cobra.Command{Use: "pending", Short: "Requests waiting for approval: list, approve, deny"}
+	c := &cobra.Command{Use: "pending", Short: "Requests waiting for approval: list, show, approve, deny"}
 	lo := &caCommon{}
 	var output string
 	list := &cobra.Command{
-		Use:     "list --dir DIR [-o table|json|yaml]",
-		Short:   "List pending requests",
-		Example: `  edgecert ca pending list --dir ca`,
-		Args:    cobra.NoArgs,
+		Use:   "list --dir DIR [-o table|json|yaml]",
+		Short: "List pending requests with every name they ask for",
+		Long: `List the requests waiting for approval, with what an approver decides on:
+the subject, every subject alternative name, the key, the template and the
+requester.`,
+		Example: `  edgecert ca pending list --dir ca
+  edgecert ca pending list --dir ca -o json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkFormat(output); err != nil {
 				return err
@@ -366,9 +371,9 @@ func newCAPendingCmd(env *Env) *cobra.Command {
 			}
 			return render(env.Out, output, rs, func(w io.Writer) error {
 				tw := newTable(w)
-				fmt.Fprintln(tw, "ID\tREQUESTER\tTEMPLATE\tSUBJECT\tSANS\tSUBMITTED")
+				fmt.Fprintln(tw, "ID\tREQUESTER\tTEMPLATE\tSUBJECT\tSANS\tKEY\tSUBMITTED")
 				for _, r := range rs {
-					tableRow(tw, r.RequestID, r.Requester, r.Template, r.Subject, strings.Join(r.SANs, ","), r.Submitted.UTC().Format(time.RFC3339))
+					tableRow(tw, r.RequestID, r.Requester, r.Template, r.Subject, strings.Join(r.SANs, ", "), r.Key, r.Submitted.UTC().Format(time.RFC3339))
 				}
 				return tw.Flush()
 			})
@@ -376,8 +381,64 @@ func newCAPendingCmd(env *Env) *cobra.Command {
 	}
 	lo.add(list, false)
 	addOutputFlag(list, &output)
-	c.AddCommand(list, newCAPendingDecideCmd(env, true), newCAPendingDecideCmd(env, false))
+	c.AddCommand(list, newCAPendingShowCmd(env), newCAPendingDecideCmd(env, true), newCAPendingDecideCmd(env, false))
 	return c
+}
+
+// newCAPendingShowCmd is `ca pending show ID`: one request as an approver sees it.
+func newCAPendingShowCmd(env *Env) *cobra.Command {
+	o := &caCommon{}
+	var output string
+	cmd := &cobra.Command{
+		Use:   "show --dir DIR ID [-o table|json|yaml]",
+		Short: "Show one request: subject, every name, key, template, requester, status",
+		Long: `Show one request as an approver decides on it: its subject, every subject
+alternative name and the key it asks for (or, once issued, of its
+certificate), the template, the requester and its status now.`,
+		Example: `  edgecert ca pending show --dir ca 42
+  edgecert ca pending show --dir ca 42 -o json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(output); err != nil {
+				return err
+			}
+			id, err := caParseID(args[0])
+			if err != nil {
+				return err
+			}
+			e, err := o.open(env, false)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			r, err := e.Request(env.Ctx, ca.Operator(), id)
+			if err != nil {
+				return caErr(err)
+			}
+			return render(env.Out, output, r, func(w io.Writer) error {
+				tw := newTable(w)
+				row := func(k, v string) { tableRow(tw, k, v) }
+				row("REQUEST", strconv.FormatInt(r.RequestID, 10))
+				row("STATUS", string(r.Status))
+				row("SUBJECT", r.Subject)
+				row("SANS", strings.Join(r.SANs, ", "))
+				row("KEY", r.Key)
+				row("TEMPLATE", r.Template)
+				row("REQUESTER", r.Requester)
+				row("SUBMITTED", r.Submitted.UTC().Format(time.RFC3339))
+				if r.Serial != "" {
+					row("SERIAL", r.Serial)
+				}
+				if r.Reason != "" {
+					row("REASON", r.Reason)
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	o.add(cmd, false)
+	addOutputFlag(cmd, &output)
+	return cmd
 }
 
 // newCAPendingDecideCmd is `ca pending approve ID` or `ca pending deny ID`.

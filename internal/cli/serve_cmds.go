@@ -30,7 +30,7 @@ type caServeOptions struct {
 	tlsCert, tlsKey              string
 	names                        []string
 	maxBody                      int64
-	shutdown                     time.Duration
+	shutdown, dbTimeout          time.Duration
 	verbose                      bool
 	workers                      int
 }
@@ -41,13 +41,27 @@ func newCAServeCmd(env *Env) *cobra.Command {
 		Use:   "serve --dir DIR --listen ADDR [--http-listen ADDR] [--db DSN]",
 		Short: "Serve web enrollment, the JSON API, and the CRL, AIA and OCSP publications",
 		Long: `Serve the CA over HTTPS: the certsrv-like enrollment pages (/certsrv/), the
-JSON API (/api/v1), health (/healthz) and Prometheus metrics (/metrics).
+JSON API (/api/v1), liveness (/healthz), readiness (/readyz: 200 only when
+the CA can issue: its key signs, the database takes a write, the disk has
+room) and Prometheus metrics (/metrics).
 With --http-listen, the CRLs (/crl/<name>.crl, /crl/<name>+.crl), the AIA
 certificate (/aia/<name>.crt) and the OCSP responder (/ocsp) are also served
 over plain HTTP, and nothing else.
 
-Unless --tls-cert and --tls-key are given, the CA issues the server its own
-TLS certificate at start. The server stops on SIGTERM or SIGINT after
+Unless --tls-cert and --tls-key are given, the server uses the TLS
+certificate the CA keeps for it in the CA directory (server.crt, and
+server.key sealed with the CA passphrase): issued at the first start (after
+the addresses are bound), reused by later starts, and replaced when a name
+is added, within 30 days of its expiry or once revoked (the replaced one is
+revoked as superseded). A start that reuses it writes nothing, so the CA
+starts on a full disk.
+
+Every request's work with the database has a deadline (--db-timeout): a
+database that hangs or is down gets 503 with Retry-After, and a submission
+whose certificate may still be recorded says so with its serial. While the
+database is away, the CRLs last signed are served until their nextUpdate,
+and OCSP answers a serial looked up in the last 4 hours with what was known
+then (its thisUpdate). The server stops on SIGTERM or SIGINT after
 finishing the requests in flight.
 
 Unless the environment sets them, the server runs with GOGC=1600, a soft
@@ -83,6 +97,7 @@ this machine's CPUs, and one per CPU gives it a shorter tail
 	f.StringSliceVar(&o.names, "server-name", nil, "extra DNS name or IP for the self-issued TLS certificate (repeatable)")
 	f.Int64Var(&o.maxBody, "max-body", 1<<20, "largest request body in bytes (larger gets 413)")
 	f.DurationVar(&o.shutdown, "shutdown-timeout", 30*time.Second, "how long requests in flight may take at shutdown")
+	f.DurationVar(&o.dbTimeout, "db-timeout", 5*time.Second, "deadline of each request's work with the database (past it: 503 with Retry-After)")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log every refused request")
 	f.IntVar(&o.workers, "workers", 0, "submissions signed at once (0: one per CPU, four per CPU for a PKCS#11 key)")
 	cmd.MarkFlagRequired("dir")
@@ -97,6 +112,9 @@ func runCAServe(ctx context.Context, env *Env, o *caServeOptions) error {
 	}
 	if o.maxBody <= 0 {
 		return invalidInput(fmt.Errorf("--max-body must be positive, not %d", o.maxBody))
+	}
+	if o.dbTimeout <= 0 {
+		return invalidInput(fmt.Errorf("--db-timeout must be positive, not %s", o.dbTimeout))
 	}
 	if o.workers < 0 || o.workers > ca.MaxWorkers {
 		return invalidInput(fmt.Errorf("--workers must be between 0 (automatic) and %d, not %d", ca.MaxWorkers, o.workers))
@@ -128,7 +146,7 @@ func runCAServe(ctx context.Context, env *Env, o *caServeOptions) error {
 	srv, err := enroll.New(eng, enroll.Config{
 		Listen: o.listen, HTTPListen: o.httpListen,
 		TLSCertFile: o.tlsCert, TLSKeyFile: o.tlsKey, ServerNames: o.names,
-		MaxBodyBytes: o.maxBody, ShutdownTimeout: o.shutdown, Rand: env.Rand,
+		MaxBodyBytes: o.maxBody, ShutdownTimeout: o.shutdown, DBTimeout: o.dbTimeout, Rand: env.Rand,
 	}, log, env.Now)
 	if err != nil {
 		return err

@@ -168,6 +168,7 @@ func TestServeBadInput(t *testing.T) {
 		{"tls cert without key", []string{"ca", "serve", "--dir", t.TempDir(), "--listen", ":0", "--tls-cert", "x.pem"}, "tls-key"},
 		{"negative workers", []string{"ca", "serve", "--dir", t.TempDir(), "--listen", ":0", "--workers", "-1"}, "--workers"},
 		{"too many workers", []string{"ca", "serve", "--dir", t.TempDir(), "--listen", ":0", "--workers", "100000"}, "--workers"},
+		{"zero db timeout", []string{"ca", "serve", "--dir", t.TempDir(), "--listen", ":0", "--db-timeout", "0s"}, "--db-timeout"},
 		{"bench: negative server workers", []string{"bench", "issue", "--server-workers", "-2", "--duration", "1s"}, "--server-workers"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -1,6 +1,6 @@
 // Package db is the issuance database of edgecert's certification authority:
-// users and API tokens, requests, certificates, revocations, counters and an
-// append-only audit log. Two backends share one API and one test suite:
+// users and API tokens, requests, certificates, revocations, the signed CRLs,
+// counters and an append-only audit log. Two backends share one API and one test suite:
 // SQLite (pure Go, WAL, synchronous=FULL, the default, a file in the CA
 // directory) and PostgreSQL (pgx, selected by a postgres:// DSN, shareable by
 // several CA processes).
@@ -29,7 +29,10 @@ var (
 	ErrConflict    = errors.New("conflict")  // a state transition that is no longer possible
 	ErrDuplicate   = errors.New("duplicate") // a unique key already exists
 	ErrUnavailable = errors.New("database unavailable")
-	errClosed      = errors.New("database closed")
+	// ErrMaybeCommitted: the caller gave up waiting for a write that was
+	// already queued; the group commit may still record it.
+	ErrMaybeCommitted = errors.New("not confirmed in time; it may still be recorded")
+	errClosed         = errors.New("database closed")
 )
 
 // Request statuses stored in the requests table.
@@ -71,6 +74,7 @@ type Request struct {
 	Serial    string // upper-case hex, once issued
 	Reason    string // why denied
 	DecidedBy string
+	Revoked   bool // its certificate is revoked (set by Requests)
 }
 
 // Cert is an issued certificate.
@@ -161,6 +165,11 @@ type backend interface {
 	counter(ctx context.Context, name string) (int64, error)
 	nextCounter(ctx context.Context, name string) (int64, error)
 	audit(ctx context.Context, limit int) ([]Audit, error)
+
+	crlHead(ctx context.Context) (CRLHead, error)
+	crlByNumber(ctx context.Context, number int64) (*CRL, error)
+	insertCRL(ctx context.Context, c CRL) error
+	probe(ctx context.Context) error
 }
 
 // DB is an open issuance database.
@@ -380,7 +389,7 @@ func (d *DB) enqueue(ctx context.Context, op *writeOp) (int64, error) {
 	case <-op.done:
 		return op.id, op.err
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		return 0, fmt.Errorf("%w: %w", ErrMaybeCommitted, ctx.Err())
 	}
 }
 
@@ -449,7 +458,8 @@ func (d *DB) DeleteTokens(ctx context.Context, user, hashPrefix string) (int64, 
 func (d *DB) Request(ctx context.Context, id int64) (*Request, error) { return d.b.request(ctx, id) }
 
 // Requests lists requests, newest first, optionally of one requester and
-// status, and only those older than the request before (0: from the newest).
+// status (StatusRevoked and StatusIssued by the certificate's state now),
+// and only those older than the request before (0: from the newest).
 func (d *DB) Requests(ctx context.Context, requester, status string, before int64, limit int) ([]Request, error) {
 	return d.b.requests(ctx, requester, status, before, limit)
 }

@@ -274,7 +274,7 @@ func (s *pgStore) requests(ctx context.Context, requester, status string, before
 	defer rows.Close()
 	var out []Request
 	for rows.Next() {
-		r, err := scanRequest(rows)
+		r, err := scanListed(rows)
 		if err != nil {
 			return nil, pgErr("requests", err)
 		}
@@ -450,4 +450,53 @@ func (s *pgStore) audit(ctx context.Context, limit int) ([]Audit, error) {
 		out = append(out, a)
 	}
 	return out, pgErr("audit", rows.Err())
+}
+
+func (s *pgStore) crlHead(ctx context.Context) (CRLHead, error) {
+	var h CRLHead
+	rows, err := s.pool.Query(ctx, crlHeadQuery)
+	if err != nil {
+		return h, pgErr("latest CRLs", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var n, b, this, next, revs int64
+		if err := rows.Scan(&n, &b, &this, &next, &revs); err != nil {
+			return h, pgErr("latest CRLs", err)
+		}
+		crlHeadRow(&h, n, b, this, next, revs)
+	}
+	return h, pgErr("latest CRLs", rows.Err())
+}
+
+func (s *pgStore) crlByNumber(ctx context.Context, number int64) (*CRL, error) {
+	c := &CRL{Number: number}
+	var this, next int64
+	err := s.pool.QueryRow(ctx, `SELECT base, this_update, next_update, revocations, der FROM crls WHERE number = $1`, number).
+		Scan(&c.Base, &this, &next, &c.Revocations, &c.DER)
+	if err != nil {
+		return nil, pgErr(fmt.Sprintf("CRL %d", number), err)
+	}
+	c.ThisUpdate, c.NextUpdate = time.Unix(this, 0).UTC(), time.Unix(next, 0).UTC()
+	return c, nil
+}
+
+func (s *pgStore) insertCRL(ctx context.Context, c CRL) error {
+	return s.inTx(ctx, fmt.Sprintf("store CRL %d", c.Number), func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO crls(number, base, this_update, next_update, revocations, der) VALUES($1,$2,$3,$4,$5,$6)`,
+			c.Number, c.Base, c.ThisUpdate.Unix(), c.NextUpdate.Unix(), c.Revocations, c.DER); err != nil {
+			return err
+		}
+		args := []any{c.Number}
+		if c.Base != 0 {
+			args = append(args, c.Base)
+		}
+		_, err := tx.Exec(ctx, crlPrune(c, func(n int) string { return fmt.Sprintf("$%d", n) }), args...)
+		return err
+	})
+}
+
+func (s *pgStore) probe(ctx context.Context) error {
+	_, err := s.pool.Exec(ctx, `UPDATE counters SET value = value WHERE name = 'crl_number'`)
+	return pgErr("write probe", err)
 }

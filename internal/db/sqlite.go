@@ -11,8 +11,24 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // registers the "sqlite" driver
 )
+
+// Every connection keeps the write-ahead log and its shared-memory index
+// when it closes (SQLITE_FCNTL_PERSIST_WAL) instead of deleting them:
+// opening a database whose index is gone means writing a new one, which a
+// full disk refuses, and a CA on a full disk must still open its database
+// to serve revocation.
+func init() {
+	sqlite.RegisterConnectionHook(func(c sqlite.ExecQuerierContext, _ string) error {
+		if fc, ok := c.(sqlite.FileControl); ok {
+			if _, err := fc.FileControlPersistWAL("main", 1); err != nil {
+				return fmt.Errorf("keep the write-ahead log: %w", err)
+			}
+		}
+		return nil
+	})
+}
 
 //go:embed migrations
 var migrations embed.FS
@@ -346,7 +362,7 @@ func (s *sqliteStore) requests(ctx context.Context, requester, status string, be
 	defer rows.Close()
 	var out []Request
 	for rows.Next() {
-		r, err := scanRequest(rows)
+		r, err := scanListed(rows)
 		if err != nil {
 			return nil, sqliteErr("requests", err)
 		}
@@ -355,27 +371,54 @@ func (s *sqliteStore) requests(ctx context.Context, requester, status string, be
 	return out, sqliteErr("requests", rows.Err())
 }
 
-// requestsQuery builds the listing query with the backend's placeholders.
+// StatusRevoked lists, in Requests, the issued requests whose certificate
+// is revoked; StatusIssued lists those whose certificate is not.
+const StatusRevoked = "revoked"
+
+// listCols are the columns of a listing: a request's, and whether its
+// certificate is revoked now.
+const listCols = `q.id, q.requester, q.template, q.subject, q.csr, q.status, q.submitted, COALESCE(q.serial, ''), q.reason, q.decided_by, rv.serial IS NOT NULL`
+
+// scanListed scans a row of listCols.
+func scanListed(sc scanner) (*Request, error) {
+	var r Request
+	var submitted int64
+	if err := sc.Scan(&r.ID, &r.Requester, &r.Template, &r.Subject, &r.CSR, &r.Status, &submitted, &r.Serial, &r.Reason, &r.DecidedBy, &r.Revoked); err != nil {
+		return nil, err
+	}
+	r.Submitted = time.Unix(submitted, 0)
+	return &r, nil
+}
+
+// requestsQuery builds the listing query with the backend's placeholders:
+// the status filter is in the query (revoked and issued by the
+// certificate's state now), so that a page holds matches only.
 func requestsQuery(requester, status string, before int64, limit int, ph func(int) string) (string, []any) {
 	var where []string
 	var args []any
 	if requester != "" {
 		args = append(args, requester)
-		where = append(where, "requester = "+ph(len(args)))
+		where = append(where, "q.requester = "+ph(len(args)))
 	}
-	if status != "" {
+	switch status {
+	case "":
+	case StatusRevoked:
+		where = append(where, "q.status = 'issued' AND rv.serial IS NOT NULL")
+	case StatusIssued:
+		where = append(where, "q.status = 'issued' AND rv.serial IS NULL")
+	default:
 		args = append(args, status)
-		where = append(where, "status = "+ph(len(args)))
+		where = append(where, "q.status = "+ph(len(args)))
 	}
 	if before > 0 {
 		args = append(args, before)
-		where = append(where, "id < "+ph(len(args)))
+		where = append(where, "q.id < "+ph(len(args)))
 	}
-	q := `SELECT ` + requestCols + ` FROM requests`
+	q := `SELECT ` + listCols + ` FROM requests q LEFT JOIN revocations rv ON rv.serial = q.serial`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY id DESC"
+	q += " ORDER BY q.id DESC"
 	if limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", limit)
 	}
@@ -584,4 +627,54 @@ func (s *sqliteStore) audit(ctx context.Context, limit int) ([]Audit, error) {
 		out = append(out, a)
 	}
 	return out, sqliteErr("audit", rows.Err())
+}
+
+func (s *sqliteStore) crlHead(ctx context.Context) (CRLHead, error) {
+	var h CRLHead
+	rows, err := s.r.QueryContext(ctx, crlHeadQuery)
+	if err != nil {
+		return h, sqliteErr("latest CRLs", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var n, b, this, next, revs int64
+		if err := rows.Scan(&n, &b, &this, &next, &revs); err != nil {
+			return h, sqliteErr("latest CRLs", err)
+		}
+		crlHeadRow(&h, n, b, this, next, revs)
+	}
+	return h, sqliteErr("latest CRLs", rows.Err())
+}
+
+func (s *sqliteStore) crlByNumber(ctx context.Context, number int64) (*CRL, error) {
+	c := &CRL{Number: number}
+	var this, next int64
+	err := s.r.QueryRowContext(ctx, `SELECT base, this_update, next_update, revocations, der FROM crls WHERE number = ?`, number).
+		Scan(&c.Base, &this, &next, &c.Revocations, &c.DER)
+	if err != nil {
+		return nil, sqliteErr(fmt.Sprintf("CRL %d", number), err)
+	}
+	c.ThisUpdate, c.NextUpdate = time.Unix(this, 0).UTC(), time.Unix(next, 0).UTC()
+	return c, nil
+}
+
+func (s *sqliteStore) insertCRL(ctx context.Context, c CRL) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return sqliteErr("begin", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO crls(number, base, this_update, next_update, revocations, der) VALUES(?,?,?,?,?,?)`,
+		c.Number, c.Base, c.ThisUpdate.Unix(), c.NextUpdate.Unix(), c.Revocations, c.DER); err != nil {
+		return sqliteErr(fmt.Sprintf("store CRL %d", c.Number), err)
+	}
+	if _, err := tx.ExecContext(ctx, crlPrune(c, func(n int) string { return fmt.Sprintf("?%d", n) }), c.Number, c.Base); err != nil {
+		return sqliteErr("prune CRLs", err)
+	}
+	return sqliteErr("commit", tx.Commit())
+}
+
+func (s *sqliteStore) probe(ctx context.Context) error {
+	_, err := s.w.ExecContext(ctx, `UPDATE counters SET value = value WHERE name = 'crl_number'`)
+	return sqliteErr("write probe", err)
 }

@@ -35,6 +35,7 @@ type requestView struct {
 	Submitted   time.Time `json:"submitted,omitzero"`
 	Serial      string    `json:"serial,omitempty"`
 	Reason      string    `json:"reason,omitempty"`
+	Key         string    `json:"key,omitempty"`
 	Certificate string    `json:"certificate,omitempty"`
 	Chain       []string  `json:"chain,omitempty"`
 }
@@ -146,7 +147,7 @@ func (s *Server) view(res *ca.Result) requestView {
 	v := requestView{
 		RequestID: res.RequestID, Status: res.Status, Requester: res.Requester,
 		Template: res.Template, Subject: res.Subject, SANs: res.SANs, Submitted: res.Submitted,
-		Serial: res.Serial, Reason: res.Reason,
+		Serial: res.Serial, Reason: res.Reason, Key: res.Key,
 	}
 	if res.Certificate == nil {
 		return v
@@ -329,7 +330,6 @@ func (s *Server) apiRevoke(w http.ResponseWriter, r *http.Request) error {
 	if err := s.eng.Revoke(r.Context(), p, serial, body.Reason); err != nil {
 		return err
 	}
-	s.pub.invalidate()
 	writeJSON(w, http.StatusOK, map[string]string{
 		"serial": strings.ToUpper(serial.Text(16)), "status": string(ca.StatusRevoked), "reason": body.Reason,
 	})

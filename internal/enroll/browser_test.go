@@ -45,8 +45,10 @@ func testOutDir(t *testing.T) string {
 
 // TestBrowserEnrollment drives the pages in headless Chromium: sign in,
 // download the chain, request and download a certificate, approve a
-// pending request as an administrator, and see a user without Enroll
-// permission refused.
+// pending request as an administrator, see the requests table fit at
+// 1280 px and at a phone's width with every name of a pending request,
+// revoke with a confirmation, and see a user without Enroll permission
+// refused.
 func TestBrowserEnrollment(t *testing.T) {
 	node := testtool.Path(t, "node")
 	chromium := testtool.Path(t, "chromium")
@@ -60,11 +62,19 @@ func TestBrowserEnrollment(t *testing.T) {
 	tc := newTestCA(t)
 	ts := startServer(t, tc, Config{})
 	out := testOutDir(t)
+	// A pending request with a long subject and many names, to see the
+	// requests table fit.
+	wideNames := []string{"a-very-long-host-name-for-the-edge-pool.emea.contoso.com", "sip.contoso.com", "webconf.contoso.com", "av.contoso.com", "lyncdiscover.contoso.com"}
+	st, body := ts.call(t, "POST", "/api/v1/certificates", tc.tokAlice, map[string]string{"csr": newCSRNames(t, wideNames[0], wideNames), "template": tmplApproval})
+	if st != 202 {
+		t.Fatalf("wide request: %d %s", st, body)
+	}
 	cfg := map[string]any{
 		"url": ts.url, "chromium": chromium, "out": out,
 		"user": "alice", "password": tc.passAlice, "admin": "admin", "adminPassword": tc.passAdmin,
 		"noEnrollUser": "carol", "noEnrollPassword": tc.passCar,
 		"templateAuto": tmplAuto, "templateApproval": tmplApproval,
+		"wideId": decodeNoT(body).RequestID, "wideNames": wideNames,
 		"csrIssue": newCSR(t, "web.contoso.com"), "csrPending": newCSR(t, "pending.contoso.com"), "csrRefused": newCSR(t, "carol.contoso.com"),
 	}
 	cfgFile := filepath.Join(t.TempDir(), "config.json")
@@ -133,7 +143,7 @@ func TestBrowserEnrollment(t *testing.T) {
 			t.Errorf("forged request: status %d, %q", res.RefusedStatus, res.RefusedMessage)
 		}
 	})
-	if len(res.Screenshots) < 11 {
+	if len(res.Screenshots) < 15 {
 		t.Errorf("%d screenshots", len(res.Screenshots))
 	}
 }

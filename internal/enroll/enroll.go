@@ -23,6 +23,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -57,7 +58,11 @@ type Engine interface {
 	RootCRL() ([]byte, error)
 	CRL(ctx context.Context, delta bool) ([]byte, error)
 	OCSP(ctx context.Context, req []byte) ([]byte, error)
-	IssueServerCertificate(ctx context.Context, dnsNames []string, ips []string) (certPEM, keyPEM []byte, err error)
+	// Ready reports whether the CA can issue now (/readyz).
+	Ready(ctx context.Context) error
+	// ServerCertificate returns the server's own TLS certificate: the one
+	// kept in the CA directory, or a new one (issued reports which).
+	ServerCertificate(ctx context.Context, dnsNames []string, ips []string) (certPEM, keyPEM []byte, issued bool, err error)
 }
 
 var _ Engine = (*ca.Engine)(nil)
@@ -68,7 +73,8 @@ type Config struct {
 	HTTPListen string // optional plain-HTTP address for CRL, AIA and OCSP only
 
 	// TLSCertFile and TLSKeyFile name a PEM certificate (with its chain)
-	// and key. Empty: the CA issues the server its own certificate at start.
+	// and key. Empty: the server uses the certificate the CA keeps for it,
+	// issued on the first start and renewed near its expiry.
 	TLSCertFile, TLSKeyFile string
 	// ServerNames are extra DNS names or IPs for the self-issued certificate.
 	ServerNames []string
@@ -87,6 +93,9 @@ type Config struct {
 	// TokenCacheTTL is how long a checked bearer token is trusted without
 	// asking the database again: default 2s, negative to check every time.
 	TokenCacheTTL time.Duration
+	// DBTimeout is the deadline of each engine call that may reach the
+	// database (default 5s): past it the answer is 503 with Retry-After.
+	DBTimeout time.Duration
 
 	Rand io.Reader // session ids and CSRF tokens; default crypto/rand
 }
@@ -104,6 +113,7 @@ func (c *Config) defaults() {
 	def(&c.ShutdownTimeout, 30*time.Second)
 	def(&c.SessionTTL, 8*time.Hour)
 	def(&c.SessionMaxAge, 12*time.Hour)
+	def(&c.DBTimeout, 5*time.Second)
 	if c.TokenCacheTTL == 0 {
 		c.TokenCacheTTL = 2 * time.Second
 	}
@@ -159,6 +169,7 @@ func New(eng Engine, cfg Config, log *slog.Logger, now func() time.Time) (*Serve
 		now = time.Now
 	}
 	cfg.defaults()
+	eng = timedEngine{Engine: eng, d: cfg.DBTimeout}
 	s := &Server{eng: eng, cfg: cfg, log: log, now: now, started: now()}
 	s.pub = newPublications(eng, now)
 	s.sess = newSessions(cfg.Rand, now, cfg.SessionTTL, cfg.SessionMaxAge)
@@ -176,17 +187,14 @@ func (s *Server) Handler() http.Handler { return s.secure }
 // PlainHandler serves the plain-HTTP side: CRL, AIA and OCSP only.
 func (s *Server) PlainHandler() http.Handler { return s.plain }
 
-// Listen binds the listeners and prepares the TLS certificate, issuing one
-// from the CA when none is configured.
+// Listen binds the listeners, then prepares the TLS certificate (the one
+// the CA keeps for its server when none is configured): an address in use
+// costs no certificate.
 func (s *Server) Listen(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.listening {
 		return errors.New("enroll: already listening")
-	}
-	cert, err := s.loadOrIssueCert(ctx)
-	if err != nil {
-		return err
 	}
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
@@ -198,6 +206,14 @@ func (s *Server) Listen(ctx context.Context) error {
 			ln.Close()
 			return fmt.Errorf("enroll: listen %s: %w", s.cfg.HTTPListen, err)
 		}
+	}
+	cert, err := s.loadOrIssueCert(ctx)
+	if err != nil {
+		ln.Close()
+		if hl != nil {
+			hl.Close()
+		}
+		return err
 	}
 	s.tlsCert, s.tlsLn, s.httpLn, s.listening = cert, ln, hl, true
 	return nil
@@ -290,9 +306,12 @@ func (s *Server) loadOrIssueCert(ctx context.Context) (*tls.Certificate, error) 
 		return &c, nil
 	}
 	dns, ips := serverNames(s.cfg.Listen, s.cfg.ServerNames)
-	certPEM, keyPEM, err := s.eng.IssueServerCertificate(ctx, dns, ips)
+	certPEM, keyPEM, issued, err := s.eng.ServerCertificate(ctx, dns, ips)
 	if err != nil {
-		return nil, fmt.Errorf("enroll: issue the server's TLS certificate: %w", err)
+		return nil, fmt.Errorf("enroll: the server's TLS certificate: %w", err)
+	}
+	if issued {
+		s.log.Info("issued the server's TLS certificate", "names", strings.Join(slices.Concat(dns, ips), ","))
 	}
 	c, err := tls.X509KeyPair(s.withChainPEM(certPEM), keyPEM)
 	if err != nil {

@@ -53,7 +53,9 @@ func classify(err error) (status int, code, msg string) {
 		return http.StatusNotFound, "not_found", err.Error()
 	case errors.Is(err, ca.ErrConflict):
 		return http.StatusConflict, "conflict", err.Error()
-	case errors.Is(err, ca.ErrUnavailable):
+	case errors.As(err, new(*ca.MaybeIssuedError)):
+		return http.StatusServiceUnavailable, "unavailable", err.Error()
+	case errors.Is(err, ca.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, "unavailable", "the CA database is unavailable; try again later"
 	}
 	return http.StatusInternalServerError, "internal", "internal error"
@@ -97,6 +99,7 @@ func (s *Server) api(h handlerFunc) http.HandlerFunc {
 		}
 		status, code, msg := classify(err)
 		s.logError(r, status, err)
+		retryLater(w, status)
 		if status == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="edgecert"`)
 		}
@@ -114,6 +117,7 @@ func (s *Server) page(h handlerFunc) http.HandlerFunc {
 		}
 		status, _, msg := classify(err)
 		s.logError(r, status, err)
+		retryLater(w, status)
 		s.renderStatus(w, r, status, "errorpage", pageData{Title: http.StatusText(status), Error: msg})
 	}
 }
@@ -127,7 +131,20 @@ func (s *Server) plainErr(h handlerFunc) http.HandlerFunc {
 		}
 		status, _, msg := classify(err)
 		s.logError(r, status, err)
+		retryLater(w, status)
 		http.Error(w, msg, status)
+	}
+}
+
+// dbRetryAfter is the Retry-After of a 503 for a database that does not
+// answer, in seconds.
+const dbRetryAfter = "5"
+
+// retryLater tells the client of a 503 when to try again, unless the
+// handler said it already (a busy sign-in says 1 s).
+func retryLater(w http.ResponseWriter, status int) {
+	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", dbRetryAfter)
 	}
 }
 

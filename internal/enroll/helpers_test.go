@@ -40,6 +40,9 @@ type testCA struct {
 	passAdmin, passAlice, passBob, passCar string
 	// written counts the requests recorded in the CA's database.
 	written func(t *testing.T) int
+	// dir and pass open the same CA again (another process's engine).
+	dir  string
+	pass []byte
 }
 
 const (

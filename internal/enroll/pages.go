@@ -27,14 +27,14 @@ var pageTemplates = func() map[string]*template.Template {
 			if t.IsZero() {
 				return ""
 			}
-			return t.UTC().Format("2006-01-02 15:04 UTC")
+			return t.UTC().Format("2006-01-02T15:04:05Z") // ISO 8601, with its zone
 		},
 		"join": strings.Join,
 		"short": func(t time.Time) string {
 			if t.IsZero() {
 				return ""
 			}
-			return t.UTC().Format("01-02 15:04")
+			return t.UTC().Format("2006-01-02T15:04Z")
 		},
 	}
 	out := map[string]*template.Template{}
@@ -56,14 +56,17 @@ type pageData struct {
 	// Page-specific fields.
 	Next      string
 	Templates []ca.TemplateInfo
-	Result    *ca.Result
-	Requests  []ca.Result
-	Older     string // the next page of Requests ("" on the last)
-	Filter    string
-	Pasted    string
-	Chosen    string
-	CRLName   string
-	Reasons   []string
+	// Special are the CA and OCSP signing templates, offered to
+	// administrators only, apart, and with a confirmation.
+	Special  []ca.TemplateInfo
+	Result   *ca.Result
+	Requests []ca.Result
+	Older    string // the next page of Requests ("" on the last)
+	Filter   string
+	Pasted   string
+	Chosen   string
+	CRLName  string
+	Reasons  []string
 }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, name string, d pageData) error {

@@ -23,11 +23,52 @@ func (s *Server) pageRequest(w http.ResponseWriter, r *http.Request) error {
 	if sess == nil || err != nil {
 		return err
 	}
+	d := pageData{Title: "Advanced certificate request"}
+	if err := s.offerTemplates(r, sess, &d); err != nil {
+		return err
+	}
+	return s.render(w, r, "request", d)
+}
+
+// offerTemplates fills the request page's template lists: the ordinary
+// templates, none chosen beforehand (the first in the list used to be
+// OCSP Response Signing), and for administrators the CA and OCSP signing
+// ones apart.
+func (s *Server) offerTemplates(r *http.Request, sess *signedIn, d *pageData) error {
 	ts, err := s.eng.Templates(r.Context(), sess.principal)
 	if err != nil {
 		return err
 	}
-	return s.render(w, r, "request", pageData{Title: "Advanced certificate request", Templates: ts})
+	for _, t := range ts {
+		switch {
+		case !t.Special:
+			d.Templates = append(d.Templates, t)
+		case sess.principal.Admin:
+			d.Special = append(d.Special, t)
+		}
+	}
+	return nil
+}
+
+// checkSpecial refuses, on the request page, a CA or OCSP signing
+// template to anyone but an administrator who confirmed it.
+func (s *Server) checkSpecial(r *http.Request, sess *signedIn, tmpl string) (int, string, error) {
+	ts, err := s.eng.Templates(r.Context(), sess.principal)
+	if err != nil {
+		return 0, "", err
+	}
+	for _, t := range ts {
+		if t.Name != tmpl || !t.Special {
+			continue
+		}
+		if !sess.principal.Admin {
+			return http.StatusForbidden, fmt.Sprintf("The template %q (a CA or OCSP signing certificate) is not offered here; ask an administrator.", tmpl), nil
+		}
+		if r.PostFormValue("confirm_special") != "yes" {
+			return http.StatusBadRequest, fmt.Sprintf("The template %q issues a certificate that can sign certificates or revocation answers: tick the confirmation to request it.", tmpl), nil
+		}
+	}
+	return 0, "", nil
 }
 
 // postRequest submits a pasted or uploaded request. A refused request
@@ -45,14 +86,11 @@ func (s *Server) postRequest(w http.ResponseWriter, r *http.Request) error {
 	}
 	tmpl := r.PostFormValue("template")
 	refuse := func(status int, msg string) error {
-		ts, err := s.eng.Templates(r.Context(), sess.principal)
-		if err != nil {
+		d := pageData{Title: "Advanced certificate request", Error: msg, Pasted: r.PostFormValue("csr"), Chosen: tmpl}
+		if err := s.offerTemplates(r, sess, &d); err != nil {
 			return err
 		}
-		s.renderStatus(w, r, status, "request", pageData{
-			Title: "Advanced certificate request", Templates: ts, Error: msg,
-			Pasted: r.PostFormValue("csr"), Chosen: tmpl,
-		})
+		s.renderStatus(w, r, status, "request", d)
 		return nil
 	}
 	if len(csr) == 0 {
@@ -60,6 +98,11 @@ func (s *Server) postRequest(w http.ResponseWriter, r *http.Request) error {
 	}
 	if tmpl == "" {
 		return refuse(http.StatusBadRequest, "Choose a certificate template.")
+	}
+	if status, msg, err := s.checkSpecial(r, sess, tmpl); err != nil {
+		return err
+	} else if status != 0 {
+		return refuse(status, msg)
 	}
 	start := time.Now()
 	res, err := s.eng.Submit(r.Context(), sess.principal, csr, tmpl)
@@ -215,6 +258,9 @@ func (s *Server) postDeny(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if sess.principal.Admin && r.PostFormValue("confirm") != "yes" { // others are refused by the engine
+		return badRequest(fmt.Sprintf("Tick confirm to deny request %d.", id))
+	}
 	if err := s.eng.Deny(r.Context(), sess.principal, id, strings.TrimSpace(r.PostFormValue("reason"))); err != nil {
 		return err
 	}
@@ -235,10 +281,12 @@ func (s *Server) postRevoke(w http.ResponseWriter, r *http.Request) error {
 	if reason == "" {
 		reason = "unspecified"
 	}
+	if sess.principal.Admin && r.PostFormValue("confirm") != "yes" { // others are refused by the engine
+		return badRequest(fmt.Sprintf("Tick confirm to revoke certificate %s.", strings.ToUpper(serial.Text(16))))
+	}
 	if err := s.eng.Revoke(r.Context(), sess.principal, serial, reason); err != nil {
 		return err
 	}
-	s.pub.invalidate()
 	s.backToPending(w, r, sess, fmt.Sprintf("Certificate %s revoked (%s).", strings.ToUpper(serial.Text(16)), reason))
 	return nil
 }

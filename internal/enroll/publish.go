@@ -16,13 +16,8 @@ import (
 	"edgecert/internal/certfmt"
 )
 
-// crlCacheTTL bounds how stale a served CRL may be next to the engine's own
-// (the engine regenerates when due; revocations through this server drop the
-// cache at once). It keeps CRL serving off the database under load.
-const crlCacheTTL = time.Second
-
 // publications holds the CA's public objects, encoded once: the chain as
-// DER, PEM and PKCS#7, and the CRLs with a short cache.
+// DER, PEM and PKCS#7, and the PEM and dates of the CRLs last served.
 type publications struct {
 	eng       Engine
 	now       func() time.Time
@@ -42,12 +37,10 @@ type publications struct {
 }
 
 type crlEntry struct {
-	der      []byte
-	pem      []byte
-	fetched  time.Time
-	this     time.Time
-	next     time.Time
-	inflight chan struct{}
+	der  []byte
+	pem  []byte
+	this time.Time
+	next time.Time
 }
 
 func newPublications(eng Engine, now func() time.Time) *publications {
@@ -75,66 +68,30 @@ func mustP7B(certs []*x509.Certificate) []byte {
 	return b
 }
 
-// crl returns the current full or delta CRL, from the cache when it is
-// younger than crlCacheTTL; one caller refreshes while the others wait.
+// crl returns the latest full or delta CRL. Every call asks the engine,
+// which checks the database's latest CRL on each call: a cache here would
+// let this process serve an older CRL than another process just did.
 func (p *publications) crl(ctx context.Context, delta bool) (crlEntry, error) {
-	i := 0
-	if delta {
-		i = 1
-	}
-	for {
-		p.mu.Lock()
-		e := p.crls[i]
-		if e.der != nil && p.now().Sub(e.fetched) < crlCacheTTL {
-			p.mu.Unlock()
-			return e, nil
-		}
-		if e.inflight != nil {
-			ch := e.inflight
-			p.mu.Unlock()
-			select {
-			case <-ch:
-				continue
-			case <-ctx.Done():
-				return crlEntry{}, ctx.Err()
-			}
-		}
-		ch := make(chan struct{})
-		p.crls[i].inflight = ch
-		p.mu.Unlock()
-
-		fresh, err := p.fetchCRL(ctx, delta)
-		p.mu.Lock()
-		if err == nil {
-			p.crls[i] = fresh
-		}
-		p.crls[i].inflight = nil
-		close(ch)
-		p.mu.Unlock()
-		return fresh, err
-	}
-}
-
-func (p *publications) fetchCRL(ctx context.Context, delta bool) (crlEntry, error) {
 	der, err := p.eng.CRL(ctx, delta)
 	if err != nil {
 		return crlEntry{}, err
 	}
-	e := crlEntry{der: der, fetched: p.now()}
-	e.pem = pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})
+	i := 0
+	if delta {
+		i = 1
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	// The engine hands out the CRL it holds: the same bytes, not a copy.
+	if e := p.crls[i]; len(e.der) > 0 && len(e.der) == len(der) && &e.der[0] == &der[0] {
+		return e, nil
+	}
+	e := crlEntry{der: der, pem: pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})}
 	if rl, err := x509.ParseRevocationList(der); err == nil {
 		e.this, e.next = rl.ThisUpdate, rl.NextUpdate
 	}
+	p.crls[i] = e
 	return e, nil
-}
-
-// invalidate drops the cached CRLs after a revocation.
-func (p *publications) invalidate() {
-	p.mu.Lock()
-	for i := range p.crls {
-		p.crls[i].fetched = time.Time{}
-	}
-	p.mu.Unlock()
 }
 
 // Content types of the objects served.

@@ -55,7 +55,7 @@ func newRealCAKey(t testing.TB, key, dsn string) *testCA {
 			t.Fatal(err)
 		}
 	}
-	tc.eng = eng
+	tc.eng, tc.dir, tc.pass = eng, dir, pass
 	tc.written = func(t *testing.T) int {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

@@ -1,13 +1,11 @@
 package enroll
 
 import (
-	"context"
 	"embed"
 	"fmt"
 	"io/fs"
 	"net/http"
 	"strings"
-	"time"
 )
 
 //go:embed static
@@ -20,6 +18,7 @@ func (s *Server) routes() http.Handler {
 
 	// Health and metrics.
 	h("GET /healthz", "healthz", s.handleHealth)
+	h("GET /readyz", "readyz", s.handleReady)
 	h("GET /metrics", "metrics", s.plainErr(s.handleMetrics))
 
 	// JSON API.
@@ -141,17 +140,26 @@ var (
 	noStoreHeader  = []string{"no-store"}
 )
 
-// handleHealth answers 200 when the CA's database answers, 503 otherwise.
+// handleHealth is liveness: 200 while the process serves, whatever the
+// database does (a load balancer asks /readyz before sending issuance).
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-	defer cancel()
-	if _, err := s.eng.PendingCount(ctx); err != nil {
-		s.log.Warn("health check failed", "err", err)
+	w.Write([]byte("ok\n"))
+}
+
+// handleReady is readiness: 200 only when the CA can issue now (its key
+// signs, the database takes a write, the disk has room), else 503 with
+// what is missing and Retry-After.
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := s.eng.Ready(r.Context()); err != nil {
+		s.log.Warn("not ready", "err", err)
+		w.Header().Set("Retry-After", dbRetryAfter)
 		w.WriteHeader(http.StatusServiceUnavailable)
-		w.Write([]byte("unavailable\n"))
+		w.Write([]byte("not ready: " + err.Error() + "\n"))
 		return
 	}
-	w.Write([]byte("ok\n"))
+	w.Write([]byte("ready\n"))
 }

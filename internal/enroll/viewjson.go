@@ -46,6 +46,7 @@ func (s *Server) appendView(b []byte, v requestView) []byte {
 	}
 	b = appendField(b, `,"serial":`, v.Serial)
 	b = appendField(b, `,"reason":`, v.Reason)
+	b = appendField(b, `,"key":`, v.Key)
 	b = appendField(b, `,"certificate":`, v.Certificate)
 	if len(v.Chain) > 0 {
 		b = append(b, `,"chain":`...)

@@ -38,6 +38,8 @@ func TestViewJSONMatchesEncodingJSON(t *testing.T) {
 		{"issued", requestView{RequestID: 42, Status: ca.StatusIssued, Requester: "alice", Template: "WebServer",
 			Subject: "CN=edge.contoso.com,O=Contoso", SANs: []string{"edge.contoso.com", "10.0.0.5"}, Submitted: when, Serial: "1A2B", Certificate: pemText, Chain: chain}},
 		{"pending", requestView{RequestID: 7, Status: ca.StatusPending, Submitted: when.In(time.FixedZone("x", 3600))}},
+		{"pending with names and key", requestView{RequestID: 8, Status: ca.StatusPending, SANs: []string{"sip.contoso.com", "10.0.0.1", `a"<b>`}, Key: "ECDSA P-256"}},
+		{"empty names", requestView{RequestID: 8, SANs: []string{}}},
 		{"denied with reason", requestView{RequestID: 9, Status: ca.StatusDenied, Reason: `said "no" <b>& left</b>`}},
 		{"another chain", requestView{RequestID: 1, Chain: []string{"a\nb", "c"}}},
 		{"same chain, other strings", requestView{RequestID: 1, Chain: []string{pemText, pemText + "y"}}},
@@ -56,7 +58,7 @@ func FuzzViewJSON(f *testing.F) {
 	s := viewServer([]string{"c1\n", "c2\n"})
 	f.Fuzz(func(t *testing.T, id int64, status, requester, subject, cert, serial string, unix int64) {
 		v := requestView{RequestID: id, Status: ca.Status(status), Requester: requester, Subject: subject, SANs: []string{subject, serial},
-			Certificate: cert, Serial: serial, Reason: subject + cert, Chain: []string{cert, serial}}
+			Certificate: cert, Serial: serial, Reason: subject + cert, Chain: []string{cert, serial}, Key: serial}
 		if u := unix % 253402300799; u > 0 { // years 1970-9999, as the database's
 			v.Submitted = time.Unix(u, 0).UTC()
 		}

@@ -105,6 +105,46 @@ try {
   await Promise.all([page.waitForNavigation(), page.click('#approve-' + result.pendingId)]);
   check((await page.textContent('#notice')).includes('approved'), 'approval notice');
   await shot(page, '09-admin-approved');
+
+  // The requests table fits a 1280 px screen and a phone: no sideways
+  // scrolling, every action button on the screen; the pending request
+  // with many names shows them all.
+  for (const [w, h, name] of [[1280, 800, '12-requests-1280'], [390, 844, '13-requests-phone']]) {
+    await page.setViewportSize({ width: w, height: h });
+    await page.goto(cfg.url + '/certsrv/pending');
+    await shot(page, name);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    const widest = await page.evaluate((w) => [...document.querySelectorAll('body *')]
+      .filter((e) => e.getBoundingClientRect().right > w).map((e) => e.tagName + '.' + e.className + '#' + e.id).slice(0, 5).join(' '), w);
+    check(overflow <= 0, `the requests page scrolls sideways by ${overflow} px at ${w} px: ${widest}`);
+    for (const b of await page.$$('#requests button')) {
+      const box = await b.boundingBox();
+      check(box && box.x >= 0 && box.x + box.width <= w, `a button (${await b.textContent()}) is cut off at ${w} px: ${JSON.stringify(box)}`);
+    }
+    for (const n of cfg.wideNames) {
+      check((await page.textContent('#names-' + cfg.wideId)).includes(n), 'the pending request shows ' + n);
+    }
+    check(/\d{4}-\d\d-\d\dT\d\d:\d\dZ/.test(await page.textContent('#req-' + cfg.wideId + ' time')), 'ISO 8601 date with its zone');
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
+
+  // Revoking asks for a confirmation; once revoked, the row says so and
+  // offers no Revoke button.
+  await page.goto(cfg.url + '/certsrv/pending');
+  await page.click('#revoke-' + result.issuedId);
+  check(page.url().endsWith('/certsrv/pending'), 'an unconfirmed revoke went nowhere');
+  check((await page.textContent('#req-' + result.issuedId + ' .status')).trim() === 'issued', 'not revoked without confirmation');
+  await page.check('#confirm-revoke-' + result.issuedId);
+  await Promise.all([page.waitForNavigation(), page.click('#revoke-' + result.issuedId)]);
+  check((await page.textContent('#notice')).includes('revoked'), 'revocation notice');
+  check((await page.textContent('#req-' + result.issuedId + ' .status')).trim() === 'revoked', 'listed as revoked');
+  check(!(await page.isVisible('#revoke-' + result.issuedId)), 'no Revoke button on a revoked certificate');
+  await shot(page, '14-revoked');
+
+  // The administrator's request page chooses no template beforehand.
+  await page.goto(cfg.url + '/certsrv/request');
+  check((await page.inputValue('#template')) === '', 'no template chosen beforehand');
+  await shot(page, '15-admin-request');
   await signOut(page);
 
   // A user without Enroll permission: no template offered, and a forged
