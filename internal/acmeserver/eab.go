@@ -45,11 +45,7 @@ func VerifyEAB(ctx context.Context, keys EABKeys, binding json.RawMessage, accou
 	}
 	j, err := ParseJWS(binding)
 	if err != nil {
-		var p *Problem
-		if errors.As(err, &p) {
-			p.Detail = "externalAccountBinding: " + p.Detail
-		}
-		return "", err
+		return "", prefixed("externalAccountBinding: ", err)
 	}
 	var h func() hash.Hash
 	switch j.Alg {
@@ -74,11 +70,7 @@ func VerifyEAB(ctx context.Context, keys EABKeys, binding json.RawMessage, accou
 	}
 	bound, err := ParseJWK(j.Payload)
 	if err != nil {
-		var p *Problem
-		if errors.As(err, &p) {
-			p.Detail = "externalAccountBinding payload: " + p.Detail
-		}
-		return "", err
+		return "", prefixed("externalAccountBinding payload: ", err)
 	}
 	if !sameKey(bound, accountKey) {
 		return "", NewProblem(Unauthorized, "externalAccountBinding: binds another key than the account's")

@@ -50,6 +50,7 @@ func newLegoServer(t *testing.T) *legoServer {
 	mux.Handle("/", ls.s.Handler())
 	mux.HandleFunc("POST /acme/WebServer/new-account", ls.newAccount)
 	mux.HandleFunc("POST /acme/WebServer/account/{id}", ls.account)
+	mux.HandleFunc("POST /acme/WebServer/key-change", ls.keyChange)
 	return ls
 }
 
@@ -107,6 +108,23 @@ func (ls *legoServer) account(w http.ResponseWriter, r *http.Request) {
 	ls.answer(w, req.KID, http.StatusOK, nil)
 }
 
+func (ls *legoServer) keyChange(w http.ResponseWriter, r *http.Request) {
+	req, err := ls.v.Verify(r, ls.s.URL("WebServer", EndpointKeyChange), KIDRequired)
+	if err != nil {
+		WriteProblem(w, err, ls.s.nonces, "")
+		return
+	}
+	newKey, err := VerifyKeyChange(req)
+	if err != nil {
+		WriteProblem(w, err, ls.s.nonces, "")
+		return
+	}
+	ls.mu.Lock()
+	ls.accounts[req.KID] = newKey
+	ls.mu.Unlock()
+	ls.answer(w, req.KID, http.StatusOK, nil)
+}
+
 func (ls *legoServer) answer(w http.ResponseWriter, loc string, status int, contact []string) {
 	n, _ := ls.s.nonces.New()
 	w.Header().Set("Replay-Nonce", n)
@@ -119,8 +137,9 @@ func (ls *legoServer) answer(w http.ResponseWriter, loc string, status int, cont
 // TestLego: lego's ACME client library reads the directory, takes nonces,
 // creates an account with an External Account Binding (RS256, ES256 and
 // ES384 keys: lego has no Ed25519 account keys), retries a badNonce with the
-// fresh nonce, fetches the account by kid with POST-as-GET, and reads the
-// problems of refused bindings.
+// fresh nonce, fetches the account by kid with POST-as-GET, rolls the
+// account key over (keyChange), and reads the problems of refused bindings
+// and of the old key.
 func TestLego(t *testing.T) {
 	keys := testKeys()
 	for _, alg := range []string{"RS256", "ES256", "ES384"} {
@@ -160,6 +179,31 @@ func TestLego(t *testing.T) {
 			if err != nil || got.Status != "valid" {
 				t.Fatalf("account by kid: %+v, %v", got, err)
 			}
+
+			// Key rollover to another key type; lego then signs with the new
+			// key, and the old one no longer verifies.
+			next := keys["ES256"]
+			if alg == "ES256" {
+				next = keys["ES384"]
+			}
+			if err := core.Accounts.KeyChange(ctx, next); err != nil {
+				t.Fatalf("keyChange: %v", err)
+			}
+			ls.mu.Lock()
+			now := ls.accounts[acct.Location]
+			ls.mu.Unlock()
+			if now == nil || !sameKey(now, next.Public()) {
+				t.Fatal("the account's key did not change")
+			}
+			if _, err := core.Accounts.Get(ctx, acct.Location); err != nil {
+				t.Fatalf("account by kid with the new key: %v", err)
+			}
+			old, err := api.New(ls.ts.Client(), "edgecert-test", dirURL, acct.Location, keys[alg])
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = old.Accounts.Get(ctx, acct.Location)
+			wantProblem(t, err, BadSignatureAlgorithm) // the old key is of another type than the new
 		})
 	}
 }

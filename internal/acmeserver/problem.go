@@ -192,3 +192,13 @@ func WriteProblem(w http.ResponseWriter, err error, nonces *Nonces, directory st
 	w.WriteHeader(p.HTTPStatus())
 	_, _ = w.Write(append(body, '\n'))
 }
+
+// prefixed puts prefix before the detail of err's problem, saying which
+// part of a request it is about.
+func prefixed(prefix string, err error) error {
+	var p *Problem
+	if errors.As(err, &p) {
+		p.Detail = prefix + p.Detail
+	}
+	return err
+}
