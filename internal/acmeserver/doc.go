@@ -3,10 +3,9 @@
 // §6.2-6.4: flattened serialization, RS256, ES256, ES384 and EdDSA, the
 // jwk/kid rules, the url and nonce headers, a bounded body), issues and
 // checks single-use nonces that several processes sharing a secret accept,
-// verifies External Account Bindings (§7.3.4) and key rollovers
-// (§7.3.5), writes problem documents
-// (RFC 7807) with the RFC's error types, and serves the directory and
-// newNonce of each template.
+// verifies External Account Bindings (§7.3.4) and key rollovers (§7.3.5),
+// writes problem documents (RFC 7807) with the RFC's error types, and
+// serves the directory and newNonce of each template.
 //
 // It keeps no state of its own beyond the nonces' replay cache: accounts and
 // External Account Binding keys are looked up through interfaces that the
