@@ -98,3 +98,30 @@ func FuzzNonce(f *testing.F) {
 		}
 	})
 }
+
+// FuzzVerifyEAB: a binding from outside is answered with a problem or, only
+// for the one binding MAC'd with the key, the key id.
+func FuzzVerifyEAB(f *testing.F) {
+	keys := testKeys()
+	account := keys["ES256"]
+	hmacKey := []byte("0123456789abcdef0123456789abcdef")
+	hj := []byte(`{"alg":"HS256","kid":"kid-1","url":"` + testNewAccount + `"}`)
+	p, pl := enc(hj), enc(jwkJSON(account.Public()))
+	good := `{"protected":"` + p + `","payload":"` + pl + `","signature":"` + enc(sign(f, "HS256", hmacKey, []byte(p+"."+pl))) + `"}`
+	f.Add([]byte(good))
+	f.Add([]byte(`null`))
+	f.Add([]byte(`{"protected":"` + p + `","payload":"` + pl + `","signature":""}`))
+	f.Fuzz(func(t *testing.T, binding []byte) {
+		kid, err := VerifyEAB(context.Background(), eabKeys{"kid-1": hmacKey}, binding, account.Public(), testNewAccount)
+		if err == nil {
+			if kid != "kid-1" {
+				t.Fatalf("accepted with kid %q", kid)
+			}
+			return
+		}
+		var pr *Problem
+		if !errors.As(err, &pr) {
+			t.Fatalf("error %v is not a problem", err)
+		}
+	})
+}
