@@ -50,6 +50,7 @@ const (
 // Server serves the ACME resources of every template.
 type Server struct {
 	base      string
+	origin    string // base's scheme and host
 	prefix    string // base's path
 	nonces    *Nonces
 	templates Templates
@@ -65,12 +66,20 @@ func NewServer(c Config) (*Server, error) {
 		return nil, errors.New("acme server: no nonces or templates")
 	}
 	base := strings.TrimSuffix(c.BaseURL, "/")
-	return &Server{base: base, prefix: strings.TrimSuffix(u.EscapedPath(), "/"), nonces: c.Nonces, templates: c.Templates}, nil
+	return &Server{base: base, origin: u.Scheme + "://" + u.Host, prefix: strings.TrimSuffix(u.EscapedPath(), "/"), nonces: c.Nonces, templates: c.Templates}, nil
 }
 
 // URL is the absolute URL of a template's endpoint.
 func (s *Server) URL(template, endpoint string) string {
 	return s.base + "/acme/" + template + "/" + endpoint
+}
+
+// RequestURL is the absolute URL of r as this server names it: the
+// configured base's scheme and host, and r's path (never r's Host header).
+// It is the url a JWS to r must carry, for resources whose path holds an id
+// (accounts, orders).
+func (s *Server) RequestURL(r *http.Request) string {
+	return s.origin + r.URL.EscapedPath()
 }
 
 // Directory is the directory document (RFC 8555 §7.1.1, RFC 9773 §4).

@@ -150,3 +150,16 @@ func TestDirectoryOverHTTP(t *testing.T) {
 		t.Fatalf("newNonce: %d %v", resp.StatusCode, resp.Header)
 	}
 }
+
+// TestRequestURL: the url a JWS must carry comes from the configured base,
+// whatever Host the request names.
+func TestRequestURL(t *testing.T) {
+	s, _ := newTestServer(t, "https://ca.contoso.net:8443/pki")
+	r := httptest.NewRequest(http.MethodPost, "https://evil.test/pki/acme/WebServer/account/12", nil)
+	if got, want := s.RequestURL(r), "https://ca.contoso.net:8443/pki/acme/WebServer/account/12"; got != want {
+		t.Fatalf("%s, want %s", got, want)
+	}
+	if got := s.URL("WebServer", EndpointNewOrder); got != "https://ca.contoso.net:8443/pki/acme/WebServer/new-order" {
+		t.Fatal(got)
+	}
+}

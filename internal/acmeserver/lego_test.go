@@ -96,7 +96,7 @@ func (ls *legoServer) newAccount(w http.ResponseWriter, r *http.Request) {
 }
 
 func (ls *legoServer) account(w http.ResponseWriter, r *http.Request) {
-	req, err := ls.v.Verify(r, ls.ts.URL+r.URL.Path, KIDRequired)
+	req, err := ls.v.Verify(r, ls.s.RequestURL(r), KIDRequired)
 	if err != nil {
 		WriteProblem(w, err, ls.s.nonces, "")
 		return
