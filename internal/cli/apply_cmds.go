@@ -151,6 +151,11 @@ the certificate with its key (which must be exportable) to the other
 members, store to store in a workspace and as a .pfx with a random password
 between machines; assign the usages on every server; verify.
 
+Exit status 0 when every certificate is done and verified, 3 when
+verification found problems, 4 when certificates wait on someone else (a
+public CA's answer in DIR/outbox/, an approval at the CA): run apply again
+once they have answered.
+
 apply is idempotent and resumable: run it again to finish what is missing; it
 never makes a second key for a certificate that has one. One apply (or
 renew) works on a workspace at a time: a second one is refused at once,
@@ -235,8 +240,18 @@ func runApply(ctx context.Context, env *Env, o *applyOptions) error {
 	if err != nil {
 		return applyErr(err)
 	}
+	return applyOutcome(res, o.dryRun)
+}
+
+// applyOutcome is the exit of a run that finished: 3 when verification
+// found problems, 4 when certificates wait on someone else (a public CA's
+// answer, an approval), else 0.
+func applyOutcome(res *apply.Result, dry bool) error {
 	if res.Report != nil && res.Report.Failed() {
 		return fmt.Errorf("%w: run edgecert verify for the details", errVerifyFailed)
+	}
+	if len(res.Waiting) > 0 && !dry {
+		return &exitError{code: ExitWaiting, err: errSilent}
 	}
 	return nil
 }
@@ -320,7 +335,9 @@ func newStatusCmd(env *Env) *cobra.Command {
 		Long: `status shows, per site, certificate and server, a mark for each step: chain
 imported, requested, issued, imported, imported on the members, assigned and
 verified, and says "Run again" until every certificate is requested,
-installed, assigned and verified (R49). It changes nothing.`,
+installed, assigned and verified (R49). It changes nothing.
+
+Exit status 0 when every certificate is done, 4 while work is left.`,
 		Example: `  edgecert status -t topology.yaml --workspace ws
   edgecert status -t topology.yaml --workspace ws -o json`,
 		Args: cobra.NoArgs,
@@ -336,7 +353,13 @@ installed, assigned and verified (R49). It changes nothing.`,
 			if err != nil {
 				return err
 			}
-			return render(env.Out, output, rep, func(w io.Writer) error { return apply.WriteStatusTable(w, rep) })
+			if err := render(env.Out, output, rep, func(w io.Writer) error { return apply.WriteStatusTable(w, rep) }); err != nil {
+				return err
+			}
+			if !rep.Complete {
+				return &exitError{code: ExitWaiting, err: errSilent}
+			}
+			return nil
 		},
 	}
 	tf.add(cmd, true)
@@ -552,10 +575,7 @@ func runRenew(ctx context.Context, env *Env, o *renewOptions) error {
 	if err != nil {
 		return applyErr(err)
 	}
-	if res.Report != nil && res.Report.Failed() {
-		return fmt.Errorf("%w: run edgecert verify for the details", errVerifyFailed)
-	}
-	return nil
+	return applyOutcome(res, o.dryRun)
 }
 
 // parseWindow parses a duration with d (days) and w (weeks) units.

@@ -1,7 +1,8 @@
 // Package cli is edgecert's command tree: one file per command group, each
 // with an options struct and a run function, and the single place where
-// errors become exit codes (0 ok, 1 failure, 2 usage or invalid input,
-// 3 verification found problems).
+// errors become exit codes (0 done, 1 failure, 2 usage or invalid input,
+// 3 verification found problems, 4 done as far as possible and waiting on
+// someone else).
 //
 // It is the only package that imports cobra.
 package cli
@@ -28,6 +29,7 @@ const (
 	ExitFailure = 1
 	ExitUsage   = 2
 	ExitVerify  = 3
+	ExitWaiting = 4 // done as far as possible, waiting on someone else
 )
 
 // Streams are the process's standard streams, injected so that commands can
@@ -120,11 +122,49 @@ func Main(args []string, s Streams) int {
 	root.SetIn(s.In)
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
-	err := root.ExecuteContext(ctx)
+	err := unknownSubcommand(root, args)
+	if err == nil {
+		err = root.ExecuteContext(ctx)
+	}
 	if err != nil && !errors.Is(err, errSilent) && err.Error() != "" {
 		fmt.Fprintf(s.Err, "edgecert: error: %v\n", err)
 	}
 	return ExitCode(err)
+}
+
+// unknownSubcommand returns a usage error when args name a command group
+// (store, ca, …) followed by a word that is none of its subcommands: cobra
+// would print the group's help and succeed, or complain about a flag of
+// the subcommand the user meant.
+func unknownSubcommand(root *cobra.Command, args []string) error {
+	c, rest, _ := root.Find(args) // its error is the root's unknown command, made here in one line
+	if c == nil || c.Runnable() || !c.HasSubCommands() {
+		return nil
+	}
+	word := ""
+	for _, a := range rest {
+		if a == "--" {
+			break
+		}
+		if !strings.HasPrefix(a, "-") {
+			word = a
+			break
+		}
+		if a == "-h" || a == "--help" {
+			return nil
+		}
+	}
+	if word == "" {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", word, c.CommandPath())
+	if c.SuggestionsMinimumDistance <= 0 {
+		c.SuggestionsMinimumDistance = 2
+	}
+	if s := c.SuggestionsFor(word); len(s) > 0 {
+		msg += "; did you mean " + strings.Join(s, " or ") + "?"
+	}
+	return &exitError{code: ExitUsage, err: fmt.Errorf("%s (see '%s --help')", msg, c.CommandPath())}
 }
 
 // NewRootCmd builds the whole command tree.
