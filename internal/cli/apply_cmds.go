@@ -93,7 +93,7 @@ func (f *issuerFlags) add(cmd *cobra.Command) {
 	f.ca.add(cmd, true)
 	cmd.Flags().StringVar(&f.caDir, "ca-dir", "", "directory of a CA on this machine (instead of --ca URL)")
 	cmd.Flags().StringVar(&f.passFile, "passphrase-file", "", "file holding the CA key passphrase (with --ca-dir)")
-	cmd.Flags().StringVar(&f.user, "as", "admin", "CA user to enroll as (with --ca-dir)")
+	cmd.Flags().StringVar(&f.user, "as", "", "CA user to enroll as (with --ca-dir; default: the local operator, an administrator)")
 }
 
 func (f *issuerFlags) given() bool { return f.ca.url != "" || f.caDir != "" }
@@ -118,7 +118,9 @@ func (f *issuerFlags) open(ctx context.Context, env *Env) (apply.Issuer, func(),
 		if err != nil {
 			return nil, nil, fmt.Errorf("open the CA in %s: %w", f.caDir, err)
 		}
-		p, err := e.PrincipalFor(ctx, f.user)
+		// Whoever holds the CA folder and its passphrase is the CA
+		// operator; --as acts as one user of the CA instead.
+		p, err := caPrincipal(ctx, e, f.user)
 		if err != nil {
 			e.Close()
 			return nil, nil, invalidInput(fmt.Errorf("--as %s: %w", f.user, err))
@@ -155,6 +157,9 @@ Exit status 0 when every certificate is done and verified, 3 when
 verification found problems, 4 when certificates wait on someone else (a
 public CA's answer in DIR/outbox/, an approval at the CA): run apply again
 once they have answered.
+
+With --ca-dir, whoever holds the CA folder and its passphrase acts as the CA
+operator (an administrator); --as USER enrolls as one user of the CA instead.
 
 apply is idempotent and resumable: run it again to finish what is missing; it
 never makes a second key for a certificate that has one. One apply (or

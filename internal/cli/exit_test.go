@@ -53,17 +53,18 @@ func tourCA(t *testing.T, dir string) []string {
 	return []string{"--ca-dir", caDir, "--passphrase-file", pass}
 }
 
-// TestApplyWaitingExits4: apply that leaves the public CA's request in the
+// TestApplyWaitingExits4: apply --ca-dir right after ca init (no user:
+// whoever holds the CA folder is its operator), then apply that leaves the public CA's request in the
 // outbox, and status while it waits, exit 4; once the answer is imported
 // both exit 0.
 func TestApplyWaitingExits4(t *testing.T) {
 	dir := t.TempDir()
-	caFlags := tourCA(t, dir)
-	if _, _, code := runApplyCLI(t, "ca", "user", "add", "--dir", caFlags[1], "admin", "--admin", "--password-file", caWrite(t, dir, "pw", "admin password\n")); code != ExitOK {
-		t.Fatal("ca user add failed")
-	}
+	caFlags := tourCA(t, dir) // no user: the CA folder's holder is its operator
 	topo, ws := examplePath("edge-pool-dns.yaml"), filepath.Join(dir, "ws")
 	apply := append([]string{"apply", "-t", topo, "--workspace", ws}, caFlags...)
+	if _, errOut, code := runApplyCLI(t, append(apply, "--as", "nobody")...); code != ExitUsage || !strings.Contains(errOut, "--as nobody") {
+		t.Fatalf("--as an unknown user: exit %d, want %d\n%s", code, ExitUsage, errOut)
+	}
 	out, errOut, code := runApplyCLI(t, apply...)
 	if code != ExitWaiting || !strings.Contains(out, "1 waiting") {
 		t.Fatalf("apply with a public CA certificate: exit %d, want %d\n%s%s", code, ExitWaiting, out, errOut)
@@ -76,6 +77,9 @@ func TestApplyWaitingExits4(t *testing.T) {
 	}
 	csr := filepath.Join(ws, "outbox", "edge-external_lsedge.contoso.net.csr")
 	ext := filepath.Join(dir, "ext.cer")
+	if _, _, code := runApplyCLI(t, "ca", "user", "add", "--dir", caFlags[1], "admin", "--admin", "--password-file", caWrite(t, dir, "pw", "admin password\n")); code != ExitOK {
+		t.Fatal("ca user add failed")
+	}
 	if out, errOut, code := runApplyCLI(t, append([]string{"ca", "issue", "--as", "admin", "--csr", csr, "--out", ext, "--dir"}, caFlags[1:]...)...); code != ExitOK {
 		t.Fatalf("ca issue: exit %d\n%s%s", code, out, errOut)
 	}
