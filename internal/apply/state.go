@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,9 +48,12 @@ type journal struct {
 	st   State
 	seq  uint64 // version of st
 	// wmu serialises writes, done outside mu so that readers never wait
-	// for an fsync; written is the version on disk.
+	// for an fsync; written is the version on disk, disk its bytes (a
+	// version equal to them is not written again: a run that changes
+	// nothing writes nothing).
 	wmu     sync.Mutex
 	written uint64
+	disk    []byte
 }
 
 func openJournal(path string, now func() time.Time) (*journal, error) {
@@ -64,6 +68,7 @@ func openJournal(path string, now func() time.Time) (*journal, error) {
 	if err := json.Unmarshal(b, &j.st); err != nil {
 		return nil, fmt.Errorf("apply: journal %s is damaged: %w", path, err)
 	}
+	j.disk = b
 	if j.st.Certificates == nil {
 		j.st.Certificates = map[string]*CertState{}
 	}
@@ -93,14 +98,20 @@ func (j *journal) set(id, friendlyName string, f func(*CertState)) {
 	j.changeLocked(id, friendlyName, f)
 }
 
+// changeLocked applies f to the state of id; the updated stamp moves only
+// when f changed something.
 func (j *journal) changeLocked(id, friendlyName string, f func(*CertState)) {
 	c := j.st.Certificates[id]
 	if c == nil {
 		c = &CertState{Generation: 1, FriendlyName: friendlyName}
 		j.st.Certificates[id] = c
+		c.Updated = j.now().UTC()
 	}
+	before := *c
 	f(c)
-	c.Updated = j.now().UTC()
+	if *c != before {
+		c.Updated = j.now().UTC()
+	}
 }
 
 // update changes the state of id and persists the journal before it
@@ -134,10 +145,14 @@ func (j *journal) write(b []byte, seq uint64) error {
 	if seq <= j.written {
 		return nil
 	}
+	if bytes.Equal(b, j.disk) {
+		j.written = seq
+		return nil
+	}
 	if err := atomicfile.Write(j.path, b, 0o600); err != nil {
 		return fmt.Errorf("apply: journal: %w", err)
 	}
-	j.written = seq
+	j.written, j.disk = seq, b
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
@@ -118,15 +119,24 @@ func (r *runner) chainFile(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("apply: CA chain: %w", err)
 	}
-	if err := atomicfile.Write(r.w.path("ca-chain.p7b"), p7b, 0o644); err != nil {
+	if err := writeIfChanged(r.w.path("ca-chain.p7b"), p7b, 0o644); err != nil {
 		return nil, fmt.Errorf("apply: save the CA chain: %w", err)
 	}
 	if r.w.Exchange != "" {
-		if err := atomicfile.Write(filepath.Join(r.w.Exchange, "ca-chain.p7b"), p7b, 0o644); err != nil {
+		if err := writeIfChanged(filepath.Join(r.w.Exchange, "ca-chain.p7b"), p7b, 0o644); err != nil {
 			return nil, fmt.Errorf("apply: save the CA chain: %w", err)
 		}
 	}
 	return p7b, nil
+}
+
+// writeIfChanged writes data to path atomically unless the file already
+// holds exactly data: a run that changes nothing writes nothing.
+func writeIfChanged(path string, data []byte, perm os.FileMode) error {
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+		return nil
+	}
+	return atomicfile.Write(path, data, perm)
 }
 
 // findMy returns the certificate with friendly name fn and its key in my.
