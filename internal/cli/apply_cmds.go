@@ -104,7 +104,7 @@ func (f *issuerFlags) open(ctx context.Context, env *Env) (apply.Issuer, func(),
 	case f.ca.url != "" && f.caDir != "":
 		return nil, nil, invalidInput(errors.New("give either --ca URL or --ca-dir DIR, not both"))
 	case f.ca.url != "":
-		c, err := f.ca.client()
+		c, err := f.ca.client(env)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -54,7 +54,7 @@ func (f *caFlags) add(cmd *cobra.Command, required bool) {
 	cmd.Flags().StringVar(&f.pinFile, "pin-file", "", "file of pinned CA fingerprints (default: edgecert/ca-pins.json in the user's configuration directory)")
 }
 
-func (f *caFlags) client() (*caclient.Client, error) {
+func (f *caFlags) client(env *Env) (*caclient.Client, error) {
 	if f.url == "" {
 		return nil, invalidInput(errors.New("--ca URL is required"))
 	}
@@ -65,7 +65,7 @@ func (f *caFlags) client() (*caclient.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := caclient.New(f.url, caclient.Options{Token: strings.TrimSpace(tok), Fingerprint: f.fingerprint, PinFile: f.pinFile})
+	c, err := caclient.New(f.url, caclient.Options{Token: strings.TrimSpace(tok), Fingerprint: f.fingerprint, PinFile: f.pinFile, Pinned: sayPinned(env)})
 	if err != nil {
 		return nil, invalidInput(err)
 	}
@@ -150,7 +150,7 @@ func runRequestNew(env *Env, c *cobra.Command, o *requestNewOptions) error {
 		if spec.Request.Template == "" {
 			return invalidInput(errors.New("--ca submits at once and needs the certificate template: give --template NAME (edgecert ca template list --dir DIR shows them)"))
 		}
-		if client, err = o.ca.client(); err != nil {
+		if client, err = o.ca.client(env); err != nil {
 			return err
 		}
 	}
@@ -484,7 +484,7 @@ request retrieve command that finishes it, and exits 4.`,
 			if err != nil {
 				return invalidInput(fmt.Errorf("%s: %w", args[0], err))
 			}
-			client, err := ca.client()
+			client, err := ca.client(env)
 			if err != nil {
 				return err
 			}
@@ -525,7 +525,7 @@ func requestRetrieveCmd(env *Env) *cobra.Command {
 			if err != nil || id <= 0 {
 				return invalidInput(fmt.Errorf("request ID %q is not a positive number", args[0]))
 			}
-			client, err := ca.client()
+			client, err := ca.client(env)
 			if err != nil {
 				return err
 			}

@@ -21,6 +21,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"edgecert/internal/caclient"
 )
 
 // Exit codes of the contract (shared/spec/cli.md).
@@ -126,7 +128,11 @@ func Main(args []string, s Streams) int {
 	if err == nil {
 		err = root.ExecuteContext(ctx)
 	}
-	if err != nil && !errors.Is(err, errSilent) && err.Error() != "" {
+	var pin *caclient.PinMismatchError
+	switch {
+	case errors.As(err, &pin):
+		fmt.Fprintf(s.Err, "edgecert: error: %s\n", pinMismatchMessage(pin))
+	case err != nil && !errors.Is(err, errSilent) && err.Error() != "":
 		fmt.Fprintf(s.Err, "edgecert: error: %v\n", err)
 	}
 	return ExitCode(err)
