@@ -13,13 +13,18 @@ import (
 )
 
 // startServe initialises a CA named name and serves it on listen; it
-// returns the HTTPS URL, the root's fingerprint and a stop function.
-func startServe(t *testing.T, name, listen string) (url, fp string, stop func()) {
+// returns the HTTPS URL, the root's fingerprint, what it printed so far
+// and a stop function.
+func startServe(t *testing.T, name, listen string, initOpts ...func(*ca.InitOptions)) (url, fp string, banner func() string, stop func()) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "ca")
 	pass := filepath.Join(t.TempDir(), "pass")
 	os.WriteFile(pass, []byte("pin test passphrase\n"), 0o600)
-	if err := ca.Init(context.Background(), dir, ca.InitOptions{Name: name, Key: "p256", Passphrase: []byte("pin test passphrase")}); err != nil {
+	io := ca.InitOptions{Name: name, Key: "p256", Passphrase: []byte("pin test passphrase")}
+	for _, f := range initOpts {
+		f(&io)
+	}
+	if err := ca.Init(context.Background(), dir, io); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -45,7 +50,7 @@ func startServe(t *testing.T, name, listen string) (url, fp string, stop func())
 		cancel()
 		t.Fatalf("serve printed no fingerprint: %s %s", out.String(), errw.String())
 	}
-	return url, fp, func() {
+	return url, fp, out.String, func() {
 		cancel()
 		select {
 		case <-done:
@@ -61,7 +66,7 @@ func startServe(t *testing.T, name, listen string) (url, fp string, stop func())
 // and that command, as printed, re-pins.
 func TestPinSaidAloudAndMismatchInOneLine(t *testing.T) {
 	pins := filepath.Join(t.TempDir(), "pins.json")
-	url, oldFP, stop := startServe(t, "First CA", "127.0.0.1:0")
+	url, oldFP, _, stop := startServe(t, "First CA", "127.0.0.1:0")
 	fetch := []string{"ca", "fetch-chain", "--ca", url, "--pin-file", pins, "--out", filepath.Join(t.TempDir(), "chain.p7b")}
 	_, errOut, code := runApplyCLI(t, fetch...)
 	if code != ExitOK || !strings.Contains(errOut, "pinned the CA root of "+url+" (SHA-256 "+oldFP+") in "+pins) {
@@ -72,7 +77,7 @@ func TestPinSaidAloudAndMismatchInOneLine(t *testing.T) {
 	}
 	stop()
 
-	url2, newFP, stop2 := startServe(t, "Second CA", strings.TrimPrefix(url, "https://"))
+	url2, newFP, _, stop2 := startServe(t, "Second CA", strings.TrimPrefix(url, "https://"))
 	defer stop2()
 	if url2 != url {
 		t.Fatalf("the second CA serves %s, not %s", url2, url)
@@ -105,4 +110,51 @@ func TestPinSaidAloudAndMismatchInOneLine(t *testing.T) {
 	if _, errOut, code := runApplyCLI(t, fetch...); code != ExitOK {
 		t.Fatalf("after re-pinning: exit %d\n%s", code, errOut)
 	}
+}
+
+// TestLoopbackURLsSaidAloud: ca init and ca serve's banner warn when the
+// certificates will carry loopback CRL, AIA and OCSP URLs (the defaults),
+// and say nothing when they are addresses clients reach.
+func TestLoopbackURLsSaidAloud(t *testing.T) {
+	pass := caWrite(t, t.TempDir(), "pass", "a long CA passphrase\n")
+	public := []string{"--crl-url", "http://pki.contoso.com/crl/", "--aia-url", "http://pki.contoso.com/aia/", "--ocsp-url", "http://pki.contoso.com/ocsp"}
+	for _, tc := range []struct {
+		name  string
+		flags []string
+		warn  []string
+	}{
+		{"defaults", nil, []string{"http://127.0.0.1:8080/crl/Contoso-Issuing-CA.crl", "http://127.0.0.1:8080/aia/Contoso-Issuing-CA.crt", "http://127.0.0.1:8080/ocsp", "--crl-url"}},
+		{"localhost OCSP only", append(public[:4:4], "--ocsp-url", "http://localhost:8080/ocsp"), []string{"http://localhost:8080/ocsp"}},
+		{"public addresses", public, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"ca", "init", "--dir", filepath.Join(t.TempDir(), "ca"), "--name", "Contoso", "--key", "p256", "--passphrase-file", pass}, tc.flags...)
+			_, errOut, code := runApplyCLI(t, args...)
+			if code != ExitOK {
+				t.Fatalf("init: exit %d\n%s", code, errOut)
+			}
+			if tc.warn == nil && errOut != "" {
+				t.Fatalf("a warning for reachable URLs:\n%s", errOut)
+			}
+			for _, w := range tc.warn {
+				if !strings.Contains(errOut, "warning: ") || !strings.Contains(errOut, w) {
+					t.Errorf("the init warning lacks %q:\n%s", w, errOut)
+				}
+			}
+		})
+	}
+	t.Run("serve banner", func(t *testing.T) {
+		_, _, banner, stop := startServe(t, "Loopback CA", "127.0.0.1:0")
+		defer stop()
+		if !strings.Contains(banner(), "warning: the certificates carry loopback revocation and issuer URLs (http://127.0.0.1:8080/crl/") {
+			t.Fatalf("the banner does not warn:\n%s", banner())
+		}
+		_, _, banner2, stop2 := startServe(t, "Public CA", "127.0.0.1:0", func(o *ca.InitOptions) {
+			o.CRLURL, o.AIAURL, o.OCSPURL = "http://pki.contoso.com/crl/", "http://pki.contoso.com/aia/", "http://pki.contoso.com/ocsp"
+		})
+		defer stop2()
+		if strings.Contains(banner2(), "warning") {
+			t.Fatalf("the banner warns about reachable URLs:\n%s", banner2())
+		}
+	})
 }

@@ -141,6 +141,9 @@ func runCAServe(ctx context.Context, env *Env, o *caServeOptions) error {
 		fmt.Fprintf(env.Out, "HTTP:   %s/crl/%s.crl  %s/aia/%s.crt  %s/ocsp\n", u, eng.FileName(), u, eng.FileName(), u)
 	}
 	fmt.Fprintf(env.Out, "CA root: %s\nCA root SHA-256 fingerprint: %s\n", root.Subject.CommonName, caclient.Fingerprint(root))
+	if l := loopbackURLs(eng.PublicationURLs()); len(l) > 0 {
+		fmt.Fprintf(env.Out, "warning: the certificates carry loopback revocation and issuer URLs (%s): clients on other machines cannot check revocation (set them with ca init --crl-url, --aia-url, --ocsp-url)\n", strings.Join(l, " "))
+	}
 	log.Info("serving", "https", srv.URL(), "http", srv.HTTPURL(), "root_sha256", caclient.Fingerprint(root), "workers", eng.Workers())
 	err = srv.Serve(ctx)
 	log.Info("stopped", "err", err)
