@@ -665,8 +665,12 @@ func runProxyNginx(env *Env, o *proxyOptions) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Out, "wrote %s\nrun: nginx -p %s -c %s\n", strings.Join(append(append(files.Certs, files.Keys...), files.Config), "\n      "),
-		filepath.Dir(files.Config), files.Config)
+	var all []string
+	for i := range files.Certs {
+		all = append(all, files.Certs[i], files.Keys[i], files.Chains[i])
+	}
+	all = append(all, files.Trust, files.Config)
+	fmt.Fprintf(env.Out, "wrote %s\nrun: nginx -p %s -c %s\n", strings.Join(all, "\n      "), filepath.Dir(files.Config), files.Config)
 	return nil
 }
 
@@ -679,7 +683,10 @@ func newDemoCmd(env *Env) *cobra.Command {
 bundled example topology (examples/demo.yaml) in a temporary directory (or
 --dir): an internal CA is initialised in DIR/ca with a generated passphrase,
 and a second local CA stands in for the public CA, signing the requests that
-apply leaves in the outbox. Nothing needs to be installed beyond edgecert.`,
+apply leaves in the outbox. Nothing needs to be installed beyond edgecert.
+
+The temporary directory, CA keys and passphrase included, is removed when
+the demo ends; --dir DIR keeps everything in DIR to explore.`,
 		Example: `  edgecert demo
   edgecert demo --dir /tmp/edgecert-demo`,
 		Args: cobra.NoArgs,
@@ -695,12 +702,16 @@ func runDemo(ctx context.Context, env *Env, dir, output string) error {
 	if err := checkFormat(output); err != nil {
 		return err
 	}
-	if dir == "" {
+	keep := dir != ""
+	if !keep {
 		d, err := os.MkdirTemp("", "edgecert-demo-")
 		if err != nil {
 			return err
 		}
 		dir = d
+		// The temporary folder holds CA keys and their passphrase: it
+		// goes when the demo ends, whatever the outcome.
+		defer os.RemoveAll(d)
 	}
 	log := env.Err
 	o := demo.Options{Dir: dir, Log: log, Now: env.Now, Rand: env.Rand,
@@ -721,6 +732,10 @@ func runDemo(ctx context.Context, env *Env, dir, output string) error {
 		}
 		fmt.Fprintf(w, "\nVerify (edgecert verify -t %s --workspace %s)\n\n", res.Topology, res.Workspace)
 		if err := verify.WriteTable(w, res.Report); err != nil {
+			return err
+		}
+		if !keep {
+			_, err := fmt.Fprintf(w, "\nThe temporary folder %s was removed; run edgecert demo --dir DIR to keep everything\n", res.Dir)
 			return err
 		}
 		_, err := fmt.Fprintf(w, "\nEverything is in %s\n", res.Dir)

@@ -142,7 +142,11 @@ flags given change. --copy-from creates NAME as a copy of another template.`,
 				return caErr(err)
 			}
 			i := t.Info()
-			fmt.Fprintf(env.Out, "template %s: validity %s, approval %v, enroll %s\n", t.Name, i.Validity, i.Approval, strings.Join(i.Enroll, ","))
+			enroll := strings.Join(i.Enroll, ",")
+			if enroll == "" {
+				enroll = "(administrators only)"
+			}
+			fmt.Fprintf(env.Out, "template %s: validity %s, approval %v, enroll %s\n", t.Name, i.Validity, i.Approval, enroll)
 			return nil
 		},
 	}

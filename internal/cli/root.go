@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -189,7 +190,9 @@ internal servers, following the Lync Server 2013 certificate rules.`,
   edgecert plan -t examples/single-edge.yaml`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(),
 	}
+	root.SetVersionTemplate("edgecert {{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: ExitUsage, err: fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
@@ -197,6 +200,48 @@ internal servers, following the Lync Server 2013 certificate rules.`,
 		root.AddCommand(add(env)...)
 	}
 	return root
+}
+
+// version is the module version and VCS commit the binary was built from
+// (its build information), e.g. "(devel) commit 3c6f7e9a1b2c (modified)".
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown build)"
+	}
+	return formatVersion(bi)
+}
+
+func formatVersion(bi *debug.BuildInfo) string {
+	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	var rev, modified, at string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value
+		case "vcs.time":
+			at = s.Value
+		}
+	}
+	if rev == "" {
+		return v + " commit unknown (built without version control information)"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	v += " commit " + rev
+	if at != "" {
+		v += " of " + at
+	}
+	if modified == "true" {
+		v += " (modified)"
+	}
+	return v + ", " + bi.GoVersion
 }
 
 // commandGroups lists the constructors of every top-level command group.

@@ -515,6 +515,13 @@ func runStoreExport(env *Env, o *storeExportOptions) error {
 	if err := writeOutput(env, o.out, data, mode); err != nil {
 		return err
 	}
+	what := map[string]string{"cer": "the certificate", "p7b": "the certificate with its chain", "pfx": "the certificate with its private key and chain"}[f]
+	if what == "" {
+		what = "the certificate"
+	}
+	if o.out != "-" {
+		fmt.Fprintf(env.Err, "exported %s %s to %s (%s, mode %#o)\n", what, store.NormalizeThumbprint(o.thumbprint), o.out, strings.ToUpper(f), mode)
+	}
 	if o.delKey {
 		if err := s.DeleteKey(o.thumbprint); err != nil {
 			return storeErr(err)
@@ -669,14 +676,23 @@ current one is kept as previous (R80, Set-CsCertificate -Roll -EffectiveDate).
 			if list {
 				return listAssignments(env, s, output)
 			}
+			tp := store.NormalizeThumbprint(thumbprint)
 			if effective == "" {
-				return storeErr(s.Assign(usage, thumbprint))
+				if err := s.Assign(usage, thumbprint); err != nil {
+					return storeErr(err)
+				}
+				fmt.Fprintf(env.Out, "assigned %s to %s in %s\n", tp, usage, s.Dir())
+				return nil
 			}
 			when, err := time.Parse(time.RFC3339, effective)
 			if err != nil {
 				return invalidInput(fmt.Errorf("--effective %q: use RFC 3339, e.g. 2027-03-01T04:00:00Z", effective))
 			}
-			return storeErr(s.Stage(usage, thumbprint, when))
+			if err := s.Stage(usage, thumbprint, when); err != nil {
+				return storeErr(err)
+			}
+			fmt.Fprintf(env.Out, "staged %s for %s in %s, effective %s\n", tp, usage, s.Dir(), when.UTC().Format(time.RFC3339))
+			return nil
 		},
 	}
 	sf.add(cmd)
