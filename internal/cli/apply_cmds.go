@@ -605,6 +605,7 @@ type proxyOptions struct {
 	tf                              topoFlags
 	server, out, listen, httpListen string
 	upstreams, httpUpstreams        []string
+	confD                           bool
 }
 
 func newProxyNginxCmd(env *Env) *cobra.Command {
@@ -618,8 +619,18 @@ nginx configuration: a TLS listener with the planned certificate and one
 server block per publishing rule (each published pool's external web FQDN,
 the simple URLs, lyncdiscover, Office Web Apps) forwarding to the internal
 web services on 4443 (HTTPS) and 8080 (HTTP), checked against the internal
-CA root (R51, R61). Run it with: nginx -p OUT -c OUT/nginx.conf`,
-		Example: `  edgecert proxy nginx -t topology.yaml --workspace ws --server rp01.contoso.com --out /etc/nginx/edgecert
+CA root (R51, R61). Run it with: nginx -p OUT -c OUT/nginx.conf
+
+With --conf-d it writes, instead of nginx.conf, OUT/<server>.conf: the
+server blocks alone, every path absolute, no pid, events or logs, for the
+distribution's nginx under systemd to include from /etc/nginx/conf.d/.`,
+		Example: `  # a private nginx instance
+  edgecert proxy nginx -t topology.yaml --workspace ws --server rp01.contoso.com --out /srv/edgecert-nginx
+
+  # the distribution's nginx: server blocks for /etc/nginx/conf.d/
+  edgecert proxy nginx -t topology.yaml --workspace ws --server rp01.contoso.com --out /etc/nginx/edgecert --conf-d
+  ln -s /etc/nginx/edgecert/rp01.contoso.com.conf /etc/nginx/conf.d/ && nginx -t && systemctl reload nginx
+
   edgecert proxy nginx -t topology.yaml --workspace ws --server rp01.contoso.com --out out \
       --listen 127.0.0.1:8443 --http-listen - --upstream pool01.contoso.net=127.0.0.1:9443`,
 		Args: cobra.NoArgs,
@@ -632,6 +643,7 @@ CA root (R51, R61). Run it with: nginx -p OUT -c OUT/nginx.conf`,
 	cmd.Flags().StringVar(&o.httpListen, "http-listen", "0.0.0.0:80", "plain HTTP listen address (- for none)")
 	cmd.Flags().StringArrayVar(&o.upstreams, "upstream", nil, "FQDN=HOST:PORT: where to reach a published server's HTTPS (default FQDN:4443)")
 	cmd.Flags().StringArrayVar(&o.httpUpstreams, "upstream-http", nil, "FQDN=HOST:PORT: where to reach its HTTP (default FQDN:8080)")
+	cmd.Flags().BoolVar(&o.confD, "conf-d", false, "write OUT/<server>.conf, server blocks for the distribution's nginx (/etc/nginx/conf.d/), instead of a whole nginx.conf")
 	_ = cmd.MarkFlagRequired("server")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
@@ -661,6 +673,7 @@ func runProxyNginx(env *Env, o *proxyOptions) error {
 		return err
 	}
 	cfg.Dir, cfg.Listen, cfg.HTTPListen = o.out, o.listen, o.httpListen
+	cfg.ConfD, cfg.ConfDName = o.confD, strings.ToLower(o.server)+".conf"
 	files, err := proxy.WriteNginx(*cfg)
 	if err != nil {
 		return err
@@ -670,7 +683,12 @@ func runProxyNginx(env *Env, o *proxyOptions) error {
 		all = append(all, files.Certs[i], files.Keys[i], files.Chains[i])
 	}
 	all = append(all, files.Trust, files.Config)
-	fmt.Fprintf(env.Out, "wrote %s\nrun: nginx -p %s -c %s\n", strings.Join(all, "\n      "), filepath.Dir(files.Config), files.Config)
+	fmt.Fprintf(env.Out, "wrote %s\n", strings.Join(all, "\n      "))
+	if o.confD {
+		fmt.Fprintf(env.Out, "include it: ln -s %s /etc/nginx/conf.d/ && nginx -t && systemctl reload nginx\n", files.Config)
+		return nil
+	}
+	fmt.Fprintf(env.Out, "run: nginx -p %s -c %s\n", filepath.Dir(files.Config), files.Config)
 	return nil
 }
 

@@ -115,4 +115,16 @@ func TestDemoCleansUpAndProxyListsItsFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+
+	// --conf-d with a relative --out: the server-block file, absolute paths.
+	t.Chdir(dir)
+	out, errOut, code = runApplyCLI(t, "proxy", "nginx", "-t", "demo.yaml", "--workspace", "workspace", "--server", "rp01.contoso.com", "--out", "confd", "--conf-d")
+	conf := filepath.Join(dir, "confd", "rp01.contoso.com.conf")
+	if code != ExitOK || !strings.Contains(out, conf+"\n") || !strings.Contains(out, "ln -s "+conf+" /etc/nginx/conf.d/") {
+		t.Fatalf("proxy nginx --conf-d: exit %d\n%s%s", code, out, errOut)
+	}
+	b, err := os.ReadFile(conf)
+	if err != nil || !strings.Contains(string(b), "ssl_certificate "+filepath.Join(dir, "confd")) || strings.Contains(string(b), "events") {
+		t.Fatalf("the conf.d file: %v\n%s", err, b)
+	}
 }
