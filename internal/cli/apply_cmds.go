@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -216,7 +217,8 @@ func runApply(ctx context.Context, env *Env, o *applyOptions) error {
 		return err
 	}
 	opts := apply.Options{Now: env.Now, Rand: env.Rand, Issuer: iss, DryRun: o.dryRun,
-		Progress: progressPrinter(env, o.output), Verify: verify.Options{RequireRevocation: o.requireRevocation}}
+		Verify: verify.Options{RequireRevocation: o.requireRevocation}}
+	end := setProgress(env, o.output, &opts)
 	if o.tpf != "" {
 		if opts.TransferPassword, err = readSecretFile(o.tpf, "transfer password"); err != nil {
 			return err
@@ -236,6 +238,7 @@ func runApply(ctx context.Context, env *Env, o *applyOptions) error {
 		}
 	}
 	res, err := apply.Run(ctx, p, ws, opts)
+	end()
 	if err != nil && res == nil {
 		return applyErr(err)
 	}
@@ -286,19 +289,20 @@ func applyErr(err error) error {
 	return err
 }
 
-// progressPrinter shows events on stderr (table) or as JSON lines on stdout.
-func progressPrinter(env *Env, format string) func(apply.Event) {
+// setProgress shows events as JSON lines on stdout (-o json), or on
+// stderr per certificate in plan order with an n/N count and, on a
+// terminal, a progress bar (runProgress). The returned end prints what is
+// left once the run is over.
+func setProgress(env *Env, format string, opts *apply.Options) (end func()) {
 	if format == formatJSON {
 		enc := json.NewEncoder(env.Out)
 		enc.SetEscapeHTML(false)
-		return func(e apply.Event) { _ = enc.Encode(e) }
+		opts.Progress = func(e apply.Event) { _ = enc.Encode(e) }
+		return func() {}
 	}
-	return func(e apply.Event) {
-		if e.Status == apply.EventSkipped && e.Step == apply.StepChain && !env.TTY {
-			return
-		}
-		fmt.Fprintln(env.Err, apply.FormatEvent(e))
-	}
+	rp := newRunProgress(env.Err, env.TTY && isTerminal(env.Err))
+	opts.Progress, opts.Tracker = rp.Event, rp
+	return rp.End
 }
 
 func writeApplyResult(env *Env, format string, res *apply.Result, dry bool) error {
@@ -319,16 +323,25 @@ func writeApplyResult(env *Env, format string, res *apply.Result, dry bool) erro
 		fmt.Fprintf(env.Out, ", %d failed", len(res.Failed))
 	}
 	fmt.Fprintln(env.Out)
-	for id, why := range res.Waiting {
-		fmt.Fprintf(env.Out, "  waiting: %s: %s\n", id, why)
+	for _, id := range sortedKeys(res.Waiting) {
+		fmt.Fprintf(env.Out, "  waiting: %s: %s\n", id, res.Waiting[id])
 	}
-	for id, why := range res.Failed {
-		fmt.Fprintf(env.Out, "  failed:  %s: %s\n", id, why)
+	for _, id := range sortedKeys(res.Failed) {
+		fmt.Fprintf(env.Out, "  failed:  %s: %s\n", id, res.Failed[id])
 	}
 	if res.Report != nil {
 		fmt.Fprintf(env.Out, "verify: %d checks, %d errors, %d warnings\n", res.Report.Checked, res.Report.Errors(), res.Report.Warnings())
 	}
 	return nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func newStatusCmd(env *Env) *cobra.Command {
@@ -568,9 +581,10 @@ func runRenew(ctx context.Context, env *Env, o *renewOptions) error {
 			return invalidInput(fmt.Errorf("--certificate %s: no such certificate in the plan (see edgecert plan)", id))
 		}
 	}
-	opts := apply.Options{Now: env.Now, Rand: env.Rand, Issuer: iss, DryRun: o.dryRun, Progress: progressPrinter(env, o.output),
-		Certificates: o.certificates}
+	opts := apply.Options{Now: env.Now, Rand: env.Rand, Issuer: iss, DryRun: o.dryRun, Certificates: o.certificates}
+	end := setProgress(env, o.output, &opts)
 	res, err := apply.Renew(ctx, p, ws, within, opts)
+	end()
 	if err != nil && res == nil {
 		return applyErr(err)
 	}
