@@ -458,9 +458,13 @@ func runVerify(ctx context.Context, env *Env, o *verifyOptions) error {
 		if err != nil {
 			return invalidInput(err)
 		}
+		for i := range targets {
+			targets[i].Stored = storedCerts(p, ws, targets[i].Certificate)
+		}
 		vo.Concurrency = o.concurrency
 		rep.Merge(verify.Live(ctx, p, targets, vo))
 	}
+	fillFixPaths(rep, &o.tf, ws)
 	if err := render(env.Out, o.output, rep, func(w io.Writer) error { return verify.WriteTable(w, rep) }); err != nil {
 		return err
 	}
@@ -468,6 +472,70 @@ func runVerify(ctx context.Context, env *Env, o *verifyOptions) error {
 		return fmt.Errorf("%w: %d errors", errVerifyFailed, rep.Errors())
 	}
 	return nil
+}
+
+// fillFixPaths puts the real topology, workspace and store paths into
+// the report's fix lines, so that they run as printed.
+func fillFixPaths(rep *verify.Report, tf *topoFlags, ws *apply.Workspace) {
+	args := "-t " + shellWord(tf.topology)
+	if tf.overlay != "" {
+		args += " --overlay " + shellWord(tf.overlay)
+	}
+	args += " --workspace " + shellWord(ws.Dir)
+	rep.FillPaths(args, func(server string) string {
+		if server == "" || strings.ContainsAny(server, " :") {
+			return "" // not a server of the workspace (a live address)
+		}
+		return shellWord(ws.StoreDir(server))
+	})
+}
+
+// storedCerts returns the certificates the stores of certificate id's
+// servers assign to its usages.
+func storedCerts(p *plan.Plan, ws *apply.Workspace, id string) []*x509.Certificate {
+	var out []*x509.Certificate
+	for _, c := range p.Certificates {
+		if c.ID != id {
+			continue
+		}
+		for _, srv := range c.Servers {
+			st, ok, err := ws.ExistingStore(srv)
+			if err != nil || !ok {
+				continue
+			}
+			as, err := st.Assignments()
+			if err != nil {
+				continue
+			}
+			for _, a := range as {
+				if !contains(c.Usages, a.Usage) {
+					continue
+				}
+				if _, cert, err := st.Certificate(a.Thumbprint); err == nil && !certIn(out, cert) {
+					out = append(out, cert)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if strings.EqualFold(x, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func certIn(list []*x509.Certificate, c *x509.Certificate) bool {
+	for _, x := range list {
+		if x.Equal(c) {
+			return true
+		}
+	}
+	return false
 }
 
 func planHas(p *plan.Plan, id string) bool {
@@ -763,6 +831,9 @@ func runDemo(ctx context.Context, env *Env, dir, output string) error {
 			return err
 		}
 		fmt.Fprintf(w, "\nVerify (edgecert verify -t %s --workspace %s)\n\n", res.Topology, res.Workspace)
+		res.Report.FillPaths("-t "+shellWord(res.Topology)+" --workspace "+shellWord(res.Workspace), func(server string) string {
+			return shellWord(filepath.Join(res.Workspace, "servers", strings.ToLower(server)))
+		})
 		if err := verify.WriteTable(w, res.Report); err != nil {
 			return err
 		}

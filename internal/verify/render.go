@@ -3,8 +3,34 @@ package verify
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 )
+
+// The placeholders of the fix lines, for the paths only the caller knows;
+// FillPaths replaces them.
+const (
+	fixTopologyArgs = "-t TOPOLOGY --workspace DIR"
+	fixStoreArg     = "--store DIR"
+)
+
+// FillPaths replaces, in every fix, the topology and workspace
+// placeholders with topologyArgs (e.g. "-t topo.yaml --workspace ws") and
+// each server's store placeholder with storeDir(server), so that fix
+// lines run as printed. Empty values leave the placeholders.
+func (r *Report) FillPaths(topologyArgs string, storeDir func(server string) string) {
+	for i := range r.Findings {
+		f := &r.Findings[i]
+		if topologyArgs != "" {
+			f.Fix = strings.ReplaceAll(f.Fix, fixTopologyArgs, topologyArgs)
+		}
+		if storeDir != nil {
+			if dir := storeDir(f.Server); dir != "" {
+				f.Fix = strings.ReplaceAll(f.Fix, fixStoreArg, "--store "+dir)
+			}
+		}
+	}
+}
 
 // WriteTable writes the report as an aligned table, the fix of every
 // failure under it, and a summary line.
