@@ -371,7 +371,7 @@ Exit status 0 when every certificate is done, 4 while work is left.`,
 			if err != nil {
 				return err
 			}
-			if err := render(env.Out, output, rep, func(w io.Writer) error { return apply.WriteStatusTable(w, rep) }); err != nil {
+			if err := render(env.Out, output, rep, func(w io.Writer, width int) error { return apply.WriteStatusTable(w, rep, width) }); err != nil {
 				return err
 			}
 			if !rep.Complete {
@@ -465,7 +465,7 @@ func runVerify(ctx context.Context, env *Env, o *verifyOptions) error {
 		rep.Merge(verify.Live(ctx, p, targets, vo))
 	}
 	fillFixPaths(rep, &o.tf, ws)
-	if err := render(env.Out, o.output, rep, func(w io.Writer) error { return verify.WriteTable(w, rep) }); err != nil {
+	if err := render(env.Out, o.output, rep, func(w io.Writer, width int) error { return verify.WriteTable(w, rep, width) }); err != nil {
 		return err
 	}
 	if rep.Failed() {
@@ -825,16 +825,16 @@ func runDemo(ctx context.Context, env *Env, dir, output string) error {
 		return err
 	}
 	v := map[string]any{"dir": res.Dir, "status": res.Status, "verify": res.Report}
-	err = render(env.Out, output, v, func(w io.Writer) error {
+	err = render(env.Out, output, v, func(w io.Writer, width int) error {
 		fmt.Fprintf(w, "\nStatus (edgecert status -t %s --workspace %s)\n\n", res.Topology, res.Workspace)
-		if err := apply.WriteStatusTable(w, res.Status); err != nil {
+		if err := apply.WriteStatusTable(w, res.Status, width); err != nil {
 			return err
 		}
 		fmt.Fprintf(w, "\nVerify (edgecert verify -t %s --workspace %s)\n\n", res.Topology, res.Workspace)
 		res.Report.FillPaths("-t "+shellWord(res.Topology)+" --workspace "+shellWord(res.Workspace), func(server string) string {
 			return shellWord(filepath.Join(res.Workspace, "servers", strings.ToLower(server)))
 		})
-		if err := verify.WriteTable(w, res.Report); err != nil {
+		if err := verify.WriteTable(w, res.Report, width); err != nil {
 			return err
 		}
 		if !keep {

@@ -327,7 +327,7 @@ func runCAIssue(env *Env, o *caIssueOptions) error {
 	}
 	if res.Status == ca.StatusPending {
 		fmt.Fprintf(env.Err, "request %d is pending approval by a CA administrator ('edgecert ca pending approve %d')\n", res.RequestID, res.RequestID)
-		return render(env.Out, o.output, res, func(w io.Writer) error {
+		return render(env.Out, o.output, res, func(w io.Writer, width int) error {
 			_, err := fmt.Fprintf(w, "request %d pending\n", res.RequestID)
 			return err
 		})
@@ -343,7 +343,7 @@ func runCAIssue(env *Env, o *caIssueOptions) error {
 	if err := atomicfile.Write(o.out, out, 0o644); err != nil {
 		return err
 	}
-	return render(env.Out, o.output, res, func(w io.Writer) error {
+	return render(env.Out, o.output, res, func(w io.Writer, width int) error {
 		_, err := fmt.Fprintf(w, "issued request %d, serial %s, to %s\n", res.RequestID, res.Serial, o.out)
 		return err
 	})

@@ -34,7 +34,7 @@ func newCATemplateCmd(env *Env) *cobra.Command {
 			for _, t := range ts {
 				infos = append(infos, t.Info())
 			}
-			return render(env.Out, output, infos, func(w io.Writer) error {
+			return render(env.Out, output, infos, func(w io.Writer, width int) error {
 				tw := newTable(w)
 				fmt.Fprintln(tw, "NAME\tDISPLAY NAME\tEKU\tVALIDITY\tAPPROVAL\tENROLL")
 				for _, t := range infos {
@@ -265,7 +265,7 @@ func newCAUserListCmd(env *Env) *cobra.Command {
 			if err != nil {
 				return caErr(err)
 			}
-			return render(env.Out, output, us, func(w io.Writer) error {
+			return render(env.Out, output, us, func(w io.Writer, width int) error {
 				tw := newTable(w)
 				fmt.Fprintln(tw, "NAME\tGROUPS\tADMIN\tPASSWORD")
 				for _, u := range us {
@@ -310,7 +310,7 @@ func newCAPendingCmd(env *Env) *cobra.Command {
 				}
 				pg.Before = next
 			}
-			return render(env.Out, output, rs, func(w io.Writer) error {
+			return render(env.Out, output, rs, func(w io.Writer, width int) error {
 				tw := newTable(w)
 				fmt.Fprintln(tw, "ID\tREQUESTER\tTEMPLATE\tSUBJECT\tSUBMITTED")
 				for _, r := range rs {

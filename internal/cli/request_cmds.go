@@ -409,7 +409,7 @@ func requestShowCmd(env *Env) *cobra.Command {
 				return invalidInput(fmt.Errorf("%s: %w", args[0], err))
 			}
 			info := csr.Describe(req)
-			return render(env.Out, output, info, func(w io.Writer) error {
+			return render(env.Out, output, info, func(w io.Writer, width int) error {
 				tw := newTable(w)
 				row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
 				row("Subject", info.Subject)

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"edgecert/internal/atomicfile"
 	"edgecert/internal/certfmt"
 	"edgecert/internal/store"
+	"edgecert/internal/table"
 )
 
 // Environment variables of the store commands.
@@ -202,7 +202,7 @@ chain to root/ca. A file that cannot be imported whole changes nothing.
 			if err != nil {
 				return storeErr(fmt.Errorf("%s: %w", args[0], err))
 			}
-			return render(env.Out, output, res, func(w io.Writer) error {
+			return render(env.Out, output, res, func(w io.Writer, width int) error {
 				tw := newTable(w)
 				fmt.Fprintln(tw, "RESULT\tLOCATION\tTHUMBPRINT\tSUBJECT\tKEY")
 				for _, e := range res.Added {
@@ -259,23 +259,17 @@ func storeListCmd(env *Env) *cobra.Command {
 			if err != nil {
 				return storeErr(err)
 			}
-			return render(env.Out, output, entries, func(w io.Writer) error {
-				// tabwriter writes cell by cell: buffer, or a large store
-				// costs one system call per cell.
-				bw := bufio.NewWriterSize(w, 64<<10)
-				tw := newTable(bw)
-				fmt.Fprintln(tw, "LOCATION\tTHUMBPRINT\tSUBJECT\tEXPIRES\tFRIENDLY NAME\tKEY")
+			return render(env.Out, output, entries, func(w io.Writer, width int) error {
+				t := table.Table{Header: []string{"LOCATION", "THUMBPRINT", "SUBJECT", "EXPIRES", "FRIENDLY NAME", "KEY"}, Width: width,
+					Rows: make([][][]string, 0, len(entries))}
 				for _, e := range entries {
 					exp := "-"
 					if !e.NotAfter.IsZero() {
 						exp = e.NotAfter.Format("2006-01-02")
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Location, e.Thumbprint, e.Subject, exp, dash(e.FriendlyName), keyWord(e))
+					t.Rows = append(t.Rows, table.Row(string(e.Location), e.Thumbprint, e.Subject, exp, dash(e.FriendlyName), keyWord(e)))
 				}
-				if err := tw.Flush(); err != nil {
-					return err
-				}
-				return bw.Flush()
+				return t.Write(w)
 			})
 		},
 	}
@@ -338,7 +332,7 @@ func storeShowCmd(env *Env) *cobra.Command {
 					v.ChainError = err.Error()
 				}
 			}
-			return render(env.Out, output, v, func(w io.Writer) error { return showTable(w, v) })
+			return render(env.Out, output, v, func(w io.Writer, width int) error { return showTable(w, v) })
 		},
 	}
 	sf.add(cmd)
@@ -712,7 +706,7 @@ func listAssignments(env *Env, s *store.Store, output string) error {
 	if as == nil {
 		as = []store.Assignment{}
 	}
-	return render(env.Out, output, as, func(w io.Writer) error {
+	return render(env.Out, output, as, func(w io.Writer, width int) error {
 		tw := newTable(w)
 		fmt.Fprintln(tw, "USAGE\tTHUMBPRINT\tSUBJECT\tPREVIOUS\tSTAGED\tEFFECTIVE")
 		for _, a := range as {
