@@ -228,3 +228,30 @@ func TestQuickTourParser(t *testing.T) {
 		t.Fatalf("got %+v\nwant %+v", cmds, want)
 	}
 }
+
+// TestDocsCiteNoMissingFile: every relative link of README.md and docs/
+// names a file or folder of the repository.
+func TestDocsCiteNoMissingFile(t *testing.T) {
+	docs, _ := filepath.Glob("../../docs/*.md")
+	link := regexp.MustCompile(`\]\(([^)#\s]+)(#[^)]*)?\)`)
+	checked := 0
+	for _, f := range append(docs, "../../README.md") {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range link.FindAllStringSubmatch(string(b), -1) {
+			target := m[1]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			checked++
+			if _, err := os.Stat(filepath.Join(filepath.Dir(f), target)); err != nil {
+				t.Errorf("%s links to %s, which is not in the repository", f, target)
+			}
+		}
+	}
+	if checked < 5 {
+		t.Fatalf("found %d links; the test no longer finds them", checked)
+	}
+}

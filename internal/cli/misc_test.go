@@ -128,3 +128,26 @@ func TestDemoCleansUpAndProxyListsItsFiles(t *testing.T) {
 		t.Fatalf("the conf.d file: %v\n%s", err, b)
 	}
 }
+
+// TestRulesExplainsIDs: edgecert rules explains a cited id in full, lists
+// them all, answers JSON, and refuses an unknown id as usage.
+func TestRulesExplainsIDs(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"one rule, any case", []string{"rules", "r33"}, ExitOK, "Each Edge Server needs exactly **one** certificate on its internal interface"},
+		{"a resolution", []string{"rules", "M6", "-o", "json"}, ExitOK, `"id":"M6"`},
+		{"the list", []string{"rules"}, ExitOK, "M12 "},
+		{"unknown id", []string{"rules", "R999"}, ExitUsage, `no rule "R999"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, code := runApplyCLI(t, tc.args...)
+			if code != tc.code || !strings.Contains(out+errOut, tc.want) {
+				t.Fatalf("exit %d, want %d and %q:\n%s%s", code, tc.code, tc.want, out, errOut)
+			}
+		})
+	}
+}

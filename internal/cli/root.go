@@ -253,5 +253,6 @@ var commandGroups = []func(*Env) []*cobra.Command{
 	caCommands,
 	applyCommands,
 	benchCommands,
+	rulesCommands,
 	docsCommands,
 }
