@@ -86,6 +86,18 @@ type Options struct {
 	// Verify configures the final verification; SkipVerify turns it off.
 	Verify     verify.Options
 	SkipVerify bool
+	// Tracker, when set, learns the certificates of a run in plan order
+	// before their steps start, and the end of each one's steps as it
+	// happens (after its last event), so that progress can be shown in a
+	// stable order with a count.
+	Tracker Tracker
+}
+
+// Tracker follows the certificates of a run (Options.Tracker). Its
+// methods are called serialised with Progress.
+type Tracker interface {
+	Start(ids []string)
+	Finished(id string)
 }
 
 // Result summarises a run.
@@ -154,6 +166,16 @@ func (r *runner) event(step Step, id, server, status, format string, args ...any
 	r.o.Progress(Event{Time: r.o.Now().UTC(), Step: step, Certificate: id, Server: server, Status: status, Message: fmt.Sprintf(format, args...)})
 }
 
+// finished tells the tracker that the steps of certificate id are over.
+func (r *runner) finished(id string) {
+	if r.o.Tracker == nil {
+		return
+	}
+	r.evMu.Lock()
+	defer r.evMu.Unlock()
+	r.o.Tracker.Finished(id)
+}
+
 func (r *runner) selected() []*plan.Certificate {
 	var out []*plan.Certificate
 	for i := range r.p.Certificates {
@@ -202,14 +224,25 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		err     error
 	}
 	outs := make([]outcome, len(certs))
-	parallel(r.o.Concurrency, len(certs), func(i int) {
-		if ctx.Err() != nil {
-			outs[i].err = ctx.Err()
-			return
+	if r.o.Tracker != nil {
+		ids := make([]string, len(certs))
+		for i, c := range certs {
+			ids[i] = c.ID
 		}
-		outs[i].waiting, outs[i].err = r.certificate(ctx, certs[i])
+		r.evMu.Lock()
+		r.o.Tracker.Start(ids)
+		r.evMu.Unlock()
+	}
+	parallel(r.o.Concurrency, len(certs), func(i int) {
+		defer r.finished(certs[i].ID)
+		if outs[i].err = ctx.Err(); outs[i].err == nil {
+			outs[i].waiting, outs[i].err = r.certificate(ctx, certs[i])
+		}
 		if outs[i].err == nil && outs[i].waiting == "" && !r.o.SkipVerify && ctx.Err() == nil {
 			outs[i].err = r.verify(ctx, certs[i].ID)
+		}
+		if outs[i].err != nil {
+			r.event(StepVerify, certs[i].ID, "", EventFailed, "%v", outs[i].err)
 		}
 	})
 	for _, srv := range allServers(certs) { // servers that no step touched yet
@@ -226,7 +259,6 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		case outs[i].err != nil:
 			res.Failed[c.ID] = outs[i].err.Error()
 			errs = append(errs, fmt.Errorf("%s: %w", c.ID, outs[i].err))
-			r.event(StepVerify, c.ID, "", EventFailed, "%v", outs[i].err)
 		case outs[i].waiting != "":
 			res.Waiting[c.ID] = outs[i].waiting
 		default:

@@ -3,7 +3,8 @@ package apply
 import (
 	"fmt"
 	"io"
-	"text/tabwriter"
+
+	"edgecert/internal/table"
 )
 
 // FormatEvent returns a one-line, human-readable form of a progress event.
@@ -32,19 +33,19 @@ func markSymbol(m Mark) string {
 // WriteStatusTable writes the status per site, certificate and server with
 // a mark per step, then "Run again" with what is missing until every
 // certificate is requested, installed, assigned and verified (R49).
-func WriteStatusTable(w io.Writer, r *StatusReport) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SITE\tCERTIFICATE\tSERVER\tCHAIN\tREQUESTED\tISSUED\tIMPORTED\tON MEMBER\tASSIGNED\tVERIFIED")
+// A width above 0 is fitted by wrapping the widest columns.
+func WriteStatusTable(w io.Writer, r *StatusReport, width int) error {
+	t := table.Table{Header: []string{"SITE", "CERTIFICATE", "SERVER", "CHAIN", "REQUESTED", "ISSUED", "IMPORTED", "ON MEMBER", "ASSIGNED", "VERIFIED"}, Width: width}
 	for _, row := range r.Rows {
 		site := row.Site
 		if site == "" {
 			site = "(global)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", site, row.Certificate, row.Server,
+		t.Rows = append(t.Rows, table.Row(site, row.Certificate, row.Server,
 			markSymbol(row.Chain), markSymbol(row.Requested), markSymbol(row.Issued), markSymbol(row.Imported),
-			markSymbol(row.Transferred), markSymbol(row.Assigned), markSymbol(row.Verified))
+			markSymbol(row.Transferred), markSymbol(row.Assigned), markSymbol(row.Verified)))
 	}
-	if err := tw.Flush(); err != nil {
+	if err := t.Write(w); err != nil {
 		return err
 	}
 	if r.Complete {

@@ -219,6 +219,12 @@ func (e *Engine) Chain() []*x509.Certificate { return append([]*x509.Certificate
 // FileName is the issuing CA's file-safe name used in CRL and AIA URLs.
 func (e *Engine) FileName() string { return e.cfg.FileName }
 
+// PublicationURLs are the CRL distribution point, AIA issuer and OCSP
+// URLs the CA puts in the certificates it issues (OCSP empty when none).
+func (e *Engine) PublicationURLs() (crl, aia, ocsp string) {
+	return e.cfg.CRLBase + e.cfg.FileName + ".crl", e.cfg.AIABase + e.cfg.FileName + ".crt", e.cfg.OCSPURL
+}
+
 // Workers is how many submissions do their CPU work at once
 // (OpenOptions.Workers, or the automatic choice).
 func (e *Engine) Workers() int { return e.work.n }

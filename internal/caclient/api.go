@@ -55,7 +55,40 @@ type Options struct {
 	// PinFile holds pinned fingerprints per CA URL. Empty: DefaultPinFile().
 	PinFile    string
 	HTTPClient *http.Client // optional; its transport is wrapped
+	// Pinned, when set, is called after a root's fingerprint was written to
+	// the pin file (first use, or a new --ca-fingerprint), so that the
+	// caller can say so.
+	Pinned func(Pin)
 }
+
+// Pin is a root fingerprint recorded for a CA URL.
+type Pin struct {
+	Origin      string // https://host:port
+	Fingerprint string // SHA-256, upper-case hex
+	File        string // the pin file
+}
+
+// PinMismatchError: the CA at Origin presents a root other than the one
+// pinned for it. errors.Is(err, ErrFingerprint) holds.
+type PinMismatchError struct {
+	Origin string
+	// File is the pin file holding the pin; empty when the fingerprint
+	// was given (Options.Fingerprint), not read from it.
+	File      string
+	Pinned    string // the expected root's fingerprint
+	Presented string // the root (or, without one, the top certificate) the server presents
+}
+
+func (e *PinMismatchError) Error() string {
+	from := "the given fingerprint"
+	if e.File != "" {
+		from = "the pin in " + e.File
+	}
+	return fmt.Sprintf("caclient: %s presents the CA root %s, not %s of %s", e.Origin, e.Presented, e.Pinned, from)
+}
+
+// Is matches ErrFingerprint.
+func (e *PinMismatchError) Is(target error) bool { return target == ErrFingerprint }
 
 // Response is the answer to a submission or retrieval.
 type Response struct {
@@ -153,5 +186,6 @@ type trust struct {
 	want    []byte // expected root fingerprint; nil: pin on first use
 	given   bool   // want came from Options.Fingerprint
 	pinFile string
+	pinned  func(Pin)
 	root    *x509.Certificate
 }

@@ -55,6 +55,7 @@ func newTrust(u *url.URL, opts Options) (*trust, error) {
 		}
 		t.want, t.given = fp, true
 	}
+	t.pinned = opts.Pinned
 	if t.pinFile == "" {
 		p, err := DefaultPinFile()
 		if err != nil && t.want == nil {
@@ -154,8 +155,11 @@ func (t *trust) findRoot(certs []*x509.Certificate) (*x509.Certificate, error) {
 				return c, nil
 			}
 		}
-		return nil, fmt.Errorf("caclient: %s does not present the CA root with fingerprint %X (it presents %s): %w",
-			t.origin, t.want, fingerprints(certs), ErrFingerprint)
+		e := &PinMismatchError{Origin: t.origin, Pinned: strings.ToUpper(hex.EncodeToString(t.want)), Presented: Fingerprint(topOf(certs))}
+		if !t.given {
+			e.File = t.pinFile
+		}
+		return nil, e
 	}
 	for i := len(certs) - 1; i >= 0; i-- {
 		c := certs[i]
@@ -166,12 +170,14 @@ func (t *trust) findRoot(certs []*x509.Certificate) (*x509.Certificate, error) {
 	return nil, fmt.Errorf("caclient: %s does not present its root certificate; give the root's fingerprint (--ca-fingerprint)", t.origin)
 }
 
-func fingerprints(certs []*x509.Certificate) string {
-	var out []string
+// topOf returns the self-signed certificate among certs, else the last.
+func topOf(certs []*x509.Certificate) *x509.Certificate {
 	for _, c := range certs {
-		out = append(out, c.Subject.CommonName+" "+Fingerprint(c))
+		if bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil {
+			return c
+		}
 	}
-	return strings.Join(out, ", ")
+	return certs[len(certs)-1]
 }
 
 // savePin records the root's fingerprint for this CA URL, when it was not
@@ -189,10 +195,16 @@ func (t *trust) savePin(root *x509.Certificate) error {
 		return nil
 	}
 	if old, ok := pins[t.origin]; ok && !t.given {
-		return fmt.Errorf("caclient: %s was pinned to %s: %w", t.origin, old, ErrFingerprint)
+		return &PinMismatchError{Origin: t.origin, File: t.pinFile, Pinned: old, Presented: fp}
 	}
 	pins[t.origin] = fp
-	return writePins(t.pinFile, pins)
+	if err := writePins(t.pinFile, pins); err != nil {
+		return err
+	}
+	if t.pinned != nil {
+		t.pinned(Pin{Origin: t.origin, Fingerprint: fp, File: t.pinFile})
+	}
+	return nil
 }
 
 func readPins(path string) (map[string]string, error) {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -98,7 +99,7 @@ func (f *issuerFlags) add(cmd *cobra.Command) {
 	f.ca.add(cmd, true)
 	cmd.Flags().StringVar(&f.caDir, "ca-dir", "", "directory of a CA on this machine (instead of --ca URL)")
 	cmd.Flags().StringVar(&f.passFile, "passphrase-file", "", "file holding the CA key passphrase (with --ca-dir)")
-	cmd.Flags().StringVar(&f.user, "as", "admin", "CA user to enroll as (with --ca-dir)")
+	cmd.Flags().StringVar(&f.user, "as", "", "CA user to enroll as (with --ca-dir; default: the local operator, an administrator)")
 }
 
 func (f *issuerFlags) given() bool { return f.ca.url != "" || f.caDir != "" }
@@ -123,7 +124,9 @@ func (f *issuerFlags) open(ctx context.Context, env *Env) (apply.Issuer, func(),
 		if err != nil {
 			return nil, nil, fmt.Errorf("open the CA in %s: %w", f.caDir, err)
 		}
-		p, err := e.PrincipalFor(ctx, f.user)
+		// Whoever holds the CA folder and its passphrase is the CA
+		// operator; --as acts as one user of the CA instead.
+		p, err := caPrincipal(ctx, e, f.user)
 		if err != nil {
 			e.Close()
 			return nil, nil, invalidInput(fmt.Errorf("--as %s: %w", f.user, err))
@@ -155,6 +158,14 @@ write it to DIR/outbox/ and wait for 'apply --import-response FILE'; copy
 the certificate with its key (which must be exportable) to the other
 members, store to store in a workspace and as a .pfx with a random password
 between machines; assign the usages on every server; verify.
+
+Exit status 0 when every certificate is done and verified, 3 when
+verification found problems, 4 when certificates wait on someone else (a
+public CA's answer in DIR/outbox/, an approval at the CA): run apply again
+once they have answered.
+
+With --ca-dir, whoever holds the CA folder and its passphrase acts as the CA
+operator (an administrator); --as USER enrolls as one user of the CA instead.
 
 apply is idempotent and resumable: run it again to finish what is missing; it
 never makes a second key for a certificate that has one. One apply (or
@@ -211,7 +222,8 @@ func runApply(ctx context.Context, env *Env, o *applyOptions) error {
 		return err
 	}
 	opts := apply.Options{Now: env.Now, Rand: env.Rand, Issuer: iss, DryRun: o.dryRun,
-		Progress: progressPrinter(env, o.output), Verify: verify.Options{RequireRevocation: o.requireRevocation}}
+		Verify: verify.Options{RequireRevocation: o.requireRevocation}}
+	end := setProgress(env, o.output, &opts)
 	if o.tpf != "" {
 		if opts.TransferPassword, err = readSecretFile(env, o.tpf, "transfer password"); err != nil {
 			return err
@@ -231,6 +243,7 @@ func runApply(ctx context.Context, env *Env, o *applyOptions) error {
 		}
 	}
 	res, err := apply.Run(ctx, p, ws, opts)
+	end()
 	if err != nil && res == nil {
 		return applyErr(err)
 	}
@@ -240,8 +253,18 @@ func runApply(ctx context.Context, env *Env, o *applyOptions) error {
 	if err != nil {
 		return applyErr(err)
 	}
+	return applyOutcome(res, o.dryRun)
+}
+
+// applyOutcome is the exit of a run that finished: 3 when verification
+// found problems, 4 when certificates wait on someone else (a public CA's
+// answer, an approval), else 0.
+func applyOutcome(res *apply.Result, dry bool) error {
 	if res.Report != nil && res.Report.Failed() {
 		return fmt.Errorf("%w: run edgecert verify for the details", errVerifyFailed)
+	}
+	if len(res.Waiting) > 0 && !dry {
+		return &exitError{code: ExitWaiting, err: errSilent}
 	}
 	return nil
 }
@@ -271,19 +294,20 @@ func applyErr(err error) error {
 	return err
 }
 
-// progressPrinter shows events on stderr (table) or as JSON lines on stdout.
-func progressPrinter(env *Env, format string) func(apply.Event) {
+// setProgress shows events as JSON lines on stdout (-o json), or on
+// stderr per certificate in plan order with an n/N count and, on a
+// terminal, a progress bar (runProgress). The returned end prints what is
+// left once the run is over.
+func setProgress(env *Env, format string, opts *apply.Options) (end func()) {
 	if format == formatJSON {
 		enc := json.NewEncoder(env.Out)
 		enc.SetEscapeHTML(false)
-		return func(e apply.Event) { _ = enc.Encode(e) }
+		opts.Progress = func(e apply.Event) { _ = enc.Encode(e) }
+		return func() {}
 	}
-	return func(e apply.Event) {
-		if e.Status == apply.EventSkipped && e.Step == apply.StepChain && !env.TTY {
-			return
-		}
-		fmt.Fprintln(env.Err, apply.FormatEvent(e))
-	}
+	rp := newRunProgress(env.Err, env.TTY && isTerminal(env.Err))
+	opts.Progress, opts.Tracker = rp.Event, rp
+	return rp.End
 }
 
 func writeApplyResult(env *Env, format string, res *apply.Result, dry bool) error {
@@ -304,16 +328,25 @@ func writeApplyResult(env *Env, format string, res *apply.Result, dry bool) erro
 		fmt.Fprintf(env.Out, ", %d failed", len(res.Failed))
 	}
 	fmt.Fprintln(env.Out)
-	for id, why := range res.Waiting {
-		fmt.Fprintf(env.Out, "  waiting: %s: %s\n", id, why)
+	for _, id := range sortedKeys(res.Waiting) {
+		fmt.Fprintf(env.Out, "  waiting: %s: %s\n", id, res.Waiting[id])
 	}
-	for id, why := range res.Failed {
-		fmt.Fprintf(env.Out, "  failed:  %s: %s\n", id, why)
+	for _, id := range sortedKeys(res.Failed) {
+		fmt.Fprintf(env.Out, "  failed:  %s: %s\n", id, res.Failed[id])
 	}
 	if res.Report != nil {
 		fmt.Fprintf(env.Out, "verify: %d checks, %d errors, %d warnings\n", res.Report.Checked, res.Report.Errors(), res.Report.Warnings())
 	}
 	return nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func newStatusCmd(env *Env) *cobra.Command {
@@ -325,7 +358,9 @@ func newStatusCmd(env *Env) *cobra.Command {
 		Long: `status shows, per site, certificate and server, a mark for each step: chain
 imported, requested, issued, imported, imported on the members, assigned and
 verified, and says "Run again" until every certificate is requested,
-installed, assigned and verified (R49). It changes nothing.`,
+installed, assigned and verified (R49). It changes nothing.
+
+Exit status 0 when every certificate is done, 4 while work is left.`,
 		Example: `  edgecert status -t topology.yaml --workspace ws
   edgecert status -t topology.yaml --workspace ws -o json`,
 		Args: cobra.NoArgs,
@@ -341,7 +376,13 @@ installed, assigned and verified (R49). It changes nothing.`,
 			if err != nil {
 				return err
 			}
-			return render(env.Out, output, rep, func(w io.Writer) error { return apply.WriteStatusTable(w, rep) })
+			if err := render(env.Out, output, rep, func(w io.Writer, width int) error { return apply.WriteStatusTable(w, rep, width) }); err != nil {
+				return err
+			}
+			if !rep.Complete {
+				return &exitError{code: ExitWaiting, err: errSilent}
+			}
+			return nil
 		},
 	}
 	tf.add(cmd, true)
@@ -437,16 +478,84 @@ func runVerify(ctx context.Context, env *Env, o *verifyOptions) error {
 		if err != nil {
 			return invalidInput(err)
 		}
+		for i := range targets {
+			targets[i].Stored = storedCerts(p, ws, targets[i].Certificate)
+		}
 		vo.Concurrency = o.concurrency
 		rep.Merge(verify.Live(ctx, p, targets, vo))
 	}
-	if err := render(env.Out, o.output, rep, func(w io.Writer) error { return verify.WriteTable(w, rep) }); err != nil {
+	fillFixPaths(rep, &o.tf, ws)
+	if err := render(env.Out, o.output, rep, func(w io.Writer, width int) error { return verify.WriteTable(w, rep, width) }); err != nil {
 		return err
 	}
 	if rep.Failed() {
 		return fmt.Errorf("%w: %d errors", errVerifyFailed, rep.Errors())
 	}
 	return nil
+}
+
+// fillFixPaths puts the real topology, workspace and store paths into
+// the report's fix lines, so that they run as printed.
+func fillFixPaths(rep *verify.Report, tf *topoFlags, ws *apply.Workspace) {
+	args := "-t " + shellWord(tf.topology)
+	if tf.overlay != "" {
+		args += " --overlay " + shellWord(tf.overlay)
+	}
+	args += " --workspace " + shellWord(ws.Dir)
+	rep.FillPaths(args, func(server string) string {
+		if server == "" || strings.ContainsAny(server, " :") {
+			return "" // not a server of the workspace (a live address)
+		}
+		return shellWord(ws.StoreDir(server))
+	})
+}
+
+// storedCerts returns the certificates the stores of certificate id's
+// servers assign to its usages.
+func storedCerts(p *plan.Plan, ws *apply.Workspace, id string) []*x509.Certificate {
+	var out []*x509.Certificate
+	for _, c := range p.Certificates {
+		if c.ID != id {
+			continue
+		}
+		for _, srv := range c.Servers {
+			st, ok, err := ws.ExistingStore(srv)
+			if err != nil || !ok {
+				continue
+			}
+			as, err := st.Assignments()
+			if err != nil {
+				continue
+			}
+			for _, a := range as {
+				if !contains(c.Usages, a.Usage) {
+					continue
+				}
+				if _, cert, err := st.Certificate(a.Thumbprint); err == nil && !certIn(out, cert) {
+					out = append(out, cert)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if strings.EqualFold(x, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func certIn(list []*x509.Certificate, c *x509.Certificate) bool {
+	for _, x := range list {
+		if x.Equal(c) {
+			return true
+		}
+	}
+	return false
 }
 
 func planHas(p *plan.Plan, id string) bool {
@@ -560,9 +669,10 @@ func runRenew(ctx context.Context, env *Env, o *renewOptions) error {
 			return invalidInput(fmt.Errorf("--certificate %s: no such certificate in the plan (see edgecert plan)", id))
 		}
 	}
-	opts := apply.Options{Now: env.Now, Rand: env.Rand, Issuer: iss, DryRun: o.dryRun, Progress: progressPrinter(env, o.output),
-		Certificates: o.certificates}
+	opts := apply.Options{Now: env.Now, Rand: env.Rand, Issuer: iss, DryRun: o.dryRun, Certificates: o.certificates}
+	end := setProgress(env, o.output, &opts)
 	res, err := apply.Renew(ctx, p, ws, within, opts)
+	end()
 	if err != nil && res == nil {
 		return applyErr(err)
 	}
@@ -572,10 +682,7 @@ func runRenew(ctx context.Context, env *Env, o *renewOptions) error {
 	if err != nil {
 		return applyErr(err)
 	}
-	if res.Report != nil && res.Report.Failed() {
-		return fmt.Errorf("%w: run edgecert verify for the details", errVerifyFailed)
-	}
-	return nil
+	return applyOutcome(res, o.dryRun)
 }
 
 // parseWindow parses a duration with d (days) and w (weeks) units.
@@ -600,6 +707,7 @@ type proxyOptions struct {
 	tf                              topoFlags
 	server, out, listen, httpListen string
 	upstreams, httpUpstreams        []string
+	confD                           bool
 }
 
 func newProxyNginxCmd(env *Env) *cobra.Command {
@@ -613,8 +721,18 @@ nginx configuration: a TLS listener with the planned certificate and one
 server block per publishing rule (each published pool's external web FQDN,
 the simple URLs, lyncdiscover, Office Web Apps) forwarding to the internal
 web services on 4443 (HTTPS) and 8080 (HTTP), checked against the internal
-CA root (R51, R61). Run it with: nginx -p OUT -c OUT/nginx.conf`,
-		Example: `  edgecert proxy nginx -t topology.yaml --workspace ws --server rp01.contoso.com --out /etc/nginx/edgecert
+CA root (R51, R61). Run it with: nginx -p OUT -c OUT/nginx.conf
+
+With --conf-d it writes, instead of nginx.conf, OUT/<server>.conf: the
+server blocks alone, every path absolute, no pid, events or logs, for the
+distribution's nginx under systemd to include from /etc/nginx/conf.d/.`,
+		Example: `  # a private nginx instance
+  edgecert proxy nginx -t topology.yaml --workspace ws --server rp01.contoso.com --out /srv/edgecert-nginx
+
+  # the distribution's nginx: server blocks for /etc/nginx/conf.d/
+  edgecert proxy nginx -t topology.yaml --workspace ws --server rp01.contoso.com --out /etc/nginx/edgecert --conf-d
+  ln -s /etc/nginx/edgecert/rp01.contoso.com.conf /etc/nginx/conf.d/ && nginx -t && systemctl reload nginx
+
   edgecert proxy nginx -t topology.yaml --workspace ws --server rp01.contoso.com --out out \
       --listen 127.0.0.1:8443 --http-listen - --upstream pool01.contoso.net=127.0.0.1:9443`,
 		Args: cobra.NoArgs,
@@ -627,6 +745,7 @@ CA root (R51, R61). Run it with: nginx -p OUT -c OUT/nginx.conf`,
 	cmd.Flags().StringVar(&o.httpListen, "http-listen", "0.0.0.0:80", "plain HTTP listen address (- for none)")
 	cmd.Flags().StringArrayVar(&o.upstreams, "upstream", nil, "FQDN=HOST:PORT: where to reach a published server's HTTPS (default FQDN:4443)")
 	cmd.Flags().StringArrayVar(&o.httpUpstreams, "upstream-http", nil, "FQDN=HOST:PORT: where to reach its HTTP (default FQDN:8080)")
+	cmd.Flags().BoolVar(&o.confD, "conf-d", false, "write OUT/<server>.conf, server blocks for the distribution's nginx (/etc/nginx/conf.d/), instead of a whole nginx.conf")
 	_ = cmd.MarkFlagRequired("server")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
@@ -656,12 +775,22 @@ func runProxyNginx(env *Env, o *proxyOptions) error {
 		return err
 	}
 	cfg.Dir, cfg.Listen, cfg.HTTPListen = o.out, o.listen, o.httpListen
+	cfg.ConfD, cfg.ConfDName = o.confD, strings.ToLower(o.server)+".conf"
 	files, err := proxy.WriteNginx(*cfg)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Out, "wrote %s\nrun: nginx -p %s -c %s\n", strings.Join(append(append(files.Certs, files.Keys...), files.Config), "\n      "),
-		filepath.Dir(files.Config), files.Config)
+	var all []string
+	for i := range files.Certs {
+		all = append(all, files.Certs[i], files.Keys[i], files.Chains[i])
+	}
+	all = append(all, files.Trust, files.Config)
+	fmt.Fprintf(env.Out, "wrote %s\n", strings.Join(all, "\n      "))
+	if o.confD {
+		fmt.Fprintf(env.Out, "include it: ln -s %s /etc/nginx/conf.d/ && nginx -t && systemctl reload nginx\n", files.Config)
+		return nil
+	}
+	fmt.Fprintf(env.Out, "run: nginx -p %s -c %s\n", filepath.Dir(files.Config), files.Config)
 	return nil
 }
 
@@ -674,7 +803,10 @@ func newDemoCmd(env *Env) *cobra.Command {
 bundled example topology (examples/demo.yaml) in a temporary directory (or
 --dir): an internal CA is initialised in DIR/ca with a generated passphrase,
 and a second local CA stands in for the public CA, signing the requests that
-apply leaves in the outbox. Nothing needs to be installed beyond edgecert.`,
+apply leaves in the outbox. Nothing needs to be installed beyond edgecert.
+
+The temporary directory, CA keys and passphrase included, is removed when
+the demo ends; --dir DIR keeps everything in DIR to explore.`,
 		Example: `  edgecert demo
   edgecert demo --dir /tmp/edgecert-demo`,
 		Args: cobra.NoArgs,
@@ -690,12 +822,16 @@ func runDemo(ctx context.Context, env *Env, dir, output string) error {
 	if err := checkFormat(output); err != nil {
 		return err
 	}
-	if dir == "" {
+	keep := dir != ""
+	if !keep {
 		d, err := os.MkdirTemp("", "edgecert-demo-")
 		if err != nil {
 			return err
 		}
 		dir = d
+		// The temporary folder holds CA keys and their passphrase: it
+		// goes when the demo ends, whatever the outcome.
+		defer os.RemoveAll(d)
 	}
 	log := env.Err
 	o := demo.Options{Dir: dir, Log: log, Now: env.Now, Rand: env.Rand,
@@ -709,13 +845,20 @@ func runDemo(ctx context.Context, env *Env, dir, output string) error {
 		return err
 	}
 	v := map[string]any{"dir": res.Dir, "status": res.Status, "verify": res.Report}
-	err = render(env.Out, output, v, func(w io.Writer) error {
+	err = render(env.Out, output, v, func(w io.Writer, width int) error {
 		fmt.Fprintf(w, "\nStatus (edgecert status -t %s --workspace %s)\n\n", res.Topology, res.Workspace)
-		if err := apply.WriteStatusTable(w, res.Status); err != nil {
+		if err := apply.WriteStatusTable(w, res.Status, width); err != nil {
 			return err
 		}
 		fmt.Fprintf(w, "\nVerify (edgecert verify -t %s --workspace %s)\n\n", res.Topology, res.Workspace)
-		if err := verify.WriteTable(w, res.Report); err != nil {
+		res.Report.FillPaths("-t "+shellWord(res.Topology)+" --workspace "+shellWord(res.Workspace), func(server string) string {
+			return shellWord(filepath.Join(res.Workspace, "servers", strings.ToLower(server)))
+		})
+		if err := verify.WriteTable(w, res.Report, width); err != nil {
+			return err
+		}
+		if !keep {
+			_, err := fmt.Fprintf(w, "\nThe temporary folder %s was removed; run edgecert demo --dir DIR to keep everything\n", res.Dir)
 			return err
 		}
 		_, err := fmt.Fprintf(w, "\nEverything is in %s\n", res.Dir)

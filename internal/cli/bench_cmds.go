@@ -128,7 +128,7 @@ func runBenchIssue(env *Env, o *benchIssueOptions) error {
 		}
 		results = append(results, r)
 	}
-	return render(env.Out, o.output, results, func(w io.Writer) error {
+	return render(env.Out, o.output, results, func(w io.Writer, width int) error {
 		t := newTable(w)
 		fmt.Fprintln(t, "CA KEY\tDB\tCLIENTS\tCERTS/S\tP50 MS\tP90 MS\tP99 MS\tERRORS\tVERIFIED\tSERVER CPU-S\tCERTS/CPU-S\tRAW SIGN/S\tQUEUE/WORK/RECORD MS")
 		for _, r := range results {

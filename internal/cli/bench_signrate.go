@@ -37,7 +37,7 @@ func runBenchSignRate(env *Env, dir, passFile string, d time.Duration, output st
 	}
 	defer eng.Close()
 	r := bench.MeasureSignRate(eng.Signer(), d)
-	return render(env.Out, output, r, func(w io.Writer) error {
+	return render(env.Out, output, r, func(w io.Writer, width int) error {
 		_, err := fmt.Fprintf(w, "%.0f signatures/s with %d goroutines (%s)\n", r.PerSecond, r.Goroutines, r.Algorithm)
 		return err
 	})

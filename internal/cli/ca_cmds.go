@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -112,7 +114,9 @@ The keys are sealed with the CA passphrase, or generated in a PKCS#11 token
 (--pkcs11-module, --pkcs11-token; the passphrase is the token PIN; needs the
 pkcs11 build). Every certificate the CA issues carries a CRL distribution
 point <crl-url><name>.crl, an AIA issuer URL <aia-url><name>.crt and the OCSP
-URL; the defaults point at the CA's own --http-listen paths on ` + ca.DefaultHTTPListen + `.
+URL; the defaults point at the CA's own --http-listen paths on ` + ca.DefaultHTTPListen + `,
+which only this machine reaches: init says so, and so does 'ca serve'. For a
+real deployment give addresses the clients reach (second example).
 
 DIR must be new or empty: init refuses a folder that holds anything. It
 makes DIR 0700 and every file in it 0600 (the database holds password and
@@ -204,7 +208,27 @@ func runCAInit(env *Env, o *caInitOptions) error {
 		fmt.Fprintf(env.Out, "issuing: %s\n", chain[0].Subject.CommonName)
 	}
 	fmt.Fprintf(env.Out, "only administrators may enroll until 'edgecert ca template set --dir %s WebServer --enroll GROUP'\n", o.dir)
+	if l := loopbackURLs(e.PublicationURLs()); len(l) > 0 {
+		fmt.Fprintf(env.Err, "warning: every certificate of this CA will carry loopback revocation and issuer URLs (%s): only this machine reaches them; for a real deployment, init with --crl-url, --aia-url and --ocsp-url set to addresses clients reach (e.g. http://pki.contoso.com/crl/)\n", strings.Join(l, " "))
+	}
 	return nil
+}
+
+// loopbackURLs returns those of urls whose host is a loopback address
+// (127.0.0.0/8, ::1, localhost).
+func loopbackURLs(urls ...string) []string {
+	var out []string
+	for _, s := range urls {
+		u, err := url.Parse(s)
+		if s == "" || err != nil {
+			continue
+		}
+		h := u.Hostname()
+		if ip := net.ParseIP(h); strings.EqualFold(h, "localhost") || (ip != nil && ip.IsLoopback()) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func newCAImportIssuingCmd(env *Env) *cobra.Command {
@@ -308,7 +332,7 @@ func runCAIssue(env *Env, o *caIssueOptions) error {
 	}
 	if res.Status == ca.StatusPending {
 		fmt.Fprintf(env.Err, "request %d is pending approval by a CA administrator ('edgecert ca pending approve %d')\n", res.RequestID, res.RequestID)
-		return render(env.Out, o.output, res, func(w io.Writer) error {
+		return render(env.Out, o.output, res, func(w io.Writer, width int) error {
 			_, err := fmt.Fprintf(w, "request %d pending\n", res.RequestID)
 			return err
 		})
@@ -324,7 +348,7 @@ func runCAIssue(env *Env, o *caIssueOptions) error {
 	if err := atomicfile.Write(o.out, out, 0o644); err != nil {
 		return err
 	}
-	return render(env.Out, o.output, res, func(w io.Writer) error {
+	return render(env.Out, o.output, res, func(w io.Writer, width int) error {
 		_, err := fmt.Fprintf(w, "issued request %d, serial %s, to %s\n", res.RequestID, res.Serial, o.out)
 		return err
 	})

@@ -38,7 +38,7 @@ func newCATemplateCmd(env *Env) *cobra.Command {
 			for _, p := range problems { // listed, so that the administrator sees why it is not offered
 				infos = append(infos, ca.TemplateInfo{Name: p.Name, Error: p.Err.Error()})
 			}
-			return render(env.Out, output, infos, func(w io.Writer) error {
+			return render(env.Out, output, infos, func(w io.Writer, width int) error {
 				tw := newTable(w)
 				fmt.Fprintln(tw, "NAME\tDISPLAY NAME\tEKU\tVALIDITY\tAPPROVAL\tENROLL")
 				for _, t := range infos {
@@ -193,7 +193,11 @@ after ('edgecert ca audit').`,
 				return caErr(err)
 			}
 			i := t.Info()
-			fmt.Fprintf(env.Out, "template %s: validity %s, approval %v, enroll %s\n", t.Name, i.Validity, i.Approval, strings.Join(i.Enroll, ","))
+			enroll := strings.Join(i.Enroll, ",")
+			if enroll == "" {
+				enroll = "(administrators only)"
+			}
+			fmt.Fprintf(env.Out, "template %s: validity %s, approval %v, enroll %s\n", t.Name, i.Validity, i.Approval, enroll)
 			return nil
 		},
 	}
@@ -320,7 +324,7 @@ func newCAUserListCmd(env *Env) *cobra.Command {
 			if err != nil {
 				return caErr(err)
 			}
-			return render(env.Out, output, us, func(w io.Writer) error {
+			return render(env.Out, output, us, func(w io.Writer, width int) error {
 				tw := newTable(w)
 				fmt.Fprintln(tw, "NAME\tGROUPS\tADMIN\tPASSWORD\tDISABLED")
 				for _, u := range us {
@@ -369,7 +373,7 @@ requester.`,
 				}
 				pg.Before = next
 			}
-			return render(env.Out, output, rs, func(w io.Writer) error {
+			return render(env.Out, output, rs, func(w io.Writer, width int) error {
 				tw := newTable(w)
 				fmt.Fprintln(tw, "ID\tREQUESTER\tTEMPLATE\tSUBJECT\tSANS\tKEY\tSUBMITTED")
 				for _, r := range rs {
@@ -415,7 +419,7 @@ certificate), the template, the requester and its status now.`,
 			if err != nil {
 				return caErr(err)
 			}
-			return render(env.Out, output, r, func(w io.Writer) error {
+			return render(env.Out, output, r, func(w io.Writer, width int) error {
 				tw := newTable(w)
 				row := func(k, v string) { tableRow(tw, k, v) }
 				row("REQUEST", strconv.FormatInt(r.RequestID, 10))

@@ -14,6 +14,7 @@ import (
 	"edgecert/internal/atomicfile"
 	"edgecert/internal/ca"
 	"edgecert/internal/certfmt"
+	"edgecert/internal/table"
 )
 
 func newCAChainCmd(env *Env) *cobra.Command {
@@ -81,7 +82,7 @@ func newCACertsCmd(env *Env) *cobra.Command {
 			if err != nil {
 				return caErr(err)
 			}
-			return render(env.Out, output, certs, func(w io.Writer) error {
+			return render(env.Out, output, certs, func(w io.Writer, width int) error {
 				tw := newTable(w)
 				fmt.Fprintln(tw, "SERIAL\tREQUEST\tTEMPLATE\tSUBJECT\tSANS\tNOT AFTER\tREVOKED")
 				for _, c := range certs {
@@ -218,13 +219,12 @@ func newCAAuditCmd(env *Env) *cobra.Command {
 			if err != nil {
 				return caErr(err)
 			}
-			return render(env.Out, output, log, func(w io.Writer) error {
-				tw := newTable(w)
-				fmt.Fprintln(tw, "TIME\tWHO\tACTION\tTEMPLATE\tSUBJECT\tSERIAL\tREQUEST\tRESULT\tDETAIL")
+			return render(env.Out, output, log, func(w io.Writer, width int) error {
+				t := table.Table{Header: []string{"TIME", "WHO", "ACTION", "TEMPLATE", "SUBJECT", "SERIAL", "REQUEST", "RESULT", "DETAIL"}, Width: width}
 				for _, a := range log {
-					tableRow(tw, a.At.Format(time.RFC3339), a.Actor, a.Action, a.Template, a.Subject, a.Serial, a.RequestID, a.Result, a.Detail)
+					t.Rows = append(t.Rows, table.Row(a.At.Format(time.RFC3339), a.Actor, a.Action, a.Template, a.Subject, a.Serial, strconv.FormatInt(a.RequestID, 10), a.Result, a.Detail))
 				}
-				return tw.Flush()
+				return t.Write(w)
 			})
 		},
 	}

@@ -184,7 +184,7 @@ func newCAUserTokenListCmd(env *Env) *cobra.Command {
 			if err != nil {
 				return caErr(err)
 			}
-			return render(env.Out, output, ts, func(w io.Writer) error {
+			return render(env.Out, output, ts, func(w io.Writer, width int) error {
 				tw := newTable(w)
 				fmt.Fprintln(tw, "ID\tCREATED")
 				for _, t := range ts {

@@ -43,7 +43,7 @@ func docsCommands(env *Env) []*cobra.Command {
 func writeReference(w io.Writer, root *cobra.Command) {
 	fmt.Fprintf(w, "# edgecert command reference\n\n")
 	fmt.Fprintf(w, "Generated from the command tree by `edgecert docs --out docs/cli.md`; do not edit by hand.\n\n")
-	fmt.Fprintf(w, "Exit codes: 0 ok, 1 failure, 2 usage or invalid input, 3 verification found problems.\n\n")
+	fmt.Fprintf(w, "Exit codes: 0 done, 1 failure, 2 usage or invalid input (an unknown command too), 3 verification found problems, 4 done as far as possible and waiting on someone else (a public CA's answer, an approval).\n\n")
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		if c.Hidden || c.Name() == "help" || c.Name() == "completion" {

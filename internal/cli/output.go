@@ -6,44 +6,66 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
-	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 	"gopkg.in/yaml.v3"
+
+	"edgecert/internal/table"
 )
 
 // Output formats accepted by -o.
 const (
 	formatTable = "table"
+	formatWide  = "wide" // a table that is not fitted to the terminal
 	formatJSON  = "json"
 	formatYAML  = "yaml"
 )
 
 // addOutputFlag registers -o/--output on cmd.
 func addOutputFlag(cmd *cobra.Command, dst *string) {
-	cmd.Flags().StringVarP(dst, "output", "o", formatTable, "output format: table, json or yaml")
+	cmd.Flags().StringVarP(dst, "output", "o", formatTable, "output format: table (fitted to the terminal's width), wide (not fitted), json or yaml")
 }
 
 // checkFormat validates the value of -o.
 func checkFormat(f string) error {
 	switch f {
-	case formatTable, formatJSON, formatYAML:
+	case formatTable, formatWide, formatJSON, formatYAML:
 		return nil
 	}
-	return invalidInput(fmt.Errorf("unknown output format %q: use table, json or yaml", f))
+	return invalidInput(fmt.Errorf("unknown output format %q: use table, wide, json or yaml", f))
 }
 
-// render writes v as JSON or YAML, or calls table for the table format.
-// Output is buffered: large listings cost one write, not one per cell.
-func render(out io.Writer, format string, v any, table func(w io.Writer) error) error {
+// render writes v as JSON or YAML, or calls table for the table formats
+// with the width to fit (tableWidth). Output is buffered: large listings
+// cost one write, not one per cell.
+func render(out io.Writer, format string, v any, table func(w io.Writer, width int) error) error {
 	w := bufio.NewWriterSize(out, 64<<10)
-	if err := renderTo(w, format, v, table, isTerminal(out)); err != nil {
+	width := 0
+	if format == formatTable {
+		width = tableWidth(out)
+	}
+	if err := renderTo(w, format, v, func(w io.Writer) error { return table(w, width) }, isTerminal(out)); err != nil {
 		return err
 	}
 	return w.Flush()
+}
+
+// tableWidth is the width a table on out is fitted to: the terminal's
+// columns, else $COLUMNS when set, else 0 (no limit: a file or a pipe).
+func tableWidth(out io.Writer) int {
+	if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 0 {
+			return w
+		}
+	}
+	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
+		return n
+	}
+	return 0
 }
 
 // isTerminal reports whether w is a terminal.
@@ -79,7 +101,7 @@ func renderTo(w io.Writer, format string, v any, table func(w io.Writer) error, 
 			return err
 		}
 		return enc.Close()
-	case formatTable:
+	case formatTable, formatWide:
 		return table(w)
 	}
 	return checkFormat(format)
@@ -90,46 +112,11 @@ func newTable(w io.Writer) *tabwriter.Writer {
 	return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 }
 
-// printable escapes what a terminal would act on instead of showing: C0
-// and C1 control characters, DEL, invalid UTF-8, and the Unicode line
-// separators, bidirectional controls and zero-width characters (as \t,
-// \n, \r, \xNN or \uNNNN). Every human output of outside data (tables,
-// "key: value" lists, messages) goes through it, so that a name cannot
-// forge a row or rewrite the screen; JSON and YAML output stay exact.
-func printable(s string) string {
-	clean := true
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	var b strings.Builder
-	for len(s) > 0 {
-		r, size := utf8.DecodeRuneInString(s)
-		switch {
-		case r == utf8.RuneError && size == 1:
-			fmt.Fprintf(&b, `\x%02x`, s[0])
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r < 0x20, r >= 0x7f && r <= 0x9f:
-			fmt.Fprintf(&b, `\x%02x`, r)
-		case r >= 0x200b && r <= 0x200f, r >= 0x2028 && r <= 0x202e, r >= 0x2060 && r <= 0x2069, r == 0xfeff:
-			fmt.Fprintf(&b, `\u%04x`, r)
-		default:
-			b.WriteString(s[:size])
-		}
-		s = s[size:]
-	}
-	return b.String()
-}
+// printable escapes what a terminal would act on instead of showing
+// (table.Cell): every human output of outside data (tables, "key: value"
+// lists, messages) goes through it, so that a name cannot forge a row or
+// rewrite the screen; JSON and YAML output stay exact.
+func printable(s string) string { return table.Cell(s) }
 
 // checkNameFlag refuses a name given on the command line (a friendly
 // name) with a character printable would escape: such a name would be

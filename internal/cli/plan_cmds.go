@@ -72,8 +72,8 @@ func runPlan(env *Env, o *planOptions) error {
 	if err != nil {
 		return err
 	}
-	return render(env.Out, o.output, p, func(w io.Writer) error {
-		return plan.WriteTable(w, p, o.explain)
+	return render(env.Out, o.output, p, func(w io.Writer, width int) error {
+		return plan.WriteTable(w, p, o.explain, width)
 	})
 }
 

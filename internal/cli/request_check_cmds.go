@@ -65,7 +65,7 @@ one line.`,
 			if result["differences"] == nil {
 				result["differences"] = []string{}
 			}
-			if err := render(env.Out, output, result, func(w io.Writer) error {
+			if err := render(env.Out, output, result, func(w io.Writer, width int) error {
 				if len(diffs) == 0 {
 					fmt.Fprintf(w, "%s asks for what the plan says for %s\n", args[0], id)
 					return nil

@@ -31,7 +31,7 @@ them: the key stays in the store's request location until the issued
 certificate is imported, which joins the two in my.
 
 ` + storeHelp,
-		Example: `  edgecert request new --store /srv/edge1 --from-plan edge-external -t topology.yaml --out edge.csr
+		Example: `  edgecert request new --store /srv/edge1 --from-plan edge-external/lsedge.contoso.net -t examples/edge-pool-dns.yaml --out edge.csr
   edgecert request show edge.csr`,
 	}
 	cmd.AddCommand(requestNewCmd(env), requestShowCmd(env), requestCheckCmd(env), requestSubmitCmd(env), requestRetrieveCmd(env))
@@ -65,7 +65,7 @@ func (f *caFlags) client(env *Env) (*caclient.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := caclient.New(f.url, caclient.Options{Token: strings.TrimSpace(tok), Fingerprint: f.fingerprint, PinFile: f.pinFile})
+	c, err := caclient.New(f.url, caclient.Options{Token: strings.TrimSpace(tok), Fingerprint: f.fingerprint, PinFile: f.pinFile, Pinned: sayPinned(env)})
 	if err != nil {
 		return nil, invalidInput(err)
 	}
@@ -105,7 +105,7 @@ critical), as the reverse proxy procedure asks (R56/R57).
 
 ` + storeHelp,
 		Example: `  # the edge external certificate of the plan, no name typed by hand
-  edgecert request new --store /srv/edge1 --from-plan edge-external-sip.contoso.com -t topology.yaml --out edge.csr
+  edgecert request new --store /srv/edge1 --from-plan edge-external/lsedge.contoso.net -t examples/edge-pool-dns.yaml --out edge.csr
 
   # by hand
   edgecert request new --store /srv/rp1 --cn webext.contoso.com --san meet.contoso.com --san dialin.contoso.com \
@@ -147,6 +147,9 @@ func runRequestNew(env *Env, c *cobra.Command, o *requestNewOptions) error {
 	}
 	var client *caclient.Client
 	if o.ca.url != "" {
+		if spec.Request.Template == "" {
+			return invalidInput(errors.New("--ca submits at once and needs the certificate template: give --template NAME (edgecert ca template list --dir DIR shows them)"))
+		}
 		if client, err = o.ca.client(env); err != nil {
 			return err
 		}
@@ -418,7 +421,7 @@ reads and checks them the same way. FILE - reads standard input.`,
 				return invalidInput(fmt.Errorf("%s: %w", args[0], err))
 			}
 			info := csr.Describe(req)
-			return render(env.Out, output, info, func(w io.Writer) error {
+			return render(env.Out, output, info, func(w io.Writer, width int) error {
 				tw := newTable(w)
 				row := func(k, v string) { tableRow(tw, k+":", v) }
 				row("Subject", info.Subject)
@@ -482,8 +485,9 @@ func requestSubmitCmd(env *Env) *cobra.Command {
 		Short: "Submit a request to the CA",
 		Long: `Submit sends a request to the CA's API. The issued certificate is written to
 --out, or imported into the store when --store (or $EDGECERT_STORE) is given,
-or printed. A request that waits for approval prints its ID for request
-retrieve.`,
+or printed. The template is --template, else the one the request names
+(request new --template). A request that waits for approval prints the
+request retrieve command that finishes it, and exits 4.`,
 		Example: `  edgecert request submit --ca https://ca.contoso.com:8443 --token-file token.txt --store /srv/edge1 edge.csr
   edgecert request submit --ca https://ca.contoso.com:8443 --token-file token.txt --out edge.cer edge.csr`,
 		Args: cobra.ExactArgs(1),
@@ -503,6 +507,9 @@ retrieve.`,
 			template := ca.template
 			if template == "" {
 				template = csr.TemplateName(req)
+			}
+			if template == "" {
+				return invalidInput(fmt.Errorf("%s names no certificate template: give --template NAME (edgecert ca template list --dir DIR shows them)", args[0]))
 			}
 			resp, err := client.Submit(env.Ctx, req.Raw, template)
 			if err := caClientErr(resp, err); err != nil {
@@ -568,8 +575,12 @@ func deliver(env *Env, res *resultFlags, resp *caclient.Response, ca *caFlags) e
 func handleResponse(env *Env, s *store.Store, resp *caclient.Response, out string, ca *caFlags) error {
 	switch {
 	case resp.Status == "pending":
-		fmt.Fprintf(env.Err, "request %d is pending approval; when approved: edgecert request retrieve --ca %s --token-file %s %d\n", resp.RequestID, ca.url, ca.tokenFile, resp.RequestID)
-		return nil
+		dir := ""
+		if s != nil {
+			dir = s.Dir()
+		}
+		fmt.Fprintf(env.Err, "request %d is pending approval; when approved: %s\n", resp.RequestID, retrieveCommand(ca, dir, out, resp.RequestID))
+		return &exitError{code: ExitWaiting, err: errSilent}
 	case resp.Certificate == nil:
 		return fmt.Errorf("request %d was not issued (status %s)", resp.RequestID, resp.Status)
 	}
@@ -590,6 +601,37 @@ func handleResponse(env *Env, s *store.Store, resp *caclient.Response, out strin
 		fmt.Fprintf(env.Err, "imported into %s: %s %s\n", e.Location, e.Thumbprint, printable(e.Subject))
 	}
 	return nil
+}
+
+// retrieveCommand is the request retrieve command that finishes a pending
+// request: the same CA, token and trust flags, and the same destination, so
+// that the certificate joins its key in the store (or lands in the file).
+func retrieveCommand(ca *caFlags, storeDir, out string, id int64) string {
+	args := []string{"edgecert", "request", "retrieve", "--ca", ca.url, "--token-file", ca.tokenFile}
+	if ca.fingerprint != "" {
+		args = append(args, "--ca-fingerprint", ca.fingerprint)
+	}
+	if ca.pinFile != "" {
+		args = append(args, "--pin-file", ca.pinFile)
+	}
+	if storeDir != "" {
+		args = append(args, "--store", storeDir)
+	}
+	if out != "" {
+		args = append(args, "--out", out)
+	}
+	for i, a := range args {
+		args[i] = shellWord(a)
+	}
+	return strings.Join(append(args, strconv.FormatInt(id, 10)), " ")
+}
+
+// shellWord quotes a for a POSIX shell when it needs it.
+func shellWord(a string) string {
+	if a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@,+%") == "" {
+		return a
+	}
+	return "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 }
 
 // caClientErr gives CA client errors their exit codes; a pending request with its

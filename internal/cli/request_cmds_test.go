@@ -11,9 +11,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 
 	"edgecert/internal/ca"
 	"edgecert/internal/csr"
@@ -153,14 +156,19 @@ func TestRequestAgainstRealCA(t *testing.T) {
 	reqPath := filepath.Join(dir, "pending.csr")
 	mustRun(t, "request", "new", "--store", st, "--cn", "sip.contoso.com", "--key", "p256", "--template", "Approved", "--exportable", "--out", reqPath)
 	_, errs, code := runStoreCLI(t, append([]string{"request", "submit", "--store", st, reqPath}, caArgs...)...)
-	if code != ExitOK || !strings.Contains(errs, "pending approval") {
-		t.Fatalf("submit for approval: exit %d, %s", code, errs)
+	if code != ExitWaiting || !strings.Contains(errs, "pending approval") {
+		t.Fatalf("submit for approval: exit %d, want %d, %s", code, ExitWaiting, errs)
 	}
 	id := pendingID(t, errs)
 	if _, err := eng.Approve(ctx, ca.Operator(), id); err != nil {
 		t.Fatal(err)
 	}
-	mustRun(t, append([]string{"request", "retrieve", "--store", st, strconv.FormatInt(id, 10)}, caArgs...)...)
+	// The printed command, as printed, joins the certificate to its key.
+	_, hint, ok := strings.Cut(strings.TrimSpace(errs), "when approved: edgecert ")
+	if !ok || !strings.Contains(hint, "--store "+st) {
+		t.Fatalf("the retrieve hint does not name the store:\n%s", errs)
+	}
+	mustRun(t, strings.Fields(hint)...)
 	mine, _ = listJSON(t, st, "my")
 	if pending, _ := listJSON(t, st, "request"); len(mine) != 2 || len(pending) != 0 {
 		t.Fatalf("after retrieve: my %d, request %d", len(mine), len(pending))
@@ -170,6 +178,22 @@ func TestRequestAgainstRealCA(t *testing.T) {
 	if b, _ := os.ReadFile(out); strings.Count(string(b), "BEGIN CERTIFICATE") < 2 {
 		t.Fatalf("--out holds no certificate with its chain:\n%s", b)
 	}
+	// A request made without --template: submit says to add it, and so
+	// does request new --ca, before it makes a key.
+	noTemplate := filepath.Join(dir, "no-template.csr")
+	mustRun(t, "request", "new", "--store", st, "--cn", "meet.contoso.com", "--key", "p256", "--out", noTemplate)
+	if _, errs, code := runStoreCLI(t, append([]string{"request", "submit", "--store", st, noTemplate}, caArgs...)...); code != ExitUsage || !strings.Contains(errs, "give --template NAME") {
+		t.Fatalf("submit without a template: exit %d, %s", code, errs)
+	}
+	mustRun(t, append([]string{"request", "submit", "--store", st, "--template", "WebServer", noTemplate}, caArgs...)...)
+	before, _ := listJSON(t, st, "request")
+	if _, errs, code := runStoreCLI(t, append([]string{"request", "new", "--store", st, "--cn", "dialin.contoso.com", "--key", "p256"}, caArgs...)...); code != ExitUsage || !strings.Contains(errs, "give --template NAME") {
+		t.Fatalf("request new --ca without a template: exit %d, %s", code, errs)
+	}
+	if after, _ := listJSON(t, st, "request"); len(after) != len(before) {
+		t.Fatalf("a refused request new left a key: %d pending, had %d", len(after), len(before))
+	}
+
 	_, errs, code = runStoreCLI(t, "request", "submit", "--ca", url, "--token-file", writeFile(t, dir, "bad", []byte("nope")), "--ca-fingerprint", fp, "--pin-file", pins, reqPath)
 	if code != ExitUsage {
 		t.Fatalf("bad token: exit %d, %s", code, errs)
@@ -232,5 +256,47 @@ func TestRequestShowOtherTools(t *testing.T) {
 	out := mustRun(t, "request", "show", writeFile(t, dir, "certreq.req", []byte(certreq)))
 	if !strings.Contains(out, "meet.contoso.com") || !strings.Contains(out, "valid") {
 		t.Fatalf("certreq armour:\n%s", out)
+	}
+}
+
+// TestFromPlanExamplesWork: every --from-plan example, in the commands'
+// help and in the README and docs, names a topology of examples/ and a
+// certificate of its plan, and makes the request it shows.
+func TestFromPlanExamplesWork(t *testing.T) {
+	var texts []string
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		texts = append(texts, c.Example, c.Long)
+		for _, ch := range c.Commands() {
+			walk(ch)
+		}
+	}
+	walk(NewRootCmd(&Env{}))
+	docs, _ := filepath.Glob("../../docs/*.md")
+	for _, f := range append(docs, "../../README.md") {
+		texts = append(texts, string(mustRead(t, f)))
+	}
+	idRE, topoRE := regexp.MustCompile(`--from-plan (\S+)`), regexp.MustCompile(`-t (\S+)`)
+	seen := 0
+	for _, text := range texts {
+		for _, line := range strings.Split(strings.ReplaceAll(text, "\\\n", " "), "\n") {
+			id := idRE.FindStringSubmatch(line)
+			if id == nil || id[1] == "ID" || !strings.Contains(line, "edgecert request new ") {
+				continue // prose or the usage line, not an example
+			}
+			seen++
+			topo := topoRE.FindStringSubmatch(line)
+			if topo == nil || !strings.HasPrefix(topo[1], "examples/") {
+				t.Errorf("example without a topology of examples/: %s", line)
+				continue
+			}
+			args := []string{"request", "new", "--store", t.TempDir(), "--from-plan", id[1], "-t", filepath.Join("..", "..", topo[1]), "--out", filepath.Join(t.TempDir(), "x.csr")}
+			if _, errs, code := runStoreCLI(t, args...); code != ExitOK {
+				t.Errorf("example %q: exit %d\n%s", line, code, errs)
+			}
+		}
+	}
+	if seen < 3 {
+		t.Fatalf("found %d --from-plan examples; the test no longer finds them", seen)
 	}
 }

@@ -1,7 +1,8 @@
 // Package cli is edgecert's command tree: one file per command group, each
 // with an options struct and a run function, and the single place where
-// errors become exit codes (0 ok, 1 failure, 2 usage or invalid input,
-// 3 verification found problems).
+// errors become exit codes (0 done, 1 failure, 2 usage or invalid input,
+// 3 verification found problems, 4 done as far as possible and waiting on
+// someone else).
 //
 // It is the only package that imports cobra.
 package cli
@@ -14,12 +15,15 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"edgecert/internal/caclient"
 )
 
 // Exit codes of the contract (shared/spec/cli.md).
@@ -28,6 +32,7 @@ const (
 	ExitFailure = 1
 	ExitUsage   = 2
 	ExitVerify  = 3
+	ExitWaiting = 4 // done as far as possible, waiting on someone else
 )
 
 // Streams are the process's standard streams, injected so that commands can
@@ -120,11 +125,53 @@ func Main(args []string, s Streams) int {
 	root.SetIn(s.In)
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
-	err := root.ExecuteContext(ctx)
-	if err != nil && !errors.Is(err, errSilent) && err.Error() != "" {
+	err := unknownSubcommand(root, args)
+	if err == nil {
+		err = root.ExecuteContext(ctx)
+	}
+	var pin *caclient.PinMismatchError
+	switch {
+	case errors.As(err, &pin):
+		fmt.Fprintf(s.Err, "edgecert: error: %s\n", pinMismatchMessage(pin))
+	case err != nil && !errors.Is(err, errSilent) && err.Error() != "":
 		fmt.Fprintf(s.Err, "edgecert: error: %s\n", printableLines(err.Error()))
 	}
 	return ExitCode(err)
+}
+
+// unknownSubcommand returns a usage error when args name a command group
+// (store, ca, …) followed by a word that is none of its subcommands: cobra
+// would print the group's help and succeed, or complain about a flag of
+// the subcommand the user meant.
+func unknownSubcommand(root *cobra.Command, args []string) error {
+	c, rest, _ := root.Find(args) // its error is the root's unknown command, made here in one line
+	if c == nil || c.Runnable() || !c.HasSubCommands() {
+		return nil
+	}
+	word := ""
+	for _, a := range rest {
+		if a == "--" {
+			break
+		}
+		if !strings.HasPrefix(a, "-") {
+			word = a
+			break
+		}
+		if a == "-h" || a == "--help" {
+			return nil
+		}
+	}
+	if word == "" {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", word, c.CommandPath())
+	if c.SuggestionsMinimumDistance <= 0 {
+		c.SuggestionsMinimumDistance = 2
+	}
+	if s := c.SuggestionsFor(word); len(s) > 0 {
+		msg += "; did you mean " + strings.Join(s, " or ") + "?"
+	}
+	return &exitError{code: ExitUsage, err: fmt.Errorf("%s (see '%s --help')", msg, c.CommandPath())}
 }
 
 // NewRootCmd builds the whole command tree.
@@ -143,7 +190,9 @@ internal servers, following the Lync Server 2013 certificate rules.`,
   edgecert plan -t examples/single-edge.yaml`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(),
 	}
+	root.SetVersionTemplate("edgecert {{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: ExitUsage, err: fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
@@ -151,6 +200,48 @@ internal servers, following the Lync Server 2013 certificate rules.`,
 		root.AddCommand(add(env)...)
 	}
 	return root
+}
+
+// version is the module version and VCS commit the binary was built from
+// (its build information), e.g. "(devel) commit 3c6f7e9a1b2c (modified)".
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown build)"
+	}
+	return formatVersion(bi)
+}
+
+func formatVersion(bi *debug.BuildInfo) string {
+	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	var rev, modified, at string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value
+		case "vcs.time":
+			at = s.Value
+		}
+	}
+	if rev == "" {
+		return v + " commit unknown (built without version control information)"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	v += " commit " + rev
+	if at != "" {
+		v += " of " + at
+	}
+	if modified == "true" {
+		v += " (modified)"
+	}
+	return v + ", " + bi.GoVersion
 }
 
 // commandGroups lists the constructors of every top-level command group.
@@ -163,5 +254,6 @@ var commandGroups = []func(*Env) []*cobra.Command{
 	applyCommands,
 	benchCommands,
 	windowsCommands,
+	rulesCommands,
 	docsCommands,
 }

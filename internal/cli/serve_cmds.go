@@ -161,6 +161,9 @@ func runCAServe(ctx context.Context, env *Env, o *caServeOptions) error {
 		fmt.Fprintf(env.Out, "HTTP:   %s/crl/%s.crl  %s/aia/%s.crt  %s/ocsp\n", u, eng.FileName(), u, eng.FileName(), u)
 	}
 	fmt.Fprintf(env.Out, "CA root: %s\nCA root SHA-256 fingerprint: %s\n", printable(root.Subject.CommonName), caclient.Fingerprint(root))
+	if l := loopbackURLs(eng.PublicationURLs()); len(l) > 0 {
+		fmt.Fprintf(env.Out, "warning: the certificates carry loopback revocation and issuer URLs (%s): clients on other machines cannot check revocation (set them with ca init --crl-url, --aia-url, --ocsp-url)\n", strings.Join(l, " "))
+	}
 	log.Info("serving", "https", srv.URL(), "http", srv.HTTPURL(), "root_sha256", caclient.Fingerprint(root), "workers", eng.Workers())
 	err = srv.Serve(ctx)
 	log.Info("stopped", "err", err)
@@ -205,7 +208,7 @@ func runFetchChain(ctx context.Context, env *Env, o *fetchChainOptions) error {
 	if ctx == nil {
 		ctx = env.Ctx
 	}
-	c, err := caclient.New(o.caURL, caclient.Options{Fingerprint: o.fingerprint, PinFile: o.pinFile})
+	c, err := caclient.New(o.caURL, caclient.Options{Fingerprint: o.fingerprint, PinFile: o.pinFile, Pinned: sayPinned(env)})
 	if err != nil {
 		return invalidInput(err)
 	}
@@ -225,6 +228,29 @@ func runFetchChain(ctx context.Context, env *Env, o *fetchChainOptions) error {
 	root := certs[len(certs)-1]
 	fmt.Fprintf(env.Out, "wrote %s: %d certificates, root %q, SHA-256 fingerprint %s\n", o.out, len(certs), root.Subject.CommonName, caclient.Fingerprint(root))
 	return nil
+}
+
+// sayPinned tells, on standard error, that a CA root was pinned and where.
+func sayPinned(env *Env) func(caclient.Pin) {
+	return func(p caclient.Pin) {
+		fmt.Fprintf(env.Err, "pinned the CA root of %s (SHA-256 %s) in %s\n", p.Origin, p.Fingerprint, p.File)
+	}
+}
+
+// pinMismatchMessage is the one line for a CA that presents another root
+// than the pinned one: the file, both fingerprints and the command that
+// re-pins once the new root is checked.
+func pinMismatchMessage(e *caclient.PinMismatchError) string {
+	pinFlag := ""
+	if def, err := caclient.DefaultPinFile(); e.File != "" && (err != nil || def != e.File) {
+		pinFlag = " --pin-file " + shellWord(e.File)
+	}
+	where := "the given --ca-fingerprint"
+	if e.File != "" {
+		where = e.File
+	}
+	return fmt.Sprintf("%s presents the CA root %s, but %s pins %s; if the CA was replaced, check the new fingerprint against the one 'ca serve' prints, then re-pin: edgecert ca fetch-chain --ca %s --ca-fingerprint %s%s --out ca-chain.p7b",
+		e.Origin, e.Presented, where, e.Pinned, e.Origin, e.Presented, pinFlag)
 }
 
 // serveWriteAtomic writes data to path through a temporary file, fsync and rename.

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"edgecert/internal/certfmt"
 	"edgecert/internal/readlimit"
 	"edgecert/internal/store"
+	"edgecert/internal/table"
 )
 
 // Environment variables of the store commands.
@@ -217,7 +217,7 @@ import adds is named in a warning.
 				return storeErr(fmt.Errorf("%s: %w", args[0], err))
 			}
 			warnImport(env.Err, res)
-			return render(env.Out, output, res, func(w io.Writer) error {
+			return render(env.Out, output, res, func(w io.Writer, width int) error {
 				tw := newTable(w)
 				fmt.Fprintln(tw, "RESULT\tLOCATION\tTHUMBPRINT\tSUBJECT\tKEY")
 				for _, e := range res.Added {
@@ -289,23 +289,17 @@ func storeListCmd(env *Env) *cobra.Command {
 			if err != nil {
 				return storeErr(err)
 			}
-			return render(env.Out, output, entries, func(w io.Writer) error {
-				// tabwriter writes cell by cell: buffer, or a large store
-				// costs one system call per cell.
-				bw := bufio.NewWriterSize(w, 64<<10)
-				tw := newTable(bw)
-				fmt.Fprintln(tw, "LOCATION\tTHUMBPRINT\tSUBJECT\tEXPIRES\tFRIENDLY NAME\tKEY")
+			return render(env.Out, output, entries, func(w io.Writer, width int) error {
+				t := table.Table{Header: []string{"LOCATION", "THUMBPRINT", "SUBJECT", "EXPIRES", "FRIENDLY NAME", "KEY"}, Width: width,
+					Rows: make([][][]string, 0, len(entries))}
 				for _, e := range entries {
 					exp := "-"
 					if !e.NotAfter.IsZero() {
 						exp = e.NotAfter.Format("2006-01-02")
 					}
-					tableRow(tw, e.Location, e.Thumbprint, e.Subject, exp, dash(e.FriendlyName), keyWord(e))
+					t.Rows = append(t.Rows, table.Row(string(e.Location), e.Thumbprint, e.Subject, exp, dash(e.FriendlyName), keyWord(e)))
 				}
-				if err := tw.Flush(); err != nil {
-					return err
-				}
-				return bw.Flush()
+				return t.Write(w)
 			})
 		},
 	}
@@ -368,7 +362,7 @@ func storeShowCmd(env *Env) *cobra.Command {
 					v.ChainError = err.Error()
 				}
 			}
-			return render(env.Out, output, v, func(w io.Writer) error { return showTable(w, v) })
+			return render(env.Out, output, v, func(w io.Writer, width int) error { return showTable(w, v) })
 		},
 	}
 	sf.add(cmd)
@@ -545,6 +539,13 @@ func runStoreExport(env *Env, o *storeExportOptions) error {
 	if err := writeOutput(env, o.out, data, mode); err != nil {
 		return err
 	}
+	what := map[string]string{"cer": "the certificate", "p7b": "the certificate with its chain", "pfx": "the certificate with its private key and chain"}[f]
+	if what == "" {
+		what = "the certificate"
+	}
+	if o.out != "-" {
+		fmt.Fprintf(env.Err, "exported %s %s to %s (%s, mode %#o)\n", what, store.NormalizeThumbprint(o.thumbprint), o.out, strings.ToUpper(f), mode)
+	}
 	if o.delKey {
 		if err := s.DeleteKey(o.thumbprint); err != nil {
 			return storeErr(err)
@@ -699,14 +700,23 @@ current one is kept as previous (R80, Set-CsCertificate -Roll -EffectiveDate).
 			if list {
 				return listAssignments(env, s, output)
 			}
+			tp := store.NormalizeThumbprint(thumbprint)
 			if effective == "" {
-				return storeErr(s.Assign(usage, thumbprint))
+				if err := s.Assign(usage, thumbprint); err != nil {
+					return storeErr(err)
+				}
+				fmt.Fprintf(env.Out, "assigned %s to %s in %s\n", tp, usage, s.Dir())
+				return nil
 			}
 			when, err := time.Parse(time.RFC3339, effective)
 			if err != nil {
 				return invalidInput(fmt.Errorf("--effective %q: use RFC 3339, e.g. 2027-03-01T04:00:00Z", effective))
 			}
-			return storeErr(s.Stage(usage, thumbprint, when))
+			if err := s.Stage(usage, thumbprint, when); err != nil {
+				return storeErr(err)
+			}
+			fmt.Fprintf(env.Out, "staged %s for %s in %s, effective %s\n", tp, usage, s.Dir(), when.UTC().Format(time.RFC3339))
+			return nil
 		},
 	}
 	sf.add(cmd)
@@ -726,7 +736,7 @@ func listAssignments(env *Env, s *store.Store, output string) error {
 	if as == nil {
 		as = []store.Assignment{}
 	}
-	return render(env.Out, output, as, func(w io.Writer) error {
+	return render(env.Out, output, as, func(w io.Writer, width int) error {
 		tw := newTable(w)
 		fmt.Fprintln(tw, "USAGE\tTHUMBPRINT\tSUBJECT\tPREVIOUS\tSTAGED\tEFFECTIVE")
 		for _, a := range as {

@@ -170,7 +170,7 @@ func runExportWindows(env *Env, o *exportWindowsOptions) error {
 		written = append(written, path)
 	}
 	result := map[string]any{"server": b.Server, "out": o.out, "files": written, "certificates": len(b.Certificates)}
-	return render(env.Out, o.output, result, func(w io.Writer) error {
+	return render(env.Out, o.output, result, func(w io.Writer, width int) error {
 		fmt.Fprintf(w, "Bundle for %s in %s (%d certificates):\n", b.Server, o.out, len(b.Certificates))
 		for _, f := range written {
 			fmt.Fprintf(w, "  %s\n", f)
@@ -217,7 +217,7 @@ func runExportRequests(env *Env, o *exportWindowsOptions) error {
 		ids = append(ids, it.ID)
 	}
 	result := map[string]any{"server": r.Server, "out": o.out, "files": written, "requests": ids, "skipped": r.Skipped}
-	return render(env.Out, o.output, result, func(w io.Writer) error {
+	return render(env.Out, o.output, result, func(w io.Writer, width int) error {
 		for _, f := range written {
 			fmt.Fprintf(w, "wrote %s\n", f)
 		}
@@ -334,7 +334,7 @@ func runVerifySnapshots(ctx context.Context, env *Env, o *verifyOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := render(env.Out, o.output, rep, func(w io.Writer) error { return verify.WriteTable(w, rep) }); err != nil {
+	if err := render(env.Out, o.output, rep, func(w io.Writer, width int) error { return verify.WriteTable(w, rep, width) }); err != nil {
 		return err
 	}
 	if rep.Failed() {

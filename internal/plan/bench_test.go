@@ -91,7 +91,7 @@ func BenchmarkPlanLargeTable(b *testing.B) {
 			b.Fatal(err)
 		}
 		buf.Reset()
-		if err := WriteTable(&buf, p, true); err != nil {
+		if err := WriteTable(&buf, p, true, 0); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -81,7 +81,7 @@ func renderJSON(t testing.TB, p *Plan) []byte {
 
 func renderTable(t testing.TB, p *Plan, explain bool) []byte {
 	var b bytes.Buffer
-	if err := WriteTable(&b, p, explain); err != nil {
+	if err := WriteTable(&b, p, explain, 0); err != nil {
 		t.Fatal(err)
 	}
 	return b.Bytes()

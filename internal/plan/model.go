@@ -1,7 +1,8 @@
 // Package plan computes, from a [topology.Topology], every certificate the
 // deployment needs: subject, SANs, key usage, EKU, key, issuer, template,
 // friendly name and the servers it is installed on, following the rules of
-// lync-certificate-rules.md (section M decides where the documents disagree).
+// docs/rules.md, generated from the rule table (ruletable.go; section M
+// decides where the documents disagree).
 //
 // Planning is pure and deterministic: the same topology gives the same plan,
 // byte for byte, in every output form.

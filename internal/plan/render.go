@@ -6,88 +6,50 @@ import (
 	"io"
 	"strings"
 	"unicode/utf8"
+
+	"edgecert/internal/table"
 )
 
 // tableHeader is the header row of the table form.
 var tableHeader = []string{"SITE", "KIND", "ID", "SUBJECT", "SANS", "USAGES", "EKU", "KEY", "ISSUER", "SERVERS"}
 
-// columnGap is the number of spaces between two columns.
-const columnGap = 2
-
 // WriteTable writes p as an aligned table, one row group per certificate
 // (multi-line cells: one SAN, usage or server per line), then the warnings.
 // With explain it then lists, for every certificate, each name with the
-// rules that put it there. The output is deterministic.
-func WriteTable(w io.Writer, p *Plan, explain bool) error {
+// rules that put it there. A width above 0 is fitted by wrapping the
+// widest columns. The output is deterministic.
+func WriteTable(w io.Writer, p *Plan, explain bool, width int) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	writeSummary(bw, p)
-	groups := make([][][]string, len(p.Certificates))
+	t := table.Table{Header: tableHeader, Width: width, Blank: true, Rows: make([][][]string, len(p.Certificates))}
 	for i := range p.Certificates {
-		groups[i] = tableCells(&p.Certificates[i])
+		t.Rows[i] = tableCells(&p.Certificates[i])
 	}
-	widths := columnWidths(tableHeader, groups)
-	writeLine(bw, widths, func(i int) string { return tableHeader[i] })
-	for gi, cells := range groups {
-		if gi > 0 {
-			bw.WriteByte('\n')
-		}
-		lines := 1
-		for _, c := range cells {
-			lines = max(lines, len(c))
-		}
-		for l := 0; l < lines; l++ {
-			writeLine(bw, widths, func(i int) string {
-				if l < len(cells[i]) {
-					return cells[i][l]
-				}
-				return ""
-			})
-		}
+	if err := t.Write(bw); err != nil {
+		return err
 	}
-	writeWarnings(bw, p.Warnings)
+	writeWarnings(bw, p.Warnings, width)
 	if explain {
 		writeExplain(bw, p)
 	}
 	return bw.Flush()
 }
 
-// columnWidths returns the width of every column but the last (which is
-// not padded): its longest line.
-func columnWidths(header []string, groups [][][]string) []int {
-	widths := make([]int, len(header))
-	for i, h := range header {
-		widths[i] = utf8.RuneCountInString(h)
-	}
-	for _, cells := range groups {
-		for i, c := range cells {
-			for _, line := range c {
-				widths[i] = max(widths[i], utf8.RuneCountInString(line))
-			}
-		}
-	}
-	return widths
-}
-
-// writeLine writes one line of aligned cells, without trailing spaces.
+// writeLine writes one line of aligned cells, without trailing spaces
+// (the explanation's name lists, which have no header).
 func writeLine(w *bufio.Writer, widths []int, cell func(int) string) {
 	last := len(widths) - 1
 	for last > 0 && cell(last) == "" {
 		last--
 	}
 	for i := 0; i <= last; i++ {
-		s := cell(i)
+		s := table.Cell(cell(i))
 		w.WriteString(s)
 		if i < last {
-			pad(w, widths[i]-utf8.RuneCountInString(s)+columnGap)
+			w.WriteString(strings.Repeat(" ", max(0, widths[i]-utf8.RuneCountInString(s))+table.Gap))
 		}
 	}
 	w.WriteByte('\n')
-}
-
-func pad(w *bufio.Writer, n int) {
-	for ; n > 0; n-- {
-		w.WriteByte(' ')
-	}
 }
 
 func writeSummary(w io.Writer, p *Plan) {
@@ -137,13 +99,24 @@ func tableCells(c *Certificate) [][]string {
 	}
 }
 
-func writeWarnings(w io.Writer, warnings []string) {
+// writeWarnings lists the warnings, each wrapped to width when above 0.
+func writeWarnings(w io.Writer, warnings []string, width int) {
 	if len(warnings) == 0 {
 		return
 	}
 	fmt.Fprintf(w, "\nWarnings:\n")
 	for _, s := range warnings {
-		fmt.Fprintf(w, "  - %s\n", s)
+		lines := []string{table.Cell(s)}
+		if width > 8 {
+			lines = table.Wrap(lines[0], width-4)
+		}
+		for i, l := range lines {
+			prefix := "    "
+			if i == 0 {
+				prefix = "  - "
+			}
+			fmt.Fprintf(w, "%s%s\n", prefix, l)
+		}
 	}
 }
 

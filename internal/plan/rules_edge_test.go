@@ -9,7 +9,7 @@ import (
 	"edgecert/internal/topology"
 )
 
-// Tests named after the rules of lync-certificate-rules.md that decide the
+// Tests named after the rules of docs/rules.md that decide the
 // edge certificates (R13–R40). Each fails when its rule is broken.
 
 func TestR7_WildcardSubjectIsRefused(t *testing.T) {

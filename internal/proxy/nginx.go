@@ -38,6 +38,13 @@ type Config struct {
 	// UpstreamTrust are the roots the upstream web services are checked
 	// against: the internal CA's root (R51).
 	UpstreamTrust []*x509.Certificate
+	// ConfD writes, instead of a whole nginx.conf for a private nginx, a
+	// file of server blocks (ConfDName) that the distribution's nginx
+	// includes from /etc/nginx/conf.d/: no pid, events, logs or temporary
+	// paths, every path absolute.
+	ConfD bool
+	// ConfDName is the file name in ConfD mode (default edgecert.conf).
+	ConfDName string
 }
 
 // Files lists what WriteNginx wrote.
@@ -52,7 +59,9 @@ type Files struct {
 // WriteNginx writes the certificate (leaf and intermediates), key (0600)
 // and full chain of every listener, the upstream trust file and
 // nginx.conf, each atomically. Runtime files (pid, logs, temp) go to Dir too,
-// so that `nginx -p DIR -c DIR/nginx.conf` needs nothing else.
+// so that `nginx -p DIR -c DIR/nginx.conf` needs nothing else. With
+// ConfD it writes a server-block file for the distribution's nginx
+// instead of nginx.conf, and no runtime folders.
 func WriteNginx(cfg Config) (*Files, error) {
 	dir, err := filepath.Abs(cfg.Dir)
 	if err != nil {
@@ -70,8 +79,18 @@ func WriteNginx(cfg Config) (*Files, error) {
 	if len(cfg.UpstreamTrust) == 0 {
 		return nil, errors.New("proxy: no upstream trust: import the internal CA chain on the reverse proxy first (R51)")
 	}
-	files := &Files{Config: filepath.Join(dir, "nginx.conf"), Trust: filepath.Join(dir, "upstream-trust.pem")}
-	data := tmplData{Dir: dir, Listen: cfg.Listen, HTTPListen: cfg.HTTPListen, Trust: files.Trust}
+	confName := "nginx.conf"
+	if cfg.ConfD {
+		confName = cfg.ConfDName
+		if confName == "" {
+			confName = "edgecert.conf"
+		}
+		if filepath.Base(confName) != confName || !strings.HasSuffix(confName, ".conf") {
+			return nil, fmt.Errorf("proxy: %q is not a file name ending in .conf (conf.d includes *.conf)", confName)
+		}
+	}
+	files := &Files{Config: filepath.Join(dir, confName), Trust: filepath.Join(dir, "upstream-trust.pem")}
+	data := tmplData{Dir: dir, Listen: cfg.Listen, HTTPListen: cfg.HTTPListen, Trust: files.Trust, Config: files.Config, ConfD: cfg.ConfD}
 	if cfg.HTTPListen == "-" {
 		data.HTTPListen = ""
 	}
@@ -110,14 +129,18 @@ func WriteNginx(cfg Config) (*Files, error) {
 	if err := atomicfile.Write(files.Trust, certfmt.EncodeCertificatePEM(cfg.UpstreamTrust...), 0o644); err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
-	for _, sub := range []string{"logs", "temp"} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
-			return nil, fmt.Errorf("proxy: %w", err)
+	tmpl := "conf.d"
+	if !cfg.ConfD {
+		tmpl = "nginx.conf"
+		for _, sub := range []string{"logs", "temp"} {
+			if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+				return nil, fmt.Errorf("proxy: %w", err)
+			}
 		}
 	}
 	var buf bytes.Buffer
-	if err := nginxTemplate.Execute(&buf, data); err != nil {
-		return nil, fmt.Errorf("proxy: nginx.conf: %w", err)
+	if err := nginxTemplate.ExecuteTemplate(&buf, tmpl, data); err != nil {
+		return nil, fmt.Errorf("proxy: %s: %w", confName, err)
 	}
 	if err := atomicfile.Write(files.Config, buf.Bytes(), 0o644); err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
@@ -131,7 +154,9 @@ func isSelfSigned(c *x509.Certificate) bool {
 
 type tmplData struct {
 	Dir, Listen, HTTPListen, Trust string
+	Config                         string // the file written
 	Listeners                      []tmplListener
+	ConfD                          bool
 }
 
 type tmplListener struct {
@@ -141,7 +166,7 @@ type tmplListener struct {
 
 var nginxTemplate = template.Must(template.New("nginx").Funcs(template.FuncMap{
 	"join": strings.Join,
-}).Parse(`# Reverse HTTP proxy configuration written by edgecert proxy nginx.
+}).Parse(`{{define "nginx.conf"}}# Reverse HTTP proxy configuration written by edgecert proxy nginx.
 # Run: nginx -p {{.Dir}} -c {{.Dir}}/nginx.conf
 # One TLS listener with the planned certificate, one server block per
 # publishing rule, forwarding to the internal web services on 4443 (HTTPS)
@@ -168,7 +193,16 @@ http {
     proxy_http_version 1.1;
     proxy_read_timeout 960s;
     proxy_buffering off;
-{{range $l := .Listeners}}{{range $r := $l.Rules}}
+{{template "servers" .}}}
+{{end}}{{define "conf.d"}}# Reverse HTTP proxy server blocks written by edgecert proxy nginx --conf-d,
+# for the distribution's nginx: include this file from its http block, e.g.
+#   ln -s {{.Config}} /etc/nginx/conf.d/   (or copy it there)
+#   nginx -t && systemctl reload nginx
+# One server block per publishing rule, forwarding to the internal web
+# services on 4443 (HTTPS) and 8080 (HTTP) and checking them against the
+# internal CA root (R51, R61). Long host names may need
+# server_names_hash_bucket_size 128; in the http block of nginx.conf.
+{{template "servers" .}}{{end}}{{define "servers"}}{{range $l := .Listeners}}{{range $r := $l.Rules}}
     # Publishing rule: {{$r.Name}}
     server {
         listen {{$.Listen}} ssl;
@@ -176,6 +210,12 @@ http {
         ssl_certificate {{$l.Cert}};
         ssl_certificate_key {{$l.Key}};
         ssl_protocols TLSv1.2 TLSv1.3;
+{{- if $.ConfD}}
+        client_max_body_size 0;
+        proxy_http_version 1.1;
+        proxy_read_timeout 960s;
+        proxy_buffering off;
+{{- end}}
         location / {
             proxy_pass https://{{$r.HTTPSUpstream}};
             proxy_ssl_trusted_certificate {{$.Trust}};
@@ -192,6 +232,12 @@ http {
     server {
         listen {{$.HTTPListen}};
         server_name {{join $r.Hosts " "}};
+{{- if $.ConfD}}
+        client_max_body_size 0;
+        proxy_http_version 1.1;
+        proxy_read_timeout 960s;
+        proxy_buffering off;
+{{- end}}
         location / {
             proxy_pass http://{{$r.HTTPUpstream}};
             proxy_set_header Host $host;
@@ -199,5 +245,4 @@ http {
         }
     }
 {{- end}}
-{{end}}{{end}}}
-`))
+{{end}}{{end}}{{end}}`))

@@ -13,7 +13,7 @@ var ErrInvalid = errors.New("invalid topology")
 // Problem is one violation found while loading a topology.
 type Problem struct {
 	Pos  Pos
-	Rule string // rule id of lync-certificate-rules.md or topology.md, e.g. "R83", "unknown-key"
+	Rule string // rule id of docs/rules.md or topology.md, e.g. "R83", "unknown-key"
 	Msg  string // what is wrong
 	Fix  string // what to change
 }

@@ -2,8 +2,10 @@ package verify
 
 import (
 	"context"
+	"crypto/sha1"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -25,6 +27,10 @@ type Target struct {
 	Addr        string         // where to connect
 	Names       []string       // SNI names to try: every planned name except wildcards
 	Roots       *x509.CertPool // trust anchors for the served chain
+	// Stored are the certificates the servers' stores hold and assign for
+	// this plan id; empty: unknown. A probe that fails tells from them
+	// whether the listener or the certificate is wrong.
+	Stored []*x509.Certificate
 }
 
 // RootsFunc returns the trust anchors for the certificate with plan id.
@@ -132,7 +138,13 @@ func Live(ctx context.Context, p *plan.Plan, targets []Target, opts Options) *Re
 // probe does one handshake with SNI name; names and expiry of the served
 // leaf are checked once per target.
 func probe(ctx context.Context, c *plan.Certificate, t Target, name string, once, connFail *sync.Once, opts *Options) []Finding {
-	f := Finding{Certificate: c.ID, Server: t.Endpoint, Endpoint: t.Addr, Usage: strings.Join(c.Usages, ",")}
+	// The SERVER column says where the probe went: the planned endpoint,
+	// or the address probed when an override named the certificate.
+	server := t.Endpoint
+	if t.Endpoint == c.ID {
+		server = t.Addr
+	}
+	f := Finding{Certificate: c.ID, Server: server, Endpoint: t.Addr, Usage: strings.Join(c.Usages, ",")}
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	// The chain is verified below, against the plan's trust anchors and
@@ -182,10 +194,46 @@ func probe(ctx context.Context, c *plan.Certificate, t Target, name string, once
 		}
 		out = append(out, checkValidity(f, leaf, opts.Now(), opts.WarnDays, CheckLiveExpiry, CheckLiveExpiry)...)
 	})
+	if hasSeverity(out, SeverityError) && len(t.Stored) > 0 {
+		servedFix(out, leaf, t)
+	}
 	if !hasSeverity(out, SeverityError) {
 		out = append(out, f.pass(CheckLive, "R61", "serves the planned certificate for SNI "+name))
 	}
 	return out
+}
+
+// servedFix makes the fixes of a failed probe say which side is wrong:
+// when the listener serves another certificate than the one stored and
+// assigned for it, that one is to be bound, not renewed; when it serves
+// the stored one, the stored one is to be renewed.
+func servedFix(out []Finding, leaf *x509.Certificate, t Target) {
+	for _, s := range t.Stored {
+		if s.Equal(leaf) {
+			for i := range out {
+				if out[i].Severity == SeverityError && out[i].Check == CheckLiveNames {
+					out[i].Fix = "the listener serves the stored certificate, which lacks planned names: run edgecert renew " + fixTopologyArgs + " --within 100000d --certificate " + t.Certificate
+				}
+			}
+			return
+		}
+	}
+	stored := make([]string, len(t.Stored))
+	for i, s := range t.Stored {
+		stored[i] = sha1Hex(s)
+	}
+	for i := range out {
+		if out[i].Severity == SeverityError {
+			out[i].Message += fmt.Sprintf(" (it serves %s, SHA-1 %s)", leaf.Subject.CommonName, sha1Hex(leaf))
+			out[i].Fix = fmt.Sprintf("the listener at %s serves another certificate than the stored and assigned one (SHA-1 %s), which is fine: bind that one to the listener (for the reverse proxy: edgecert proxy nginx); no new certificate is needed",
+				t.Addr, strings.Join(stored, ", "))
+		}
+	}
+}
+
+func sha1Hex(c *x509.Certificate) string {
+	sum := sha1.Sum(c.Raw)
+	return strings.ToUpper(hex.EncodeToString(sum[:]))
 }
 
 // SortTargets orders targets by endpoint, for stable output.

@@ -3,22 +3,49 @@ package verify
 import (
 	"fmt"
 	"io"
-	"text/tabwriter"
+	"strings"
+
+	"edgecert/internal/table"
 )
 
-// WriteTable writes the report as an aligned table, the fix of every
-// failure under it, and a summary line.
-func WriteTable(w io.Writer, r *Report) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RESULT\tSERVER\tCERTIFICATE\tUSAGE\tRULE\tCHECK\tMESSAGE")
+// The placeholders of the fix lines, for the paths only the caller knows;
+// FillPaths replaces them.
+const (
+	fixTopologyArgs = "-t TOPOLOGY --workspace DIR"
+	fixStoreArg     = "--store DIR"
+)
+
+// FillPaths replaces, in every fix, the topology and workspace
+// placeholders with topologyArgs (e.g. "-t topo.yaml --workspace ws") and
+// each server's store placeholder with storeDir(server), so that fix
+// lines run as printed. Empty values leave the placeholders.
+func (r *Report) FillPaths(topologyArgs string, storeDir func(server string) string) {
+	for i := range r.Findings {
+		f := &r.Findings[i]
+		if topologyArgs != "" {
+			f.Fix = strings.ReplaceAll(f.Fix, fixTopologyArgs, topologyArgs)
+		}
+		if storeDir != nil {
+			if dir := storeDir(f.Server); dir != "" {
+				f.Fix = strings.ReplaceAll(f.Fix, fixStoreArg, "--store "+dir)
+			}
+		}
+	}
+}
+
+// WriteTable writes the report as an aligned table (fitted to width when
+// above 0, by wrapping the widest columns), the fix of every failure under
+// it, and a summary line.
+func WriteTable(w io.Writer, r *Report, width int) error {
+	t := table.Table{Header: []string{"RESULT", "SERVER", "CERTIFICATE", "USAGE", "RULE", "CHECK", "MESSAGE"}, Width: width}
 	var fixes []Finding
 	for _, f := range r.Findings {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", mark(f.Severity), f.Server, f.Certificate, dash(f.Usage), f.Rule, f.Check, f.Message)
+		t.Rows = append(t.Rows, table.Row(mark(f.Severity), f.Server, f.Certificate, dash(f.Usage), f.Rule, string(f.Check), f.Message))
 		if f.Severity == SeverityError && f.Fix != "" {
 			fixes = append(fixes, f)
 		}
 	}
-	if err := tw.Flush(); err != nil {
+	if err := t.Write(w); err != nil {
 		return err
 	}
 	if len(fixes) > 0 {

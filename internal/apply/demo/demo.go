@@ -72,7 +72,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	res.Plan = p
 	fmt.Fprintf(o.Log, "== plan -t %s (%d certificates)\n\n", res.Topology, len(p.Certificates))
-	if err := plan.WriteTable(o.Log, p, false); err != nil {
+	if err := plan.WriteTable(o.Log, p, false, 0); err != nil {
 		return nil, err
 	}
 	fmt.Fprintln(o.Log)
