@@ -2,14 +2,13 @@ package topology
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
-	"unicode/utf16"
-	"unicode/utf8"
+
+	"edgecert/internal/textenc"
 )
 
 // Limits that keep a hostile document from exhausting memory or the stack.
@@ -78,12 +77,15 @@ func (n *xnode) find(local string) *xnode {
 // order mark that Topology Builder writes and UTF-16 (what PowerShell's
 // Out-File writes by default).
 func parseXML(file string, data []byte) (*xnode, *Problem) {
-	data = toUTF8(data)
+	data, err := textenc.ToUTF8(data)
+	if err != nil {
+		return nil, &Problem{Pos: Pos{File: file, Line: 1, Col: 1}, Rule: "syntax", Msg: "XML: " + err.Error(), Fix: "save the document as UTF-8 or UTF-16 with a byte order mark"}
+	}
 	dec := xml.NewDecoder(bytes.NewReader(data))
 	dec.CharsetReader = func(label string, r io.Reader) (io.Reader, error) {
 		switch strings.ToLower(label) {
 		case "utf-16", "utf-16le", "utf-16be", "unicode", "us-ascii", "ascii":
-			return r, nil // already converted to UTF-8 by toUTF8
+			return r, nil // already converted to UTF-8 by textenc.ToUTF8
 		}
 		return nil, errors.New("unsupported encoding " + label + " (save the document as UTF-8)")
 	}
@@ -140,31 +142,4 @@ func xmlProblem(file string, dec *xml.Decoder, err error) *Problem {
 		}
 	}
 	return &Problem{Pos: Pos{File: file, Line: line, Col: col}, Rule: "syntax", Msg: "XML: " + msg, Fix: "give a well-formed Topology Builder document"}
-}
-
-// toUTF8 strips a UTF-8 byte order mark and converts UTF-16 (with a byte
-// order mark) to UTF-8.
-func toUTF8(data []byte) []byte {
-	if bytes.HasPrefix(data, utf8BOM) {
-		return data[len(utf8BOM):]
-	}
-	var order binary.ByteOrder
-	switch {
-	case bytes.HasPrefix(data, []byte{0xFF, 0xFE}):
-		order = binary.LittleEndian
-	case bytes.HasPrefix(data, []byte{0xFE, 0xFF}):
-		order = binary.BigEndian
-	default:
-		return data
-	}
-	data = data[2:]
-	units := make([]uint16, len(data)/2)
-	for i := range units {
-		units[i] = order.Uint16(data[2*i:])
-	}
-	out := make([]byte, 0, len(units))
-	for _, r := range utf16.Decode(units) {
-		out = utf8.AppendRune(out, r)
-	}
-	return out
 }

@@ -26,8 +26,17 @@ func checkCertificate(ctx context.Context, c *plan.Certificate, st *store.Store,
 			fmt.Sprintf("the assigned certificate %s is not in the store: %v", f.Thumbprint, err),
 			"run edgecert apply to import and assign the certificate again")}
 	}
+	out := checkKey(c, st, f, entry, cert)
+	out = append(out, checkContents(c, f, cert, opts)...)
+	chain, chainFindings := checkChain(c, st, f, cert, opts.Now(), opts.chains)
+	out = append(out, chainFindings...)
+	return finish(ctx, c, f, cert, chain, out, rev, opts)
+}
+
+// checkContents checks what a certificate says against the plan: its
+// names, EKU, key usage, key type and validity.
+func checkContents(c *plan.Certificate, f Finding, cert *x509.Certificate, opts *Options) []Finding {
 	var out []Finding
-	out = append(out, checkKey(c, st, f, entry, cert)...)
 	if f.Usage != plan.UsageAudioVideoAuthentication {
 		// The A/V Authentication service ignores the names (R19): a
 		// certificate assigned (or still current) for it alone is not
@@ -37,9 +46,12 @@ func checkCertificate(ctx context.Context, c *plan.Certificate, st *store.Store,
 	out = append(out, checkEKU(c, f, cert)...)
 	out = append(out, checkKeyUsage(c, f, cert)...)
 	out = append(out, checkKeyType(c, f, cert)...)
-	out = append(out, checkValidity(f, cert, opts.Now(), opts.WarnDays, CheckValidity, CheckExpiry)...)
-	chain, chainFindings := checkChain(c, st, f, cert, opts.Now(), opts.chains)
-	out = append(out, chainFindings...)
+	return append(out, checkValidity(f, cert, opts.Now(), opts.WarnDays, CheckValidity, CheckExpiry)...)
+}
+
+// finish checks revocation when the chain was built, and adds the passing
+// finding when out holds no error.
+func finish(ctx context.Context, c *plan.Certificate, f Finding, cert *x509.Certificate, chain []*x509.Certificate, out []Finding, rev *revocationChecker, opts *Options) []Finding {
 	msg := fmt.Sprintf("assigned, key, names, EKU, key usage, chain as planned; valid %d more days",
 		int(math.Floor(cert.NotAfter.Sub(opts.Now()).Hours()/24)))
 	if chain != nil && !opts.SkipRevocation {

@@ -3,7 +3,6 @@ package verify
 import (
 	"context"
 	"fmt"
-	"math"
 	"sort"
 	"strings"
 
@@ -166,13 +165,7 @@ func checkSnapshotCertificate(ctx context.Context, c *plan.Certificate, snap *wi
 			out = append(out, f.warn(CheckExportable, exportRule(c), "the key was imported as not exportable, though the plan shares it", fix))
 		}
 	}
-	if f.Usage != plan.UsageAudioVideoAuthentication {
-		out = append(out, checkNames(c, f, cert.Subject.CommonName, cert.DNSNames, CheckNames, CheckExtraNames)...)
-	}
-	out = append(out, checkEKU(c, f, cert)...)
-	out = append(out, checkKeyUsage(c, f, cert)...)
-	out = append(out, checkKeyType(c, f, cert)...)
-	out = append(out, checkValidity(f, cert, o.Now(), o.WarnDays, CheckValidity, CheckExpiry)...)
+	out = append(out, checkContents(c, f, cert, o)...)
 	rule := "R43"
 	if c.Kind == plan.KindReverseProxy || c.Kind == plan.KindEdgeExternalAndProxy {
 		rule = "R51"
@@ -188,19 +181,7 @@ func checkSnapshotCertificate(ctx context.Context, c *plan.Certificate, snap *wi
 		chain = nil
 		out = append(out, f.fail(CheckChain, rule, err.Error(), fix))
 	}
-	msg := fmt.Sprintf("assigned, key, names, EKU, key usage, chain as planned; valid %d more days",
-		int(math.Floor(cert.NotAfter.Sub(o.Now()).Hours()/24)))
-	if chain != nil && !o.SkipRevocation {
-		if r := v.rev.check(ctx, f, cert, chain, o.RequireRevocation); r.Severity == SeverityOK {
-			msg += "; " + strings.SplitN(r.Message, " (", 2)[0]
-		} else {
-			out = append(out, r)
-		}
-	}
-	if !hasSeverity(out, SeverityError) {
-		out = append(out, f.pass(CheckAssigned, assignRule(c), msg))
-	}
-	return out
+	return finish(ctx, c, f, cert, chain, out, v.rev, o)
 }
 
 // checkSnapshotPool checks that the members with a snapshot hold the same
