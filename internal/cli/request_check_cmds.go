@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"crypto/x509"
 	"fmt"
 	"io"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"edgecert/internal/csr"
+	"edgecert/internal/plan"
 	"edgecert/internal/verify"
 )
 
@@ -32,25 +34,16 @@ Exit status 3 when the request differs from the plan, each difference on
 one line.`,
 		Example: `  edgecert request check -t examples/edge-pool-dns.yaml --certificate edge-internal/lsedge.contoso.net edge-internal_lsedge.contoso.net.req`,
 		Args:    cobra.ExactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
+		RunE: func(_ *cobra.Command, args []string) error {
 			if err := checkFormat(output); err != nil {
 				return err
 			}
 			if id == "" {
 				return invalidInput(fmt.Errorf("--certificate ID is required (see edgecert plan)"))
 			}
-			p, err := tf.plan(env)
+			c, err := plannedCertificate(env, &tf, "--certificate", id)
 			if err != nil {
 				return err
-			}
-			var planned = -1
-			for i := range p.Certificates {
-				if p.Certificates[i].ID == id {
-					planned = i
-				}
-			}
-			if planned < 0 {
-				return invalidInput(fmt.Errorf("--certificate %s: no such certificate in the plan (see edgecert plan)", id))
 			}
 			data, err := readInput(env, args[0])
 			if err != nil {
@@ -60,7 +53,7 @@ one line.`,
 			if err != nil {
 				return invalidInput(fmt.Errorf("%s: %w", args[0], err))
 			}
-			diffs := verify.Request(&p.Certificates[planned], req)
+			diffs := verify.Request(c, req)
 			result := map[string]any{"certificate": id, "file": args[0], "matches": len(diffs) == 0, "differences": diffs}
 			if result["differences"] == nil {
 				result["differences"] = []string{}
@@ -85,4 +78,36 @@ one line.`,
 	cmd.Flags().StringVar(&id, "certificate", "", "the certificate id of the plan the request is for")
 	addOutputFlag(cmd, &output)
 	return cmd
+}
+
+// plannedCertificate returns the plan's certificate id (flag names the
+// flag that gave it, for the message).
+func plannedCertificate(env *Env, tf *topoFlags, flag, id string) (*plan.Certificate, error) {
+	if tf.topology == "" {
+		return nil, invalidInput(fmt.Errorf("%s needs the topology: give -t TOPOLOGY", flag))
+	}
+	p, err := tf.plan(env)
+	if err != nil {
+		return nil, err
+	}
+	for i := range p.Certificates {
+		if p.Certificates[i].ID == id {
+			return &p.Certificates[i], nil
+		}
+	}
+	return nil, invalidInput(fmt.Errorf("%s %s: no such certificate in the plan (see edgecert plan)", flag, id))
+}
+
+// checkAgainstPlan refuses (exit 3) a request that differs from the plan's
+// certificate id, naming each difference on stderr.
+func checkAgainstPlan(env *Env, tf *topoFlags, id, file string, req *x509.CertificateRequest) error {
+	c, err := plannedCertificate(env, tf, "--check-plan", id)
+	if err != nil {
+		return err
+	}
+	if diffs := verify.Request(c, req); len(diffs) > 0 {
+		fmt.Fprintf(env.Err, "%s differs from the plan for %s:\n  %s\n", printable(file), id, printableLines(strings.Join(diffs, "\n  ")))
+		return fmt.Errorf("%w: %d differences: nothing was sent; make the request again (Request-EdgecertCertificates.ps1 writes it as planned)", errVerifyFailed, len(diffs))
+	}
+	return nil
 }

@@ -477,8 +477,10 @@ type resultFlags struct {
 
 func requestSubmitCmd(env *Env) *cobra.Command {
 	var (
-		ca  caFlags
-		res resultFlags
+		ca        caFlags
+		res       resultFlags
+		tf        topoFlags
+		checkPlan string
 	)
 	cmd := &cobra.Command{
 		Use:   "submit --ca URL --token-file F FILE",
@@ -487,9 +489,16 @@ func requestSubmitCmd(env *Env) *cobra.Command {
 --out, or imported into the store when --store (or $EDGECERT_STORE) is given,
 or printed. The template is --template, else the one the request names
 (request new --template). A request that waits for approval prints the
-request retrieve command that finishes it, and exits 4.`,
+request retrieve command that finishes it, and exits 4.
+
+--check-plan ID -t TOPOLOGY first compares the request with the plan's
+certificate ID, as request check does (a request made on a Windows server
+by Request-EdgecertCertificates.ps1), and sends nothing when it differs
+(exit 3, each difference named).`,
 		Example: `  edgecert request submit --ca https://ca.contoso.com:8443 --token-file token.txt --store /srv/edge1 edge.csr
-  edgecert request submit --ca https://ca.contoso.com:8443 --token-file token.txt --out edge.cer edge.csr`,
+  edgecert request submit --ca https://ca.contoso.com:8443 --token-file token.txt --out edge.cer edge.csr
+  edgecert request submit --ca https://ca.contoso.com:8443 --token-file token.txt --out edge-internal.p7b \
+      -t topology.yaml --check-plan edge-internal/lsedge.contoso.net edge-internal_lsedge.contoso.net.req`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			data, err := readInput(env, args[0])
@@ -499,6 +508,13 @@ request retrieve command that finishes it, and exits 4.`,
 			req, err := csr.Parse(data)
 			if err != nil {
 				return invalidInput(fmt.Errorf("%s: %w", args[0], err))
+			}
+			if checkPlan != "" {
+				if err := checkAgainstPlan(env, &tf, checkPlan, args[0], req); err != nil {
+					return err
+				}
+			} else if tf.topology != "" {
+				return invalidInput(errors.New("-t is used with --check-plan ID"))
 			}
 			client, err := ca.client(env)
 			if err != nil {
@@ -520,6 +536,9 @@ request retrieve command that finishes it, and exits 4.`,
 	}
 	ca.add(cmd, true)
 	cmd.Flags().StringVar(&ca.template, "template", "", "template to request (default: the one named in the request)")
+	cmd.Flags().StringVar(&checkPlan, "check-plan", "", "check the request against this certificate id of the plan (-t) before sending it")
+	cmd.Flags().StringVarP(&tf.topology, "topology", "t", "", "topology file for --check-plan")
+	cmd.Flags().StringVar(&tf.overlay, "overlay", "", "YAML overlay for a Topology Builder document (with --check-plan)")
 	res.sf.add(cmd)
 	cmd.Flags().StringVar(&res.out, "out", "", "write the issued certificate (PEM) here")
 	return cmd

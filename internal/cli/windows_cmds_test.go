@@ -215,3 +215,28 @@ func TestDelayedRequestPath(t *testing.T) {
 		})
 	}
 }
+
+// TestSubmitChecksThePlan: request submit --check-plan refuses (exit 3)
+// a request that differs from the plan before it contacts the CA.
+func TestSubmitChecksThePlan(t *testing.T) {
+	topo := examplePath("demo.yaml")
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.req")
+	if _, errOut, code := runApplyCLI(t, "request", "new", "--store", filepath.Join(dir, "s"), "--cn", "sip.contoso.com", "--san", "sip.contoso.com", "--out", bad); code != ExitOK {
+		t.Fatalf("request new: %s", errOut)
+	}
+	token := filepath.Join(dir, "token")
+	if err := os.WriteFile(token, []byte("ect_x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing listens on port 1: a check that let the request through
+	// would fail with exit 1 instead.
+	_, errOut, code := runApplyCLI(t, "request", "submit", "--ca", "https://127.0.0.1:1", "--token-file", token,
+		"-t", topo, "--check-plan", "edge-external/lsedge.contoso.net", bad)
+	if code != ExitVerify || !strings.Contains(errOut, "webcon.contoso.com") || !strings.Contains(errOut, "nothing was sent") {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	if _, _, code := runApplyCLI(t, "request", "submit", "--ca", "https://127.0.0.1:1", "--token-file", token, "-t", topo, bad); code != ExitUsage {
+		t.Fatalf("-t without --check-plan: exit %d", code)
+	}
+}
