@@ -24,6 +24,8 @@ type Topology struct {
 	OfficeWebApps string     `json:"office_web_apps,omitempty"`
 	Key           KeySpec    `json:"key"`
 	Sites         []Site     `json:"sites"`
+	// ACME, when set, issues the public certificates (nil: the outbox flow).
+	ACME *ACME `json:"acme,omitempty"`
 }
 
 // Organization holds the subject fields of every request.

@@ -79,6 +79,8 @@ type rawTopo struct {
 	Sites      []*rawSite
 	// EdgeSettings are an overlay's per-edge-pool settings, keyed by FQDN.
 	EdgeSettings []*rawEdge
+	// ACME is the acme: block (nil: none).
+	ACME *rawACME
 }
 
 type rawSite struct {
