@@ -20,8 +20,10 @@ var ErrNoRules = errors.New("no publishing rule is covered by the reverse proxy 
 
 // Listener is one TLS listener certificate with the rules it serves.
 type Listener struct {
-	Name  string              // file stem, e.g. the plan id made file-safe
-	Cert  *x509.Certificate   // the planned certificate
+	Name string // file stem, e.g. the plan id made file-safe
+	// Cert is the planned certificate; nil while it is not issued yet (only
+	// the port 80 servers are written, so that ACME http-01 can validate).
+	Cert  *x509.Certificate
 	Chain []*x509.Certificate // its chain, issuer first, up to the root
 	Key   crypto.Signer
 	Rules []Rule
@@ -78,6 +80,15 @@ func WriteNginx(cfg Config) (*Files, error) {
 	for _, l := range cfg.Listeners {
 		if len(l.Rules) == 0 {
 			return nil, fmt.Errorf("proxy: %s: %w", l.Name, ErrNoRules)
+		}
+		if l.Cert == nil {
+			// Not issued yet (ACME http-01 needs port 80 first): the
+			// port 80 servers only.
+			if data.HTTPListen == "" {
+				return nil, fmt.Errorf("proxy: %s: %w", l.Name, ErrNotInstalled)
+			}
+			data.Listeners = append(data.Listeners, tmplListener{Name: l.Name, Rules: l.Rules})
+			continue
 		}
 		crt, key, chain := filepath.Join(dir, l.Name+".crt"), filepath.Join(dir, l.Name+".key"), filepath.Join(dir, l.Name+"-chain.pem")
 		keyPEM, err := certfmt.MarshalPrivateKeyPEM(l.Key)
@@ -170,6 +181,7 @@ http {
     proxy_buffering off;
 {{range $l := .Listeners}}{{range $r := $l.Rules}}
     # Publishing rule: {{$r.Name}}
+{{- if $l.Cert}}
     server {
         listen {{$.Listen}} ssl;
         server_name {{join $r.Hosts " "}};
@@ -188,10 +200,20 @@ http {
             proxy_set_header X-Forwarded-Proto https;
         }
     }
+{{- else}}
+    # (no TLS listener yet: its certificate is not issued; run proxy nginx again after apply)
+{{- end}}
 {{- if $.HTTPListen}}
     server {
         listen {{$.HTTPListen}};
         server_name {{join $r.Hosts " "}};
+{{- if $r.ACMEWebroot}}
+        # ACME http-01 challenges, answered from the webroot edgecert writes.
+        location ^~ /.well-known/acme-challenge/ {
+            root {{$r.ACMEWebroot}};
+            default_type text/plain;
+        }
+{{- end}}
         location / {
             proxy_pass http://{{$r.HTTPUpstream}};
             proxy_set_header Host $host;
