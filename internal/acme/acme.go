@@ -59,10 +59,13 @@ type Options struct {
 	// Dir is the state directory (created 0700): the sealed account key,
 	// the account, the orders' steps and the published challenge records.
 	Dir string
-	// Passphrase seals the account key.
-	Passphrase []byte
-	Now        func() time.Time
-	Rand       io.Reader
+	// Passphrase seals the account key. BeforeNewKey, when set, is called
+	// before a new account key is written (to save a generated passphrase
+	// first); an error stops Open.
+	Passphrase   []byte
+	BeforeNewKey func() error
+	Now          func() time.Time
+	Rand         io.Reader
 	// PropagationTimeout bounds the wait for a TXT record to be seen
 	// (default 2 minutes); ValidationTimeout the wait for the CA to
 	// validate a challenge or issue (default 2 minutes).
@@ -121,9 +124,6 @@ func Open(ctx context.Context, o Options) (*Client, error) {
 	if len(o.Passphrase) == 0 {
 		return nil, fmt.Errorf("acme: %w: the account key needs a passphrase", ErrInvalidInput)
 	}
-	if err := os.MkdirAll(filepath.Join(o.Dir, ordersDir), 0o700); err != nil {
-		return nil, fmt.Errorf("acme: state directory: %w", err)
-	}
 	hc := o.HTTPClient
 	if hc == nil {
 		var err error
@@ -141,7 +141,7 @@ func Open(ctx context.Context, o Options) (*Client, error) {
 	if err := c.cleanupLeftovers(ctx); err != nil {
 		return nil, err
 	}
-	key, err := c.accountKey()
+	key, sealed, err := c.accountKey()
 	if err != nil {
 		return nil, err
 	}
@@ -153,6 +153,24 @@ func Open(ctx context.Context, o Options) (*Client, error) {
 		return nil, fmt.Errorf("acme: directory %s: %w: %w", o.Config.Directory, ErrUnreachable, err)
 	}
 	c.core = core
+	// Nothing is written before the CA answered: a CA that cannot be
+	// reached leaves the state directory as it was.
+	if err := os.MkdirAll(filepath.Join(o.Dir, ordersDir), 0o700); err != nil {
+		return nil, fmt.Errorf("acme: state directory: %w", err)
+	}
+	if sealed != nil && o.BeforeNewKey != nil {
+		if err := o.BeforeNewKey(); err != nil {
+			return nil, err
+		}
+	}
+	if sealed != nil {
+		// The key is written before the account is registered, so a run
+		// killed in between registers the same key next time (the CA
+		// answers with the same account).
+		if err := atomicfile.Write(c.path(accountKeyFile), sealed, 0o600); err != nil {
+			return nil, fmt.Errorf("acme: account key: %w", err)
+		}
+	}
 	if acct == "" {
 		if err := c.register(ctx); err != nil {
 			return nil, err
@@ -219,34 +237,30 @@ func (c *Client) path(elem ...string) string {
 	return filepath.Join(append([]string{c.o.Dir}, elem...)...)
 }
 
-// accountKey opens the sealed account key, or makes and seals one. The key
-// is written before the account is registered, so a run killed in between
-// registers the same key next time (the CA answers with the same account).
-func (c *Client) accountKey() (crypto.Signer, error) {
+// accountKey opens the sealed account key, or makes one and returns it
+// sealed for the caller to write.
+func (c *Client) accountKey() (crypto.Signer, []byte, error) {
 	p := c.path(accountKeyFile)
 	b, err := readBounded(p, maxStateFile)
 	if err == nil {
 		k, err := certfmt.OpenPrivateKey(b, c.o.Passphrase)
 		if err != nil {
-			return nil, fmt.Errorf("acme: account key %s: %w", p, err)
+			return nil, nil, fmt.Errorf("acme: account key %s: %w", p, err)
 		}
-		return k, nil
+		return k, nil, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("acme: account key: %w", err)
+		return nil, nil, fmt.Errorf("acme: account key: %w", err)
 	}
 	k, err := ecdsa.GenerateKey(elliptic.P256(), c.o.Rand)
 	if err != nil {
-		return nil, fmt.Errorf("acme: account key: %w", err)
+		return nil, nil, fmt.Errorf("acme: account key: %w", err)
 	}
 	sealed, err := certfmt.SealPrivateKey(c.o.Rand, k, c.o.Passphrase)
 	if err != nil {
-		return nil, fmt.Errorf("acme: account key: %w", err)
+		return nil, nil, fmt.Errorf("acme: account key: %w", err)
 	}
-	if err := atomicfile.Write(p, sealed, 0o600); err != nil {
-		return nil, fmt.Errorf("acme: account key: %w", err)
-	}
-	return k, nil
+	return k, sealed, nil
 }
 
 // account is what the state directory remembers of the account.

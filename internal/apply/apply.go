@@ -53,6 +53,7 @@ const (
 	EventFailed   = "failed"
 	EventPlanned  = "planned" // dry run
 	EventPassword = "password"
+	EventWarning  = "warning"
 )
 
 // Event is one line of progress.
@@ -72,7 +73,10 @@ type Options struct {
 	// Issuer is the internal CA; nil skips the chain step and leaves
 	// internal-issuer certificates waiting.
 	Issuer Issuer
-	DryRun bool
+	// PublicCA, when set, issues the public certificates (ACME) instead of
+	// the outbox.
+	PublicCA PublicCA
+	DryRun   bool
 	// Progress receives every event (serialised); nil: none.
 	Progress func(Event)
 	// Concurrency bounds the certificates handled at once (default: CPUs + 1).
@@ -109,10 +113,13 @@ type runner struct {
 	release func() // the workspace's run lock
 	evMu    sync.Mutex
 
-	chainP7B  []byte
-	chainSum  string
-	chainMu   sync.Mutex
-	chainOnce map[string]*chainOnce
+	chainP7B []byte
+	chainSum string
+	// publicRoots are the ACME CA's trusted roots (.p7b), imported with
+	// the chain on every server.
+	publicRoots []byte
+	chainMu     sync.Mutex
+	chainOnce   map[string]*chainOnce
 
 	v     *verify.Verifier
 	repMu sync.Mutex
@@ -142,6 +149,7 @@ func newRunner(p *plan.Plan, w *Workspace, o Options) (*runner, error) {
 	}
 	vo := o.Verify
 	vo.Now = o.Now
+	vo.PublicACME = vo.PublicACME || o.PublicCA != nil
 	return &runner{p: p, w: w, o: o, j: j, release: release, chainOnce: map[string]*chainOnce{}, v: verify.NewVerifier(vo), rep: &verify.Report{}}, nil
 }
 

@@ -8,7 +8,7 @@ import (
 
 // FormatEvent returns a one-line, human-readable form of a progress event.
 func FormatEvent(e Event) string {
-	sym := map[string]string{EventDone: "✓", EventSkipped: "=", EventWaiting: "…", EventFailed: "✗", EventPlanned: "→", EventPassword: "!"}[e.Status]
+	sym := map[string]string{EventDone: "✓", EventSkipped: "=", EventWaiting: "…", EventFailed: "✗", EventPlanned: "→", EventPassword: "!", EventWarning: "!"}[e.Status]
 	where := e.Certificate
 	if e.Server != "" {
 		if where != "" {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"edgecert/internal/acme"
 	"edgecert/internal/apply"
 	"edgecert/internal/apply/demo"
 	"edgecert/internal/ca"
@@ -130,6 +131,7 @@ func (f *issuerFlags) open(ctx context.Context, env *Env) (apply.Issuer, func(),
 
 type applyOptions struct {
 	tf                              topoFlags
+	acmePass                        string
 	iss                             issuerFlags
 	dryRun, requireRevocation       bool
 	responses                       []string
@@ -146,7 +148,10 @@ func newApplyCmd(env *Env) *cobra.Command {
 order of the Lync procedures (R39, R43-R48, R57-R60): import the CA chain on
 every server; create each request on the plan's request_on server; have it
 issued by the internal CA (--ca URL or --ca-dir DIR) or, for a public CA,
-write it to DIR/outbox/ and wait for 'apply --import-response FILE'; copy
+order it from the ACME CA of the topology's acme: block (docs/topology.md;
+the account key is made once, sealed, in DIR/acme/; challenge records are
+always removed, also after a kill) or, without that block, write it to
+DIR/outbox/ and wait for 'apply --import-response FILE'; copy
 the certificate with its key (which must be exportable) to the other
 members, store to store in a workspace and as a .pfx with a random password
 between machines; assign the usages on every server; verify.
@@ -182,7 +187,41 @@ generation keeps every core busy meanwhile.`,
 	cmd.Flags().StringVar(&o.tpf, "transfer-password-file", "", "server mode: file with the .pfx transfer password")
 	cmd.Flags().BoolVar(&o.requireRevocation, "require-revocation", false, "fail when a CRL or OCSP responder is unreachable")
 	cmd.Flags().StringVarP(&o.output, "output", "o", formatTable, "output: table (progress on stderr) or json (JSON lines)")
+	addACMEFlag(cmd, &o.acmePass)
 	return cmd
+}
+
+// addACMEFlag adds --acme-passphrase-file.
+func addACMEFlag(cmd *cobra.Command, dst *string) {
+	cmd.Flags().StringVar(dst, "acme-passphrase-file", "", "with an acme: block, file holding the passphrase that seals the ACME account key (default $"+envACMEPassphrase+", else one kept in DIR/acme-passphrase)")
+}
+
+// envACMEPassphrase names the file of the ACME account key's passphrase.
+const envACMEPassphrase = "EDGECERT_ACME_PASSPHRASE_FILE"
+
+// openPublicCA opens the workspace's ACME account when the topology has an
+// acme: block (nil, nil without one).
+func openPublicCA(ctx context.Context, env *Env, tf *topoFlags, ws *apply.Workspace, passFile string) (apply.PublicCA, error) {
+	t, err := topology.Load(tf.topology, tf.overlay)
+	if err != nil || t.ACME == nil {
+		return nil, nil // a topology that failed to load was reported already
+	}
+	o := apply.ACMEOptions{Now: env.Now, Rand: env.Rand}
+	if passFile == "" {
+		passFile = os.Getenv(envACMEPassphrase)
+	}
+	if passFile != "" {
+		p, err := readSecretFile(passFile, "ACME passphrase")
+		if err != nil {
+			return nil, err
+		}
+		o.Passphrase = []byte(p)
+	}
+	pca, _, err := apply.OpenACME(ctx, t.ACME, ws, o)
+	if err != nil {
+		return nil, applyErr(err)
+	}
+	return pca, nil
 }
 
 func runApply(ctx context.Context, env *Env, o *applyOptions) error {
@@ -207,6 +246,11 @@ func runApply(ctx context.Context, env *Env, o *applyOptions) error {
 	}
 	opts := apply.Options{Now: env.Now, Rand: env.Rand, Issuer: iss, DryRun: o.dryRun,
 		Progress: progressPrinter(env, o.output), Verify: verify.Options{RequireRevocation: o.requireRevocation}}
+	if !o.dryRun {
+		if opts.PublicCA, err = openPublicCA(ctx, env, &o.tf, ws, o.acmePass); err != nil {
+			return err
+		}
+	}
 	if o.tpf != "" {
 		if opts.TransferPassword, err = readSecretFile(o.tpf, "transfer password"); err != nil {
 			return err
@@ -260,7 +304,7 @@ func (o *applyOptions) workspace(env *Env) (*plan.Plan, *apply.Workspace, error)
 }
 
 func applyErr(err error) error {
-	if errors.Is(err, apply.ErrInvalidInput) || errors.Is(err, store.ErrInvalidInput) {
+	if errors.Is(err, apply.ErrInvalidInput) || errors.Is(err, store.ErrInvalidInput) || errors.Is(err, acme.ErrInvalidInput) {
 		return invalidInput(err)
 	}
 	return err
@@ -493,6 +537,7 @@ type renewOptions struct {
 	dryRun       bool
 	output       string
 	certificates []string
+	acmePass     string
 }
 
 func newRenewCmd(env *Env) *cobra.Command {
@@ -517,6 +562,7 @@ previous certificates.`,
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "print what would be renewed")
 	cmd.Flags().StringArrayVar(&o.certificates, "certificate", nil, "consider only this certificate id of the plan (repeatable)")
 	cmd.Flags().StringVarP(&o.output, "output", "o", formatTable, "output: table (progress on stderr) or json (JSON lines)")
+	addACMEFlag(cmd, &o.acmePass)
 	return cmd
 }
 
@@ -542,6 +588,11 @@ func runRenew(ctx context.Context, env *Env, o *renewOptions) error {
 	}
 	opts := apply.Options{Now: env.Now, Rand: env.Rand, Issuer: iss, DryRun: o.dryRun, Progress: progressPrinter(env, o.output),
 		Certificates: o.certificates}
+	if !o.dryRun {
+		if opts.PublicCA, err = openPublicCA(ctx, env, &o.tf, ws, o.acmePass); err != nil {
+			return err
+		}
+	}
 	res, err := apply.Renew(ctx, p, ws, within, opts)
 	if err != nil && res == nil {
 		return applyErr(err)
@@ -593,7 +644,12 @@ nginx configuration: a TLS listener with the planned certificate and one
 server block per publishing rule (each published pool's external web FQDN,
 the simple URLs, lyncdiscover, Office Web Apps) forwarding to the internal
 web services on 4443 (HTTPS) and 8080 (HTTP), checked against the internal
-CA root (R51, R61). Run it with: nginx -p OUT -c OUT/nginx.conf`,
+CA root (R51, R61). Run it with: nginx -p OUT -c OUT/nginx.conf
+
+With an acme: block whose http01 rule covers the proxy's names, each port 80
+server also answers /.well-known/acme-challenge/ from the rule's webroot
+(nothing else on port 80 changes); before the certificate is issued only the
+port 80 servers are written, so run proxy nginx before apply and again after.`,
 		Example: `  edgecert proxy nginx -t topology.yaml --workspace ws --server rp01.contoso.com --out /etc/nginx/edgecert
   edgecert proxy nginx -t topology.yaml --workspace ws --server rp01.contoso.com --out out \
       --listen 127.0.0.1:8443 --http-listen - --upstream pool01.contoso.net=127.0.0.1:9443`,

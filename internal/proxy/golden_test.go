@@ -102,7 +102,7 @@ func TestNginxConfigGoldenACME(t *testing.T) {
 			}
 			dir := t.TempDir()
 			files, err := proxy.WriteNginx(proxy.Config{Dir: dir, Listen: "0.0.0.0:443", HTTPListen: "0.0.0.0:80",
-				UpstreamTrust: []*x509.Certificate{ca.Cert}, Listeners: []proxy.Listener{l}})
+				UpstreamTrust: trust(tc.issued, ca.Cert), Listeners: []proxy.Listener{l}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -129,4 +129,13 @@ func TestNginxConfigGoldenACME(t *testing.T) {
 			}
 		})
 	}
+}
+
+// trust is the upstream trust of a configuration: none before any
+// certificate is installed on the reverse proxy.
+func trust(issued bool, root *x509.Certificate) []*x509.Certificate {
+	if !issued {
+		return nil
+	}
+	return []*x509.Certificate{root}
 }

@@ -69,7 +69,11 @@ func WriteNginx(cfg Config) (*Files, error) {
 	if cfg.HTTPListen == "" {
 		cfg.HTTPListen = "0.0.0.0:80"
 	}
-	if len(cfg.UpstreamTrust) == 0 {
+	tls := false
+	for _, l := range cfg.Listeners {
+		tls = tls || l.Cert != nil
+	}
+	if len(cfg.UpstreamTrust) == 0 && tls {
 		return nil, errors.New("proxy: no upstream trust: import the internal CA chain on the reverse proxy first (R51)")
 	}
 	files := &Files{Config: filepath.Join(dir, "nginx.conf"), Trust: filepath.Join(dir, "upstream-trust.pem")}
@@ -118,8 +122,12 @@ func WriteNginx(cfg Config) (*Files, error) {
 		files.Certs, files.Keys, files.Chains = append(files.Certs, crt), append(files.Keys, key), append(files.Chains, chain)
 		data.Listeners = append(data.Listeners, tmplListener{Name: l.Name, Cert: crt, Key: key, Rules: l.Rules})
 	}
-	if err := atomicfile.Write(files.Trust, certfmt.EncodeCertificatePEM(cfg.UpstreamTrust...), 0o644); err != nil {
-		return nil, fmt.Errorf("proxy: %w", err)
+	if tls {
+		if err := atomicfile.Write(files.Trust, certfmt.EncodeCertificatePEM(cfg.UpstreamTrust...), 0o644); err != nil {
+			return nil, fmt.Errorf("proxy: %w", err)
+		}
+	} else {
+		files.Trust = "" // no TLS server yet: nothing is forwarded over TLS
 	}
 	for _, sub := range []string{"logs", "temp"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {

@@ -31,10 +31,10 @@ func FromWorkspace(t *topology.Topology, p *plan.Plan, ws *apply.Workspace, serv
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
-		return nil, fmt.Errorf("proxy: no store for %s: %w", server, ErrNotInstalled)
+	cfg := &Config{}
+	if ok {
+		cfg.UpstreamTrust = roots(st)
 	}
-	cfg := &Config{UpstreamTrust: roots(st)}
 	for i := range p.Certificates {
 		c := &p.Certificates[i]
 		if (c.Kind != plan.KindReverseProxy && c.Kind != plan.KindEdgeExternalAndProxy) || !hasServer(c, server) {
@@ -46,7 +46,11 @@ func FromWorkspace(t *topology.Topology, p *plan.Plan, ws *apply.Workspace, serv
 			rules[i].ACMEWebroot = acmeWebroot(t, rules[i].Hosts)
 			http01 = http01 || rules[i].ACMEWebroot != ""
 		}
-		l, err := listener(ws, st, c, server)
+		var l *Listener
+		err := fmt.Errorf("proxy: no store for %s: %w", server, ErrNotInstalled)
+		if ok {
+			l, err = listener(ws, st, c, server)
+		}
 		if errors.Is(err, ErrNotInstalled) && http01 {
 			// The certificate waits for its http-01 validation, which
 			// needs port 80 first.

@@ -180,9 +180,12 @@ func StartPebble(t testing.TB, o PebbleOptions) *Pebble {
 		"domainBlocklist":                append([]string{"blocked-domain.example"}, o.Blocklist...),
 		"retryAfter":                     map[string]int{"authz": 1, "order": 1},
 		"keyAlgorithm":                   "ecdsa",
+		// As Let's Encrypt's: classic keeps the subject name (which
+		// Lync's edge needs), tlsserver and shortlived do not.
 		"profiles": map[string]any{
-			"default":    map[string]any{"description": "default", "validityPeriod": 7776000},
-			"shortlived": map[string]any{"description": "short", "validityPeriod": 518400},
+			"classic":    map[string]any{"description": "classic", "validityPeriod": 7776000, "promoteCommonName": true},
+			"tlsserver":  map[string]any{"description": "tlsserver", "validityPeriod": 7776000},
+			"shortlived": map[string]any{"description": "shortlived", "validityPeriod": 518400},
 		},
 	}}
 	b, _ := json.Marshal(cfg)
