@@ -30,17 +30,18 @@ import (
 // env is a BIND zone contoso.test and a pebble that validates against it,
 // with a Go file server on pebble's http-01 port serving the webroot.
 type env struct {
-	dns     *testtool.DNS
-	pebble  *testtool.Pebble
-	webroot string
-	hook    string
+	dns      *testtool.DNS
+	pebble   *testtool.Pebble
+	webroot  string
+	unserved string
+	hook     string
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	d := testtool.Named(t, "contoso.test")
 	p := testtool.StartPebble(t, testtool.PebbleOptions{DNSServer: d.Addr, Blocklist: []string{"refused.contoso.test"}})
-	e := &env{dns: d, pebble: p, webroot: t.TempDir()}
+	e := &env{dns: d, pebble: p, webroot: t.TempDir(), unserved: t.TempDir()}
 	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p.HTTPPort))
 	if err != nil {
 		t.Fatal(err)
@@ -74,6 +75,8 @@ func (e *env) config(secretFile string) *topology.ACME {
 		DirectoryCA: e.pebble.DirectoryCA, TrustedRoots: e.pebble.RootsFile, Resolvers: []string{e.dns.Addr},
 		Challenges: []topology.ChallengeRule{
 			{Names: []string{"webext.contoso.test", "meet.contoso.test"}, HTTP01: &topology.HTTP01{Webroot: e.webroot}},
+			// A webroot no web server serves: the CA finds no token.
+			{Names: []string{"unserved.contoso.test"}, HTTP01: &topology.HTTP01{Webroot: e.unserved}},
 			{Domains: []string{"hook.contoso.test"}, DNS01: &topology.DNS01{Hook: e.hook}},
 			{Domains: []string{"contoso.test"}, DNS01: &topology.DNS01{RFC2136: &topology.RFC2136{
 				Server: e.dns.Addr, Zone: e.dns.Zone, TSIGKey: e.dns.KeyName, TSIGAlgorithm: "hmac-sha256", TSIGSecretFile: secretFile}}},
@@ -188,6 +191,7 @@ func TestObtainFailures(t *testing.T) {
 		{"wrong TSIG secret", wrong, []string{"sip.contoso.test"}, []string{"sip.contoso.test: publish the rfc2136 challenge", "bad authentication"}},
 		{"refused name", "", []string{"refused.contoso.test"}, []string{"urn:ietf:params:acme:error:rejectedIdentifier"}},
 		{"hook fails", "", []string{"fail.hook.contoso.test"}, []string{"exit status 3", "the DNS host refused _acme-challenge.fail.hook.contoso.test"}},
+		{"validation fails", "", []string{"unserved.contoso.test"}, []string{"unserved.contoso.test: urn:ietf:params:acme:error:unauthorized", "checked http://unserved.contoso.test/.well-known/acme-challenge/"}},
 		{"one bad name fails the order, the good one is cleaned up", wrong, []string{"webext.contoso.test", "sip.contoso.test"}, []string{"bad authentication"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -209,6 +213,9 @@ func TestObtainFailures(t *testing.T) {
 			st := c.ReadState("cert/x")
 			if st == nil || st.Step != acme.StepFailed || st.Problem == "" {
 				t.Errorf("state %+v, want failed with its reason", st)
+			}
+			if tc.name == "validation fails" && (st.ProblemType != "urn:ietf:params:acme:error:unauthorized" || !strings.Contains(st.Checked, "http://unserved.contoso.test/")) {
+				t.Errorf("state %+v, want the CA's problem type and the URL it checked", st)
 			}
 			e.noRecords(t, tc.names...)
 			if b, _ := os.ReadFile(filepath.Join(dir, "presented.json")); len(b) > 0 && !bytes.Equal(bytes.TrimSpace(b), []byte("[]")) {

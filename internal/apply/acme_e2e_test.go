@@ -232,6 +232,22 @@ func TestApplyACMEEndToEnd(t *testing.T) {
 			t.Errorf("%s: ACME state %+v, want valid", c.ID, st)
 		}
 	}
+	rep, err := apply.Status(e.Plan, e.Workspace)
+	if err != nil || !rep.Complete {
+		t.Fatalf("status: %v %+v", err, rep)
+	}
+	acmeRows := 0
+	for _, row := range rep.Rows {
+		if row.ACME != nil {
+			acmeRows++
+			if row.ACME.Step != "valid" || row.Role != "request" {
+				t.Errorf("status row %+v: ACME step %+v", row, row.ACME)
+			}
+		}
+	}
+	if acmeRows != pubs {
+		t.Errorf("status shows the ACME step of %d certificates, want %d", acmeRows, pubs)
+	}
 	if pubs < 2 {
 		t.Fatalf("the plan has %d public certificates, want the edge's and the proxy's", pubs)
 	}
@@ -335,6 +351,17 @@ func TestApplyACMEFailures(t *testing.T) {
 			t.Errorf("state %+v, want failed with the reason", st)
 		}
 		e.noChallengeLeft(t)
+		rep, err := apply.Status(e.Plan, e.Workspace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var table strings.Builder
+		if err := apply.WriteStatusTable(&table, rep); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(table.String(), edge+": failed: ") || !strings.Contains(table.String(), "bad authentication") {
+			t.Errorf("status does not show the failed order and its reason:\n%s", table.String())
+		}
 		key := pendingKey(t, e, edge)
 		// Fixed: the same key is used.
 		res, err = apply.Run(ctx, e.Plan, e.Workspace, e.options(t, nil))

@@ -364,7 +364,10 @@ func newStatusCmd(env *Env) *cobra.Command {
 		Long: `status shows, per site, certificate and server, a mark for each step: chain
 imported, requested, issued, imported, imported on the members, assigned and
 verified, and says "Run again" until every certificate is requested,
-installed, assigned and verified (R49). It changes nothing.`,
+installed, assigned and verified (R49). For each public certificate ordered
+from an ACME CA it shows the order's step (order pending, challenge waiting,
+valid, failed) and, when it failed, the CA's problem type and detail and the
+record or URL that was checked. It changes nothing.`,
 		Example: `  edgecert status -t topology.yaml --workspace ws
   edgecert status -t topology.yaml --workspace ws -o json`,
 		Args: cobra.NoArgs,
