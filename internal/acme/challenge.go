@@ -92,6 +92,11 @@ func (c *Client) authorize(ctx context.Context, id string, names []string, keyID
 		if err := c.journal(func(rs []*record) []*record { return append(rs, rec) }); err != nil {
 			return err
 		}
+		var checked []string
+		for _, r := range append(recs[:len(recs):len(recs)], rec) {
+			checked = append(checked, r.checked(c.o.Config.Resolvers))
+		}
+		c.setStateChecked(id, names, keyID, order.Location, StepChallengeWaiting, strings.Join(checked, "; "))
 		if err := c.publish(ctx, rec); err != nil {
 			// Refused: nothing was published, so there is nothing to remove.
 			_ = c.journal(func(rs []*record) []*record {
@@ -101,11 +106,6 @@ func (c *Client) authorize(ctx context.Context, id string, names []string, keyID
 		}
 		recs = append(recs, rec)
 	}
-	var checked []string
-	for _, r := range recs {
-		checked = append(checked, r.checked(c.o.Config.Resolvers))
-	}
-	c.setStateChecked(id, names, keyID, order.Location, StepChallengeWaiting, strings.Join(checked, "; "))
 	for _, r := range recs {
 		if r.Kind != "http" {
 			if err := c.waitPropagation(ctx, r); err != nil {
