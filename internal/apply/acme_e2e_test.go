@@ -415,3 +415,111 @@ func planCert(t *testing.T, p *plan.Plan, id string) *plan.Certificate {
 	t.Fatalf("no %s in the plan", id)
 	return nil
 }
+
+// TestRenewACME: renew asks the CA for its renewal window (ARI) once and
+// caches it with its Retry-After, so a run with nothing near makes no
+// network call and exits with nothing done; with the clock past the chosen
+// time it renews the public certificates through the CA (the internal ones
+// stay), stages the A/V roll, and writes the metrics file.
+func TestRenewACME(t *testing.T) {
+	e := newACMEEnv(t)
+	e.proxyNginx(t, testtool.FreePort(t))
+	ctx := context.Background()
+	if res, err := apply.Run(ctx, e.Plan, e.Workspace, e.options(t, nil)); err != nil || !res.Complete() {
+		t.Fatalf("apply: %v %+v", err, res)
+	}
+	old := map[string]string{}
+	for _, c := range e.Plan.Certificates {
+		old[c.ID], _ = apply.Current(e.Workspace, &c, c.RequestOn)
+	}
+	renewOpts := func(t *testing.T, cfg *topology.ACME, now time.Time, events *[]apply.Event) apply.Options {
+		pca, err := apply.OpenACMELazy(cfg, e.Workspace, apply.ACMEOptions{Rand: rand.Reader})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := e.Options()
+		o.PublicCA, o.Now, o.Rand = pca, func() time.Time { return now }, rand.Reader
+		o.Verify.SkipRevocation = true
+		if events != nil {
+			o.Progress = func(ev apply.Event) { *events = append(*events, ev) }
+		}
+		return o
+	}
+	// 1. Nothing due: the CA's window is asked for once and reported.
+	var events []apply.Event
+	res, err := apply.Renew(ctx, e.Plan, e.Workspace, 30*24*time.Hour, renewOpts(t, e.Topo.ACME, time.Now(), &events))
+	if err != nil || len(res.Done) != 0 {
+		t.Fatalf("renew of fresh certificates: %v %+v", err, res)
+	}
+	for _, c := range e.Plan.Certificates {
+		if c.Issuer != topology.IssuerPublic {
+			continue
+		}
+		d := res.Renewals[c.ID]
+		if d == nil || d.Source != "ari" || d.Due || d.At.Before(d.WindowStart) || d.At.After(d.WindowEnd) {
+			t.Errorf("%s: renewal %+v, want a time in the CA's ARI window, not due", c.ID, d)
+		}
+	}
+	reported := false
+	for _, ev := range events {
+		reported = reported || strings.Contains(ev.Message, "in the CA's window")
+	}
+	if !reported {
+		t.Errorf("renew did not report the ARI window: %+v", events)
+	}
+	metrics := filepath.Join(t.TempDir(), "edgecert.prom")
+	if err := apply.WriteMetrics(metrics, e.Plan, e.Workspace, res, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := os.ReadFile(metrics)
+	for _, want := range []string{`edgecert_certificate_expiry_timestamp_seconds{certificate="reverse-proxy/rp",issuer="public"}`,
+		`edgecert_certificate_renewal_timestamp_seconds{certificate="edge-external/lsedge.contoso.net",source="ari"}`,
+		`edgecert_certificate_renewal_status{certificate="edge-internal/lsedge.contoso.net",status="ok"} 1`} {
+		if !strings.Contains(string(m), want) {
+			t.Errorf("metrics lack %s:\n%s", want, m)
+		}
+	}
+	// 2. Again, with the CA unreachable: the cached window answers, no
+	// network call is made.
+	down := *e.Topo.ACME
+	down.Directory = fmt.Sprintf("https://127.0.0.1:%d/dir", testtool.FreePort(t))
+	start := time.Now()
+	res, err = apply.Renew(ctx, e.Plan, e.Workspace, 30*24*time.Hour, renewOpts(t, &down, time.Now(), nil))
+	if err != nil || len(res.Done) != 0 {
+		t.Fatalf("renew with nothing near asked the CA: %v %+v", err, res)
+	}
+	t.Logf("renew with nothing due: %s", time.Since(start))
+	// 3. Past the chosen time: the public certificates are renewed through
+	// the CA, the internal ones stay.
+	later := time.Now().Add(80 * 24 * time.Hour)
+	res, err = apply.Renew(ctx, e.Plan, e.Workspace, 30*24*time.Hour, renewOpts(t, e.Topo.ACME, later, nil))
+	if err != nil {
+		t.Fatalf("renew 80 days later: %v", err)
+	}
+	for _, c := range e.Plan.Certificates {
+		now, _ := apply.Current(e.Workspace, &c, c.RequestOn)
+		switch {
+		case c.Issuer == topology.IssuerPublic && (now == old[c.ID] || !contains(res.Done, c.ID)):
+			t.Errorf("%s was not renewed: %+v", c.ID, res)
+		case c.Issuer != topology.IssuerPublic && now != old[c.ID]:
+			t.Errorf("internal %s was renewed by the ACME rule", c.ID)
+		}
+	}
+	e.noChallengeLeft(t)
+	// The A/V usage is staged with its effective date, the old
+	// certificate kept until then (R80-R82).
+	edge := planCert(t, e.Plan, "edge-external/lsedge.contoso.net")
+	as, err := e.Store(t, edge.RequestOn).Assignments()
+	if err != nil {
+		t.Fatal(err)
+	}
+	staged := false
+	for _, a := range as {
+		if a.Usage == plan.UsageAudioVideoAuthentication && a.Staged != "" && !a.Effective.IsZero() {
+			staged = true
+		}
+	}
+	if !staged {
+		t.Errorf("the A/V roll was not staged: %+v", as)
+	}
+}

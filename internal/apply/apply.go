@@ -98,6 +98,9 @@ type Result struct {
 	Waiting map[string]string `json:"waiting"` // id -> why
 	Failed  map[string]string `json:"failed"`  // id -> error
 	Report  *verify.Report    `json:"report,omitempty"`
+	// Renewals (renew) are the renewal decisions of the public
+	// certificates from the ACME CA.
+	Renewals map[string]*Renewal `json:"renewals,omitempty"`
 }
 
 // Complete reports whether every certificate is done and verified.
@@ -124,6 +127,9 @@ type runner struct {
 	v     *verify.Verifier
 	repMu sync.Mutex
 	rep   *verify.Report
+
+	ari      *ariCache // renew: the renewal decisions of ACME certificates
+	renewals sync.Map  // renew: plan id -> *Renewal of this run
 }
 
 func newRunner(p *plan.Plan, w *Workspace, o Options) (*runner, error) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"edgecert/internal/acme"
@@ -153,3 +154,59 @@ func OpenACME(ctx context.Context, cfg *topology.ACME, w *Workspace, o ACMEOptio
 // ACMEState returns the ACME step of certificate id in the workspace (nil:
 // it was never ordered).
 func ACMEState(w *Workspace, id string) *acme.State { return acme.ReadState(w.ACMEDir(), id) }
+
+// OpenACMELazy is [OpenACME] for renew: the CA is contacted (and the
+// account opened) only when a certificate needs it, so that a renew with
+// nothing near makes no network call. The trusted roots are read at once.
+func OpenACMELazy(cfg *topology.ACME, w *Workspace, o ACMEOptions) (PublicCA, error) {
+	roots, err := acme.Roots(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &lazyACME{roots: roots, open: func(ctx context.Context) (PublicCA, error) {
+		pca, _, err := OpenACME(ctx, cfg, w, o)
+		return pca, err
+	}}, nil
+}
+
+type lazyACME struct {
+	roots []*x509.Certificate
+	open  func(ctx context.Context) (PublicCA, error)
+	mu    sync.Mutex
+	pca   PublicCA
+}
+
+func (l *lazyACME) get(ctx context.Context) (PublicCA, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.pca == nil {
+		pca, err := l.open(ctx)
+		if err != nil {
+			return nil, err
+		}
+		l.pca = pca
+	}
+	return l.pca, nil
+}
+
+func (l *lazyACME) Obtain(ctx context.Context, id string, csrDER []byte, replaces *x509.Certificate) (*Issued, error) {
+	pca, err := l.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return pca.Obtain(ctx, id, csrDER, replaces)
+}
+
+func (l *lazyACME) Roots() []*x509.Certificate { return l.roots }
+
+func (l *lazyACME) RenewalInfo(ctx context.Context, leaf *x509.Certificate) (*acme.Window, error) {
+	pca, err := l.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ri, ok := pca.(RenewalInformer)
+	if !ok {
+		return nil, acme.ErrNoARI
+	}
+	return ri.RenewalInfo(ctx, leaf)
+}

@@ -191,39 +191,6 @@ generation keeps every core busy meanwhile.`,
 	return cmd
 }
 
-// addACMEFlag adds --acme-passphrase-file.
-func addACMEFlag(cmd *cobra.Command, dst *string) {
-	cmd.Flags().StringVar(dst, "acme-passphrase-file", "", "with an acme: block, file holding the passphrase that seals the ACME account key (default $"+envACMEPassphrase+", else one kept in DIR/acme-passphrase)")
-}
-
-// envACMEPassphrase names the file of the ACME account key's passphrase.
-const envACMEPassphrase = "EDGECERT_ACME_PASSPHRASE_FILE"
-
-// openPublicCA opens the workspace's ACME account when the topology has an
-// acme: block (nil, nil without one).
-func openPublicCA(ctx context.Context, env *Env, tf *topoFlags, ws *apply.Workspace, passFile string) (apply.PublicCA, error) {
-	t, err := topology.Load(tf.topology, tf.overlay)
-	if err != nil || t.ACME == nil {
-		return nil, nil // a topology that failed to load was reported already
-	}
-	o := apply.ACMEOptions{Now: env.Now, Rand: env.Rand}
-	if passFile == "" {
-		passFile = os.Getenv(envACMEPassphrase)
-	}
-	if passFile != "" {
-		p, err := readSecretFile(passFile, "ACME passphrase")
-		if err != nil {
-			return nil, err
-		}
-		o.Passphrase = []byte(p)
-	}
-	pca, _, err := apply.OpenACME(ctx, t.ACME, ws, o)
-	if err != nil {
-		return nil, applyErr(err)
-	}
-	return pca, nil
-}
-
 func runApply(ctx context.Context, env *Env, o *applyOptions) error {
 	tuneRuntime()
 	if o.output != formatTable && o.output != formatJSON {
@@ -247,7 +214,7 @@ func runApply(ctx context.Context, env *Env, o *applyOptions) error {
 	opts := apply.Options{Now: env.Now, Rand: env.Rand, Issuer: iss, DryRun: o.dryRun,
 		Progress: progressPrinter(env, o.output), Verify: verify.Options{RequireRevocation: o.requireRevocation}}
 	if !o.dryRun {
-		if opts.PublicCA, err = openPublicCA(ctx, env, &o.tf, ws, o.acmePass); err != nil {
+		if opts.PublicCA, err = openPublicCA(ctx, env, &o.tf, ws, o.acmePass, false); err != nil {
 			return err
 		}
 	}
@@ -541,6 +508,8 @@ type renewOptions struct {
 	output       string
 	certificates []string
 	acmePass     string
+	metricsFile  string
+	onChange     string
 }
 
 func newRenewCmd(env *Env) *cobra.Command {
@@ -554,10 +523,21 @@ and rolls it out like apply. For
 AudioVideoAuthentication and OAuthTokenIssuer it stages the new certificate
 with an effective date (R80-R82: A/V at the old expiry minus 8 hours, OAuth
 at least 24 hours before, the longer when both), keeping the current and
-previous certificates.`,
-		Example: `  edgecert renew -t topology.yaml --workspace ws --within 30d --ca-dir ca --passphrase-file ca.pass`,
-		Args:    cobra.NoArgs,
-		RunE:    func(c *cobra.Command, _ []string) error { return runRenew(c.Context(), env, o) },
+previous certificates.
+
+With an acme: block, the public certificates are renewed when their ACME CA
+says (ARI, RFC 9773: a random time in its suggested window, cached with its
+Retry-After so that a run with nothing near makes no network call), else at
+two thirds of their lifetime, and never later than a day before expiry (the
+A/V roll keeps its 8 hours); each decision is reported. renew exits 0 when
+nothing was due, so it can run from a systemd timer (examples/edgecert-renew.*)
+or cron; --metrics-file writes the expiry and renewal status for monitoring
+and --on-change runs a command on each server whose certificate changed.`,
+		Example: `  edgecert renew -t topology.yaml --workspace ws --within 30d --ca-dir ca --passphrase-file ca.pass
+  edgecert renew -t topology.yaml --workspace ws --ca-dir ca --passphrase-file ca.pass \
+      --metrics-file /var/lib/prometheus/node-exporter/edgecert.prom --on-change 'systemctl reload nginx'`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return runRenew(c.Context(), env, o) },
 	}
 	o.tf.add(cmd, true)
 	o.iss.add(cmd)
@@ -565,6 +545,8 @@ previous certificates.`,
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "print what would be renewed")
 	cmd.Flags().StringArrayVar(&o.certificates, "certificate", nil, "consider only this certificate id of the plan (repeatable)")
 	cmd.Flags().StringVarP(&o.output, "output", "o", formatTable, "output: table (progress on stderr) or json (JSON lines)")
+	cmd.Flags().StringVar(&o.metricsFile, "metrics-file", "", "write per-certificate expiry and renewal status here (Prometheus textfile collector, e.g. /var/lib/prometheus/node-exporter/edgecert.prom)")
+	cmd.Flags().StringVar(&o.onChange, "on-change", "", "shell command run after a certificate changed, once per server (env EDGECERT_CERTIFICATE, EDGECERT_SERVER, EDGECERT_THUMBPRINT)")
 	addACMEFlag(cmd, &o.acmePass)
 	return cmd
 }
@@ -592,13 +574,23 @@ func runRenew(ctx context.Context, env *Env, o *renewOptions) error {
 	opts := apply.Options{Now: env.Now, Rand: env.Rand, Issuer: iss, DryRun: o.dryRun, Progress: progressPrinter(env, o.output),
 		Certificates: o.certificates}
 	if !o.dryRun {
-		if opts.PublicCA, err = openPublicCA(ctx, env, &o.tf, ws, o.acmePass); err != nil {
+		if opts.PublicCA, err = openPublicCA(ctx, env, &o.tf, ws, o.acmePass, true); err != nil {
 			return err
 		}
 	}
 	res, err := apply.Renew(ctx, p, ws, within, opts)
 	if err != nil && res == nil {
 		return applyErr(err)
+	}
+	if o.metricsFile != "" && !o.dryRun {
+		if merr := apply.WriteMetrics(o.metricsFile, p, ws, res, env.Now()); merr != nil {
+			return merr
+		}
+	}
+	if o.onChange != "" && !o.dryRun {
+		if herr := runOnChange(ctx, env, o.onChange, p, ws, res.Done); herr != nil {
+			err = errors.Join(err, herr)
+		}
 	}
 	if werr := writeApplyResult(env, o.output, res, o.dryRun); werr != nil {
 		return werr
