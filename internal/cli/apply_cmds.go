@@ -213,10 +213,9 @@ func runApply(ctx context.Context, env *Env, o *applyOptions) error {
 	}
 	opts := apply.Options{Now: env.Now, Rand: env.Rand, Issuer: iss, DryRun: o.dryRun,
 		Progress: progressPrinter(env, o.output), Verify: verify.Options{RequireRevocation: o.requireRevocation}}
-	if !o.dryRun {
-		if opts.PublicCA, err = openPublicCA(ctx, env, &o.tf, ws, o.acmePass, false); err != nil {
-			return err
-		}
+	// A dry run says what would be ordered, without contacting the CA.
+	if opts.PublicCA, err = openPublicCA(ctx, env, &o.tf, ws, o.acmePass, o.dryRun); err != nil {
+		return err
 	}
 	if o.tpf != "" {
 		if opts.TransferPassword, err = readSecretFile(o.tpf, "transfer password"); err != nil {
