@@ -78,10 +78,10 @@ type acmeEnv struct {
 	nginxRunning bool
 }
 
-func newACMEEnv(t *testing.T) *acmeEnv {
+func newACMEEnv(t *testing.T, refused ...string) *acmeEnv {
 	t.Helper()
 	d := testtool.Named(t, "contoso.test")
-	p := testtool.StartPebble(t, testtool.PebbleOptions{DNSServer: d.Addr, Blocklist: []string{"refused.contoso.test"}})
+	p := testtool.StartPebble(t, testtool.PebbleOptions{DNSServer: d.Addr, Blocklist: append([]string{"refused.contoso.test"}, refused...)})
 	webroot := t.TempDir()
 	topo := fmt.Sprintf(acmeTopology, p.Directory, p.DirectoryCA, p.RootsFile, d.Addr, webroot, d.KeyName, d.SecretFile)
 	e := &acmeEnv{Env: applytest.New(t, topo, applytest.Options{EngineCA: true}), dns: d, pebble: p, webroot: webroot,
@@ -337,6 +337,23 @@ func TestApplyACMEFailures(t *testing.T) {
 			t.Error("an unreachable directory changed the workspace")
 		}
 	})
+	t.Run("hook exits non-zero", func(t *testing.T) {
+		hook := filepath.Join(t.TempDir(), "dns-hook")
+		if err := os.WriteFile(hook, []byte("#!/bin/sh\necho \"no API token for the DNS host\" >&2\nexit 7\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		rule := e.Topo.ACME.Challenges[1].DNS01
+		e.Topo.ACME.Challenges[1].DNS01 = &topology.DNS01{Hook: hook}
+		res, err := apply.Run(ctx, e.Plan, e.Workspace, e.options(t, nil))
+		e.Topo.ACME.Challenges[1].DNS01 = rule
+		if err == nil || !strings.Contains(err.Error(), "exit status 7: no API token for the DNS host") {
+			t.Fatalf("got %v, want the hook's failure in its words", err)
+		}
+		if _, failed := res.Failed["edge-external/lsedge.contoso.net"]; !failed || !contains(res.Done, "reverse-proxy/rp") {
+			t.Errorf("want the edge's certificate failed, the others done: %+v", res)
+		}
+		e.noChallengeLeft(t)
+	})
 	t.Run("wrong TSIG secret", func(t *testing.T) {
 		wrong := filepath.Join(t.TempDir(), "wrong.key")
 		if err := os.WriteFile(wrong, []byte("c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=\n"), 0o600); err != nil {
@@ -532,4 +549,24 @@ func TestRenewACME(t *testing.T) {
 	if !staged {
 		t.Errorf("the A/V roll was not staged: %+v", as)
 	}
+}
+
+// TestApplyACMERefusedName: a name the CA refuses fails its certificate
+// with the CA's problem and the others go on.
+func TestApplyACMERefusedName(t *testing.T) {
+	e := newACMEEnv(t, "webcon.contoso.test")
+	e.proxyNginx(t, testtool.FreePort(t))
+	ctx := context.Background()
+	edge := "edge-external/lsedge.contoso.net"
+	res, err := apply.Run(ctx, e.Plan, e.Workspace, e.options(t, nil))
+	if err == nil || !strings.Contains(err.Error(), "urn:ietf:params:acme:error:rejectedIdentifier") {
+		t.Fatalf("got %v, want the CA's rejectedIdentifier", err)
+	}
+	if _, failed := res.Failed[edge]; !failed || !contains(res.Done, "reverse-proxy/rp") {
+		t.Errorf("want %s failed and the reverse proxy done: %+v", edge, res)
+	}
+	if st := apply.ACMEState(e.Workspace, edge); st == nil || st.ProblemType != "urn:ietf:params:acme:error:rejectedIdentifier" {
+		t.Errorf("state %+v, want the CA's problem type", st)
+	}
+	e.noChallengeLeft(t)
 }
