@@ -149,6 +149,9 @@ type PebbleOptions struct {
 	HTTPPort  int      // http-01 validation port (0: a free one)
 	Blocklist []string // names it refuses (rejectedIdentifier)
 	Env       []string // extra environment, e.g. PEBBLE_WFE_NONCEREJECT=0
+	// EAB, when set, requires External Account Binding with these keys
+	// (key id -> base64url HMAC key).
+	EAB map[string]string
 }
 
 // StartPebble builds and runs pebble with `go tool pebble` (the module's
@@ -176,7 +179,8 @@ func StartPebble(t testing.TB, o PebbleOptions) *Pebble {
 		"httpPort":                       p.HTTPPort,
 		"tlsPort":                        FreePort(t),
 		"ocspResponderURL":               "",
-		"externalAccountBindingRequired": false,
+		"externalAccountBindingRequired": len(o.EAB) > 0,
+		"externalAccountMACKeys":         o.EAB,
 		"domainBlocklist":                append([]string{"blocked-domain.example"}, o.Blocklist...),
 		"retryAfter":                     map[string]int{"authz": 1, "order": 1},
 		"keyAlgorithm":                   "ecdsa",
