@@ -160,3 +160,24 @@ func TestACMEBlockProblems(t *testing.T) {
 		})
 	}
 }
+
+// A Topology Builder document gets its acme block from the overlay.
+func TestACMEBlockInOverlayOfTopologyBuilderDocument(t *testing.T) {
+	base, err := os.ReadFile("../../examples/contoso-overlay.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	overlay := filepath.Join(dir, "overlay.yaml")
+	ov := string(base) + "acme:\n  directory: https://acme.test/dir\n  accept_tos: true\n  challenges:\n    - domains: [contoso.com]\n      dns01: {hook: ./dns-hook}\n"
+	if err := os.WriteFile(overlay, []byte(ov), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	topo, err := topology.Load("../../examples/contoso-sfb.tbxml", overlay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if topo.ACME == nil || topo.ACME.Challenges[0].DNS01.Hook != filepath.Join(dir, "dns-hook") {
+		t.Errorf("acme from the overlay of a .tbxml: %+v (the hook relative to the overlay)", topo.ACME)
+	}
+}
