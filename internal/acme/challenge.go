@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -429,49 +428,4 @@ func (c *Client) waitValid(ctx context.Context, url string, recs []*record) erro
 		}
 		wait = min(2*wait, 2*time.Second)
 	}
-}
-
-// journal changes the list of published records under the lock.
-func (c *Client) journal(change func([]*record) []*record) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	rs, err := c.readJournal()
-	if err != nil {
-		return err
-	}
-	rs = change(rs)
-	b, _ := json.MarshalIndent(rs, "", "  ")
-	if err := atomicfile.Write(c.path(presentedFile), b, 0o600); err != nil {
-		return fmt.Errorf("acme: challenge journal: %w", err)
-	}
-	return nil
-}
-
-func (c *Client) readJournal() ([]*record, error) {
-	b, err := readBounded(c.path(presentedFile), maxStateFile)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("acme: challenge journal: %w", err)
-	}
-	var rs []*record
-	if err := json.Unmarshal(b, &rs); err != nil {
-		return nil, fmt.Errorf("acme: challenge journal %s: %w", c.path(presentedFile), err)
-	}
-	return rs, nil
-}
-
-// cleanupLeftovers removes the records an interrupted run published.
-func (c *Client) cleanupLeftovers(ctx context.Context) error {
-	c.mu.Lock()
-	rs, err := c.readJournal()
-	c.mu.Unlock()
-	if err != nil || len(rs) == 0 {
-		return err
-	}
-	if err := c.unpublish(ctx, rs); err != nil {
-		return fmt.Errorf("acme: remove the challenge records an interrupted run left: %w", err)
-	}
-	return nil
 }
