@@ -238,18 +238,24 @@ func (r *record) same(o *record) bool {
 // updater is lego's RFC 2136 provider for one rule; the TSIG secret is
 // read from its file at each use.
 func (c *Client) updater(cfg *topology.RFC2136) (*dnsupdate.DNSProvider, error) {
-	secret, err := readSecret(cfg.TSIGSecretFile, "tsig_secret_file")
-	if err != nil {
-		return nil, err
-	}
-	dc := &dnsupdate.Config{
-		Nameserver:    cfg.Server,
-		DNSTimeout:    10 * time.Second,
-		Zones:         []string{cfg.Zone},
-		TSIGAlgorithm: cfg.TSIGAlgorithm,
-		TSIGKey:       dns.Fqdn(cfg.TSIGKey),
-		TSIGSecret:    secret,
-		TTL:           60,
+	dc := &dnsupdate.Config{Nameserver: cfg.Server, DNSTimeout: 10 * time.Second, Zones: []string{cfg.Zone}, TTL: 60}
+	if cfg.TSIGAlgorithm == topology.GSSTSIG {
+		// GSS-TSIG (RFC 3645): lego negotiates a Kerberos context per
+		// update, with the keytab or the password read from its file.
+		dc.TSIGAlgorithm, dc.TSIGGSSRealm, dc.TSIGGSSUsername, dc.TSIGGSSKeytabFile = "gss-tsig.", cfg.GSSRealm, cfg.GSSUsername, cfg.GSSKeytabFile
+		if cfg.GSSPasswordFile != "" {
+			pw, err := readSecret(cfg.GSSPasswordFile, "gss_password_file")
+			if err != nil {
+				return nil, err
+			}
+			dc.TSIGGSSPassword = pw
+		}
+	} else {
+		secret, err := readSecret(cfg.TSIGSecretFile, "tsig_secret_file")
+		if err != nil {
+			return nil, err
+		}
+		dc.TSIGAlgorithm, dc.TSIGKey, dc.TSIGSecret = cfg.TSIGAlgorithm, dns.Fqdn(cfg.TSIGKey), secret
 	}
 	p, err := dnsupdate.NewDNSProviderConfig(dc)
 	if err != nil {

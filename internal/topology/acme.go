@@ -61,9 +61,15 @@ type DNS01 struct {
 type RFC2136 struct {
 	Server         string `json:"server"` // host:port
 	Zone           string `json:"zone"`   // with the final dot
-	TSIGKey        string `json:"tsig_key"`
-	TSIGAlgorithm  string `json:"tsig_algorithm"` // hmac-sha256 (default), hmac-sha384, hmac-sha512
-	TSIGSecretFile string `json:"tsig_secret_file"`
+	TSIGKey        string `json:"tsig_key,omitempty"`
+	TSIGAlgorithm  string `json:"tsig_algorithm"` // hmac-sha256 (default), hmac-sha384, hmac-sha512, gss-tsig
+	TSIGSecretFile string `json:"tsig_secret_file,omitempty"`
+	// GSS-TSIG (RFC 3645, Windows DNS's secure dynamic updates): the
+	// Kerberos realm and user, and a keytab or a password file.
+	GSSRealm        string `json:"gss_realm,omitempty"`
+	GSSUsername     string `json:"gss_username,omitempty"`
+	GSSKeytabFile   string `json:"gss_keytab_file,omitempty"`
+	GSSPasswordFile string `json:"gss_password_file,omitempty"`
 }
 
 // HTTP01 is an http-01 challenge through files under
@@ -92,7 +98,10 @@ func (a *ACME) Rule(name string) *ChallengeRule {
 }
 
 // TSIGAlgorithms are the TSIG algorithms an rfc2136 challenge accepts.
-var TSIGAlgorithms = []string{"hmac-sha256", "hmac-sha384", "hmac-sha512"}
+var TSIGAlgorithms = []string{"hmac-sha256", "hmac-sha384", "hmac-sha512", GSSTSIG}
+
+// GSSTSIG is the tsig_algorithm of GSS-TSIG (Kerberos, RFC 3645).
+const GSSTSIG = "gss-tsig"
 
 type rawACME struct {
 	P                                                 Pos
@@ -116,6 +125,8 @@ type rawChallenge struct {
 	Hook, Webroot     sval
 	Server, Zone, Key sval
 	Alg, SecretFile   sval
+	Realm, User       sval
+	Keytab, PassFile  sval
 }
 
 // acme decodes the acme: block.
@@ -168,6 +179,12 @@ func (d *ydec) challengeFields(ch *rawChallenge) map[string]fieldFn {
 						"tsig_key":         func(_, v *yaml.Node) { ch.Key = d.str(v, "rfc2136.tsig_key", false) },
 						"tsig_algorithm":   func(_, v *yaml.Node) { ch.Alg = d.str(v, "rfc2136.tsig_algorithm", true) },
 						"tsig_secret_file": func(_, v *yaml.Node) { ch.SecretFile = d.str(v, "rfc2136.tsig_secret_file", false) },
+						"gss_realm":        func(_, v *yaml.Node) { ch.Realm = d.str(v, "rfc2136.gss_realm", false) },
+						"gss_username":     func(_, v *yaml.Node) { ch.User = d.str(v, "rfc2136.gss_username", false) },
+						"gss_keytab_file":  func(_, v *yaml.Node) { ch.Keytab = d.str(v, "rfc2136.gss_keytab_file", false) },
+						"gss_password_file": func(_, v *yaml.Node) {
+							ch.PassFile = d.str(v, "rfc2136.gss_password_file", false)
+						},
 					})
 				},
 			})
@@ -267,8 +284,16 @@ func (v *validator) challenge(c *rawChallenge) {
 		}
 		miss(c.Server, "server", "give the primary server as HOST:PORT")
 		miss(c.Zone, "zone", "give the zone, e.g. contoso.com.")
-		miss(c.Key, "tsig_key", "give the TSIG key name")
-		miss(c.SecretFile, "tsig_secret_file", "name the file that holds the base64 TSIG secret")
+		if c.Alg.V == GSSTSIG {
+			miss(c.Realm, "gss_realm", "give the Kerberos realm, e.g. CONTOSO.COM")
+			miss(c.User, "gss_username", "give the Kerberos user allowed to update the zone")
+			if c.Keytab.V == "" && c.PassFile.V == "" || c.Keytab.V != "" && c.PassFile.V != "" {
+				v.add(c.RFCP, rule, "name a keytab (gss_keytab_file) or a password file (gss_password_file)", "gss-tsig needs one of gss_keytab_file and gss_password_file")
+			}
+		} else {
+			miss(c.Key, "tsig_key", "give the TSIG key name")
+			miss(c.SecretFile, "tsig_secret_file", "name the file that holds the base64 TSIG secret")
+		}
 		if c.Server.Set && c.Server.V != "" {
 			if _, port, err := net.SplitHostPort(c.Server.V); err != nil || port == "" {
 				v.add(c.Server.P, rule, "write HOST:PORT, e.g. 192.0.2.53:53", "rfc2136.server %q is not host:port", c.Server.V)
@@ -343,7 +368,8 @@ func buildACME(a *rawACME) *ACME {
 			if !strings.HasSuffix(zone, ".") {
 				zone += "."
 			}
-			r.DNS01 = &DNS01{RFC2136: &RFC2136{Server: c.Server.V, Zone: zone, TSIGKey: c.Key.V, TSIGAlgorithm: alg, TSIGSecretFile: relFile(c.SecretFile)}}
+			r.DNS01 = &DNS01{RFC2136: &RFC2136{Server: c.Server.V, Zone: zone, TSIGKey: c.Key.V, TSIGAlgorithm: alg, TSIGSecretFile: relFile(c.SecretFile),
+				GSSRealm: c.Realm.V, GSSUsername: c.User.V, GSSKeytabFile: relFile(c.Keytab), GSSPasswordFile: relFile(c.PassFile)}}
 		}
 		out.Challenges = append(out.Challenges, r)
 	}

@@ -1,6 +1,7 @@
 package topology_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -179,5 +180,25 @@ func TestACMEBlockInOverlayOfTopologyBuilderDocument(t *testing.T) {
 	}
 	if topo.ACME == nil || topo.ACME.Challenges[0].DNS01.Hook != filepath.Join(dir, "dns-hook") {
 		t.Errorf("acme from the overlay of a .tbxml: %+v (the hook relative to the overlay)", topo.ACME)
+	}
+}
+
+// GSS-TSIG (Windows DNS's secure updates) takes a realm, a user and a
+// keytab or a password file instead of a TSIG key.
+func TestACMEGSSTSIG(t *testing.T) {
+	block := "acme:\n  directory: https://a.test/d\n  accept_tos: true\n  challenges:\n    - domains: [contoso.com]\n      dns01:\n        rfc2136: {server: 192.0.2.53:53, zone: contoso.com., tsig_algorithm: gss-tsig, gss_realm: CONTOSO.COM, gss_username: acme-dns%s}\n"
+	topo, err := topology.Parse("/etc/edgecert/t.yaml", []byte(acmeBase+fmt.Sprintf(block, ", gss_keytab_file: acme.keytab")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rfc := topo.ACME.Challenges[0].DNS01.RFC2136
+	if rfc.TSIGAlgorithm != "gss-tsig" || rfc.GSSRealm != "CONTOSO.COM" || rfc.GSSUsername != "acme-dns" || rfc.GSSKeytabFile != "/etc/edgecert/acme.keytab" {
+		t.Errorf("gss-tsig read as %+v", rfc)
+	}
+	for _, extra := range []string{"", ", gss_keytab_file: k, gss_password_file: p"} {
+		_, err := topology.Parse("t.yaml", []byte(acmeBase+fmt.Sprintf(block, extra)))
+		if err == nil || !strings.Contains(err.Error(), "gss-tsig needs one of gss_keytab_file and gss_password_file") {
+			t.Errorf("%q: got %v", extra, err)
+		}
 	}
 }
