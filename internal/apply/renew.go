@@ -95,12 +95,12 @@ func (r *runner) renewDue(ctx context.Context, c *plan.Certificate, within time.
 	if c.Issuer == issuerPublic && r.o.PublicCA != nil && cerr == nil && !missing {
 		// From the ACME CA: its renewal window (ARI), else two thirds of
 		// the lifetime, instead of --within.
-		d, err := r.acmeRenewal(ctx, c.ID, e.Thumbprint, cert)
-		if err != nil {
-			return false, fmt.Errorf("apply: renewal information of %s: %w", c.ID, err)
-		}
+		d := r.acmeRenewal(ctx, c.ID, e.Thumbprint, cert)
 		r.renewals.Store(c.ID, d)
 		when := "at two thirds of its lifetime, " + d.At.UTC().Format(time.RFC3339)
+		if d.Problem != "" {
+			when += " (the CA's renewal window could not be had: " + d.Problem + ")"
+		}
 		if d.Source == "ari" {
 			when = fmt.Sprintf("in the CA's window %s to %s, at %s", d.WindowStart.UTC().Format(time.RFC3339), d.WindowEnd.UTC().Format(time.RFC3339), d.At.UTC().Format(time.RFC3339))
 		}

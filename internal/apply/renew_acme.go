@@ -33,6 +33,8 @@ type Renewal struct {
 	// then renew makes no network call for this certificate.
 	AskAgain time.Time `json:"ask_again,omitzero"`
 	Due      bool      `json:"due"`
+	// Problem is why the CA's window could not be had (two thirds decided).
+	Problem string `json:"problem,omitempty"`
 }
 
 // acmeLatestLead is how long before expiry a renewal must be done at the latest:
@@ -79,7 +81,7 @@ type RenewalInformer interface {
 // acmeRenewal decides when cert (certificate id, current thumbprint) is
 // renewed. The CA is asked only when the cache has no decision for this
 // certificate or its Retry-After has passed.
-func (r *runner) acmeRenewal(ctx context.Context, id, thumb string, cert *x509.Certificate) (*Renewal, error) {
+func (r *runner) acmeRenewal(ctx context.Context, id, thumb string, cert *x509.Certificate) *Renewal {
 	now := r.o.Now()
 	r.ari.mu.Lock()
 	prev := r.ari.entries[id]
@@ -87,7 +89,7 @@ func (r *runner) acmeRenewal(ctx context.Context, id, thumb string, cert *x509.C
 	if prev != nil && prev.Thumbprint == thumb && (prev.AskAgain.IsZero() || now.Before(prev.AskAgain)) {
 		d := *prev
 		d.Due = !now.Before(d.At)
-		return &d, nil
+		return &d
 	}
 	d := &Renewal{Thumbprint: thumb, NotAfter: cert.NotAfter, Source: "two-thirds"}
 	d.At = cert.NotBefore.Add(cert.NotAfter.Sub(cert.NotBefore) * 2 / 3)
@@ -96,7 +98,10 @@ func (r *runner) acmeRenewal(ctx context.Context, id, thumb string, cert *x509.C
 		switch {
 		case errors.Is(err, acme.ErrNoARI):
 		case err != nil:
-			return nil, err
+			// The CA cannot say now (unreachable, or it does not know
+			// this certificate): two thirds of the lifetime decides, and
+			// the CA is asked again in an hour.
+			d.Problem, d.AskAgain = err.Error(), now.Add(time.Hour)
 		default:
 			d.Source, d.WindowStart, d.WindowEnd, d.AskAgain = "ari", w.Start, w.End, w.RetryAfter
 			d.At = w.Start
@@ -115,7 +120,7 @@ func (r *runner) acmeRenewal(ctx context.Context, id, thumb string, cert *x509.C
 	r.ari.mu.Lock()
 	r.ari.entries[id], r.ari.dirty = d, true
 	r.ari.mu.Unlock()
-	return d, nil
+	return d
 }
 
 func randUint64(rd io.Reader) uint64 {

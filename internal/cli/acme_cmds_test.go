@@ -43,3 +43,66 @@ func TestRunOnChange(t *testing.T) {
 		t.Errorf("ran for %q, want %q (the unchanged certificate's servers not at all)", lines, want)
 	}
 }
+
+// snapshot returns every file under dir with its content.
+func snapshot(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && filepath.Base(p) != "apply.lock" {
+			data, _ := os.ReadFile(p)
+			b.WriteString(p + "\n" + string(data) + "\n")
+		}
+		return nil
+	})
+	return b.String()
+}
+
+// With an acme: block: an unreachable directory fails apply (exit 1) and
+// leaves the workspace byte-identical; a public name without a challenge
+// rule is invalid input (exit 2) naming the name; renew with the CA down
+// decides by two thirds of the lifetime and exits 0 when nothing is due.
+func TestACMECommands(t *testing.T) {
+	dir := t.TempDir()
+	if out, errOut, code := runApplyCLI(t, "demo", "--dir", dir); code != ExitOK {
+		t.Fatalf("demo: exit %d\n%s\n%s", code, out, errOut)
+	}
+	demo, err := os.ReadFile(filepath.Join(dir, "demo.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := filepath.Join(dir, "workspace")
+	ca := []string{"--ca-dir", filepath.Join(dir, "ca"), "--passphrase-file", filepath.Join(dir, "ca-passphrase")}
+	down := "https://127.0.0.1:9/dir"
+	write := func(name, rules string) string {
+		p := filepath.Join(dir, name)
+		block := "acme:\n  directory: " + down + "\n  accept_tos: true\n  challenges:\n" + rules
+		if err := os.WriteFile(p, append(append([]byte{}, demo...), block...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	all := write("acme.yaml", "    - domains: [contoso.com, fabrikam.com]\n      dns01: {hook: /bin/true}\n")
+	partial := write("partial.yaml", "    - domains: [fabrikam.com]\n      dns01: {hook: /bin/true}\n")
+
+	before := snapshot(t, ws)
+	_, errOut, code := runApplyCLI(t, append([]string{"apply", "-t", all, "--workspace", ws}, ca...)...)
+	if code != ExitFailure || !strings.Contains(errOut, down) {
+		t.Errorf("apply with the directory down: exit %d, want %d and the directory named\n%s", code, ExitFailure, errOut)
+	}
+	if snapshot(t, ws) != before {
+		t.Error("apply with the directory down changed the workspace")
+	}
+	_, errOut, code = runApplyCLI(t, append([]string{"apply", "-t", partial, "--workspace", ws}, ca...)...)
+	if code != ExitUsage || !strings.Contains(errOut, "sip.contoso.com of the public certificate edge-external/") {
+		t.Errorf("a public name without a rule: exit %d, want %d naming it\n%s", code, ExitUsage, errOut)
+	}
+	metrics := filepath.Join(dir, "edgecert.prom")
+	out, errOut, code := runApplyCLI(t, append([]string{"renew", "-t", all, "--workspace", ws, "--metrics-file", metrics}, ca...)...)
+	if code != ExitOK || !strings.Contains(errOut, "renews at two thirds of its lifetime") || !strings.Contains(errOut, "could not be had") {
+		t.Errorf("renew with the CA down: exit %d, want 0 and the two-thirds decision\n%s\n%s", code, out, errOut)
+	}
+	if m, err := os.ReadFile(metrics); err != nil || !strings.Contains(string(m), `source="two-thirds"`) {
+		t.Errorf("metrics: %v\n%s", err, m)
+	}
+}
