@@ -106,3 +106,29 @@ func TestACMECommands(t *testing.T) {
 		t.Errorf("metrics: %v\n%s", err, m)
 	}
 }
+
+// A dry-run renew with an ACME CA writes nothing to the workspace.
+func TestACMERenewDryRunWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	if out, errOut, code := runApplyCLI(t, "demo", "--dir", dir); code != ExitOK {
+		t.Fatalf("demo: exit %d\n%s\n%s", code, out, errOut)
+	}
+	demo, err := os.ReadFile(filepath.Join(dir, "demo.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	topo := filepath.Join(dir, "acme.yaml")
+	block := "acme:\n  directory: https://127.0.0.1:9/dir\n  accept_tos: true\n  challenges:\n    - domains: [contoso.com, fabrikam.com]\n      dns01: {hook: /bin/true}\n"
+	if err := os.WriteFile(topo, append(demo, block...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ws := filepath.Join(dir, "workspace")
+	before := snapshot(t, ws)
+	_, errOut, code := runApplyCLI(t, "renew", "-t", topo, "--workspace", ws, "--dry-run", "--within", "1000d")
+	if code != ExitOK || !strings.Contains(errOut, "renews at two thirds") {
+		t.Errorf("dry-run renew: exit %d\n%s", code, errOut)
+	}
+	if snapshot(t, ws) != before {
+		t.Error("a dry-run renew changed the workspace")
+	}
+}

@@ -572,10 +572,10 @@ func runRenew(ctx context.Context, env *Env, o *renewOptions) error {
 	}
 	opts := apply.Options{Now: env.Now, Rand: env.Rand, Issuer: iss, DryRun: o.dryRun, Progress: progressPrinter(env, o.output),
 		Certificates: o.certificates}
-	if !o.dryRun {
-		if opts.PublicCA, err = openPublicCA(ctx, env, &o.tf, ws, o.acmePass, true); err != nil {
-			return err
-		}
+	// Lazy: the CA is contacted only for a certificate whose renewal
+	// window is not cached (a dry run asks, and writes nothing).
+	if opts.PublicCA, err = openPublicCA(ctx, env, &o.tf, ws, o.acmePass, true); err != nil {
+		return err
 	}
 	res, err := apply.Renew(ctx, p, ws, within, opts)
 	if err != nil && res == nil {
