@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -182,4 +183,71 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestKilledACMEApplyAtRandom kills apply (with ACME orders, dns-01 into
+// BIND and http-01 through nginx) at random moments, then finishes it: one
+// key per certificate on every server, no challenge record left.
+func TestKilledACMEApplyAtRandom(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	e := newACMEEnv(t)
+	e.proxyNginx(t, testtool.FreePort(t))
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kills := 0
+	for run := 0; run < 8; run++ {
+		cmd := exec.Command(exe, "-test.run=^TestACMEKillChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), acmeChildDirEnv+"="+e.Dir)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		if kills < 5 {
+			select {
+			case err = <-done:
+			case <-time.After(time.Duration(30+mrand.IntN(900)) * time.Millisecond):
+				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+				<-done
+				kills++
+				continue
+			}
+		} else {
+			err = <-done
+		}
+		if err == nil {
+			break
+		}
+		t.Fatalf("child run %d failed (not killed): %v", run, err)
+	}
+	t.Logf("killed apply %d times", kills)
+	res, err := apply.Run(context.Background(), e.Plan, e.Workspace, e.options(t, nil))
+	if err != nil || !res.Complete() {
+		t.Fatalf("apply after the kills: %v %+v", err, res)
+	}
+	checkStores(t, e.Env)
+	for _, c := range e.Plan.Certificates {
+		for _, srv := range c.Servers {
+			es, err := e.Store(t, srv).List("my")
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys := map[string]bool{}
+			for _, en := range es {
+				if strings.HasPrefix(en.FriendlyName, c.FriendlyName) {
+					_, cert, _ := e.Store(t, srv).Certificate(en.Thumbprint)
+					keys[string(cert.RawSubjectPublicKeyInfo)] = true
+				}
+			}
+			if len(keys) != 1 {
+				t.Errorf("%s holds %d keys for %s, want 1", srv, len(keys), c.ID)
+			}
+		}
+	}
+	e.noChallengeLeft(t)
 }
