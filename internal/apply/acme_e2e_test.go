@@ -24,6 +24,7 @@ import (
 	"edgecert/internal/proxy"
 	"edgecert/internal/testtool"
 	"edgecert/internal/topology"
+	"edgecert/internal/verify"
 )
 
 // acmeTopology is an edge pool of three and a reverse proxy farm of two in
@@ -217,6 +218,21 @@ func TestApplyACMEEndToEnd(t *testing.T) {
 		t.Fatalf("verify: %+v", res.Report)
 	}
 	checkStores(t, e.Env)
+	// What the ACME CA leaves out (clientAuth, keyEncipherment) is an error
+	// for a verification that does not know the certificates come from it,
+	// and a warning for one that does (apply; verify with an acme block).
+	for _, tc := range []struct {
+		publicACME bool
+		errors     bool
+	}{{false, true}, {true, false}} {
+		rep, err := verify.Offline(context.Background(), e.Plan, e.Workspace.Store, verify.Options{SkipRevocation: true, PublicACME: tc.publicACME})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (rep.Errors() > 0) != tc.errors {
+			t.Errorf("verify with PublicACME %v: %d errors %+v", tc.publicACME, rep.Errors(), rep.Findings)
+		}
+	}
 	pubs := 0
 	for _, c := range e.Plan.Certificates {
 		if c.Issuer != topology.IssuerPublic {

@@ -84,3 +84,11 @@ func runOnChange(ctx context.Context, env *Env, command string, p *plan.Plan, ws
 	}
 	return errors.Join(errs...)
 }
+
+// hasACME reports whether the topology names an ACME CA: verify then
+// reports the usages public ACME CAs no longer include as warnings, as
+// apply does.
+func hasACME(tf *topoFlags) bool {
+	t, err := topology.Load(tf.topology, tf.overlay)
+	return err == nil && t.ACME != nil
+}

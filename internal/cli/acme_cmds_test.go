@@ -97,6 +97,14 @@ func TestACMECommands(t *testing.T) {
 	if code != ExitUsage || !strings.Contains(errOut, "sip.contoso.com of the public certificate edge-external/") {
 		t.Errorf("a public name without a rule: exit %d, want %d naming it\n%s", code, ExitUsage, errOut)
 	}
+	// verify of this workspace with the acme block: the stand-in public CA's
+	// certificates pass as before (exit 0).
+	if _, errOut, code := runApplyCLI(t, "verify", "-t", all, "--workspace", ws, "--skip-revocation"); code != ExitOK {
+		t.Errorf("verify with an acme block: exit %d\n%s", code, errOut)
+	}
+	if !hasACME(&topoFlags{topology: all}) || hasACME(&topoFlags{topology: filepath.Join(dir, "demo.yaml")}) {
+		t.Error("hasACME does not tell a topology with an acme block from one without")
+	}
 	metrics := filepath.Join(dir, "edgecert.prom")
 	out, errOut, code := runApplyCLI(t, append([]string{"renew", "-t", all, "--workspace", ws, "--metrics-file", metrics}, ca...)...)
 	if code != ExitOK || !strings.Contains(errOut, "renews at two thirds of its lifetime") || !strings.Contains(errOut, "could not be had") {

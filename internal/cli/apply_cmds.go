@@ -376,7 +376,9 @@ assigned; its key is present and matches; every planned name is present
 (extra names are warnings; names compare as sets, case-insensitively); EKU and
 key usage; key algorithm and size; valid now (warning under 30 days); the
 chain builds to the server's root location; not revoked (CRL from the CDP, or
-OCSP); pool members hold the same certificate (R27, R38, R58).
+OCSP); pool members hold the same certificate (R27, R38, R58). With an acme:
+block, a public certificate's missing clientAuth or keyEncipherment (which
+ACME CAs no longer include) is a warning, not a failure.
 
 --live also connects over TLS to each endpoint of the plan (or NAME=ADDR from
 --endpoint, NAME being a certificate id, an endpoint host or a planned name),
@@ -415,7 +417,7 @@ func runVerify(ctx context.Context, env *Env, o *verifyOptions) error {
 		return err
 	}
 	vo := verify.Options{Now: env.Now, RequireRevocation: o.requireRevocation, SkipRevocation: o.skipRevocation,
-		WarnDays: o.warnDays, Certificates: o.certificates}
+		WarnDays: o.warnDays, Certificates: o.certificates, PublicACME: hasACME(&o.tf)}
 	for _, id := range o.certificates {
 		if !planHas(p, id) {
 			return invalidInput(fmt.Errorf("--certificate %s: no such certificate in the plan (see edgecert plan)", id))
