@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every edgecert test, unit and integration, against real components.
 # Installs what the tests need when it is missing (Debian packages: openssl,
-# gnutls-bin, nginx, postgresql, softhsm2, chromium, curl, jq; npm: playwright-core
-# for the browser test, tree-sitter-powershell for the PowerShell scripts), starts a
-# throwaway PostgreSQL on loopback, and makes
+# gnutls-bin, nginx, postgresql, softhsm2, chromium, curl, jq, bind9 and
+# bind9-dnsutils for the ACME tests; npm: playwright-core for the browser test,
+# tree-sitter-powershell for the PowerShell scripts), starts a throwaway
+# PostgreSQL on loopback, and makes
 # any missing tool a test failure rather than a skip.
 #
 #   ./scripts/test.sh              # everything
@@ -27,6 +28,8 @@ command -v chromium >/dev/null || need_pkgs+=(chromium)
 command -v curl >/dev/null || need_pkgs+=(curl)
 command -v gcc >/dev/null || need_pkgs+=(gcc)
 command -v jq >/dev/null || need_pkgs+=(jq)
+command -v named >/dev/null || [ -x /usr/sbin/named ] || need_pkgs+=(bind9)
+command -v nsupdate >/dev/null || need_pkgs+=(bind9-dnsutils)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   say "installing Debian packages: ${need_pkgs[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo

@@ -53,6 +53,7 @@ const (
 	EventFailed   = "failed"
 	EventPlanned  = "planned" // dry run
 	EventPassword = "password"
+	EventWarning  = "warning"
 )
 
 // Event is one line of progress.
@@ -72,7 +73,10 @@ type Options struct {
 	// Issuer is the internal CA; nil skips the chain step and leaves
 	// internal-issuer certificates waiting.
 	Issuer Issuer
-	DryRun bool
+	// PublicCA, when set, issues the public certificates (ACME) instead of
+	// the outbox.
+	PublicCA PublicCA
+	DryRun   bool
 	// Progress receives every event (serialised); nil: none.
 	Progress func(Event)
 	// Concurrency bounds the certificates handled at once (default: CPUs + 1).
@@ -106,6 +110,9 @@ type Result struct {
 	Waiting map[string]string `json:"waiting"` // id -> why
 	Failed  map[string]string `json:"failed"`  // id -> error
 	Report  *verify.Report    `json:"report,omitempty"`
+	// Renewals (renew) are the renewal decisions of the public
+	// certificates from the ACME CA.
+	Renewals map[string]*Renewal `json:"renewals,omitempty"`
 }
 
 // Complete reports whether every certificate is done and verified.
@@ -121,14 +128,20 @@ type runner struct {
 	release func() // the workspace's run lock
 	evMu    sync.Mutex
 
-	chainP7B  []byte
-	chainSum  string
-	chainMu   sync.Mutex
-	chainOnce map[string]*chainOnce
+	chainP7B []byte
+	chainSum string
+	// publicRoots are the ACME CA's trusted roots (.p7b), imported with
+	// the chain on every server.
+	publicRoots []byte
+	chainMu     sync.Mutex
+	chainOnce   map[string]*chainOnce
 
 	v     *verify.Verifier
 	repMu sync.Mutex
 	rep   *verify.Report
+
+	ari      *ariCache // renew: the renewal decisions of ACME certificates
+	renewals sync.Map  // renew: plan id -> *Renewal of this run
 }
 
 func newRunner(p *plan.Plan, w *Workspace, o Options) (*runner, error) {
@@ -154,6 +167,7 @@ func newRunner(p *plan.Plan, w *Workspace, o Options) (*runner, error) {
 	}
 	vo := o.Verify
 	vo.Now = o.Now
+	vo.PublicACME = vo.PublicACME || o.PublicCA != nil
 	return &runner{p: p, w: w, o: o, j: j, release: release, chainOnce: map[string]*chainOnce{}, v: verify.NewVerifier(vo), rep: &verify.Report{}}, nil
 }
 

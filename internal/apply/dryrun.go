@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"edgecert/internal/plan"
@@ -102,6 +103,14 @@ func (r *runner) dryCertificate(c *plan.Certificate) error {
 }
 
 func (r *runner) dryIssue(c *plan.Certificate) {
+	if c.Issuer == issuerPublic && r.o.PublicCA != nil {
+		if slices.Contains(c.EKU, plan.EKUClientAuth) {
+			r.event(StepIssue, c.ID, c.RequestOn, EventWarning, "%s", warnClientAuth)
+		}
+		r.event(StepIssue, c.ID, c.RequestOn, EventPlanned, "order from the ACME CA: %s", strings.Join(c.SANs, ", "))
+		r.event(StepImport, c.ID, c.RequestOn, EventPlanned, "import the issued certificate with its pending key")
+		return
+	}
 	if c.Issuer == issuerPublic {
 		r.event(StepIssue, c.ID, c.RequestOn, EventPlanned, "write the request to %s and wait for the public CA",
 			r.w.path("outbox", safeName(c.ID)+".csr"))

@@ -4,12 +4,13 @@ import (
 	"fmt"
 	"io"
 
+	"edgecert/internal/acme"
 	"edgecert/internal/table"
 )
 
 // FormatEvent returns a one-line, human-readable form of a progress event.
 func FormatEvent(e Event) string {
-	sym := map[string]string{EventDone: "✓", EventSkipped: "=", EventWaiting: "…", EventFailed: "✗", EventPlanned: "→", EventPassword: "!"}[e.Status]
+	sym := map[string]string{EventDone: "✓", EventSkipped: "=", EventWaiting: "…", EventFailed: "✗", EventPlanned: "→", EventPassword: "!", EventWarning: "!"}[e.Status]
 	where := e.Certificate
 	if e.Server != "" {
 		if where != "" {
@@ -48,6 +49,7 @@ func WriteStatusTable(w io.Writer, r *StatusReport, width int) error {
 	if err := t.Write(w); err != nil {
 		return err
 	}
+	writeACMESteps(w, r)
 	if r.Complete {
 		_, err := fmt.Fprintln(w, "\nEvery certificate is requested, installed, assigned and verified.")
 		return err
@@ -57,4 +59,30 @@ func WriteStatusTable(w io.Writer, r *StatusReport, width int) error {
 		fmt.Fprintf(w, "  - %s\n", l)
 	}
 	return nil
+}
+
+// writeACMESteps lists the ACME step of each public certificate, with the
+// CA's reason and what it checked when the order failed.
+func writeACMESteps(w io.Writer, r *StatusReport) {
+	first := true
+	for _, row := range r.Rows {
+		if row.ACME == nil {
+			continue
+		}
+		if first {
+			fmt.Fprintln(w, "\nACME:")
+			first = false
+		}
+		fmt.Fprintf(w, "  %s: %s", row.Certificate, row.ACME.Step)
+		if row.ACME.ProblemType != "" {
+			fmt.Fprintf(w, ": %s", row.ACME.ProblemType)
+		}
+		if row.ACME.Problem != "" {
+			fmt.Fprintf(w, ": %s", row.ACME.Problem)
+		}
+		if row.ACME.Checked != "" && row.ACME.Step != acme.StepValid {
+			fmt.Fprintf(w, " (checked %s)", row.ACME.Checked)
+		}
+		fmt.Fprintln(w)
+	}
 }

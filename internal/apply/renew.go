@@ -24,9 +24,10 @@ func Renew(ctx context.Context, p *plan.Plan, w *Workspace, within time.Duration
 		return nil, err
 	}
 	defer r.release()
+	r.ari = openARICache(r.w.path("acme", "renewal.json"))
 	var ids []string
 	for _, c := range r.selected() {
-		due, err := r.renewDue(c, within)
+		due, err := r.renewDue(ctx, c, within)
 		if err != nil {
 			return nil, err
 		}
@@ -34,16 +35,30 @@ func Renew(ctx context.Context, p *plan.Plan, w *Workspace, within time.Duration
 			ids = append(ids, c.ID)
 		}
 	}
+	if r.o.PublicCA != nil && !r.o.DryRun {
+		if err := r.ari.save(); err != nil {
+			return nil, err
+		}
+	}
+	renewals := map[string]*Renewal{}
+	r.renewals.Range(func(k, v any) bool {
+		renewals[k.(string)] = v.(*Renewal)
+		return true
+	})
 	if len(ids) == 0 {
-		return &Result{Waiting: map[string]string{}, Failed: map[string]string{}}, nil
+		return &Result{Waiting: map[string]string{}, Failed: map[string]string{}, Renewals: renewals}, nil
 	}
 	r.o.Certificates = ids
-	return r.run(ctx)
+	res, err := r.run(ctx)
+	if res != nil {
+		res.Renewals = renewals
+	}
+	return res, err
 }
 
 // renewDue decides whether c is renewed, and starts its renewal in the
 // journal (new generation and friendly name) before any key is made.
-func (r *runner) renewDue(c *plan.Certificate, within time.Duration) (bool, error) {
+func (r *runner) renewDue(ctx context.Context, c *plan.Certificate, within time.Duration) (bool, error) {
 	if !r.w.Local(c.RequestOn) {
 		return false, nil
 	}
@@ -70,12 +85,31 @@ func (r *runner) renewDue(c *plan.Certificate, within time.Duration) (bool, erro
 	}
 	left := e.NotAfter.Sub(r.o.Now())
 	reason := fmt.Sprintf("expires %s", e.NotAfter.UTC().Format("2006-01-02"))
-	if _, cert, err := st.Certificate(e.Thumbprint); err == nil {
-		if missing := missingNames(c.SANs, cert.DNSNames); len(missing) > 0 {
-			left, reason = 0, "the plan now also names "+strings.Join(missing, ", ")
+	_, cert, cerr := st.Certificate(e.Thumbprint)
+	missing := false
+	if cerr == nil {
+		if m := missingNames(c.SANs, cert.DNSNames); len(m) > 0 {
+			left, reason, missing = 0, "the plan now also names "+strings.Join(m, ", "), true
 		}
 	}
-	if left > within {
+	if c.Issuer == issuerPublic && r.o.PublicCA != nil && cerr == nil && !missing {
+		// From the ACME CA: its renewal window (ARI), else two thirds of
+		// the lifetime, instead of --within.
+		d := r.acmeRenewal(ctx, c.ID, e.Thumbprint, cert)
+		r.renewals.Store(c.ID, d)
+		when := "at two thirds of its lifetime, " + d.At.UTC().Format(time.RFC3339)
+		if d.Problem != "" {
+			when += " (the CA's renewal window could not be had: " + d.Problem + ")"
+		}
+		if d.Source == "ari" {
+			when = fmt.Sprintf("in the CA's window %s to %s, at %s", d.WindowStart.UTC().Format(time.RFC3339), d.WindowEnd.UTC().Format(time.RFC3339), d.At.UTC().Format(time.RFC3339))
+		}
+		if !d.Due {
+			r.event(StepRequest, c.ID, c.RequestOn, EventSkipped, "renews %s: not due", when)
+			return false, nil
+		}
+		reason = "due: renews " + when
+	} else if left > within {
 		r.event(StepRequest, c.ID, c.RequestOn, EventSkipped, "valid until %s: not due", e.NotAfter.UTC().Format("2006-01-02"))
 		return false, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"edgecert/internal/acme"
 	"edgecert/internal/plan"
 	"edgecert/internal/store"
 )
@@ -34,6 +35,18 @@ type StatusRow struct {
 	Verified    Mark   `json:"verified"`
 	Waiting     string `json:"waiting,omitempty"`
 	Thumbprint  string `json:"thumbprint,omitempty"`
+	// ACME is the ACME step of a public certificate on its request_on row.
+	ACME *ACMEStep `json:"acme,omitempty"`
+}
+
+// ACMEStep is where the order of a public certificate is (order pending,
+// challenge waiting, valid, failed), with the CA's reason when it failed
+// and what was published for it to check.
+type ACMEStep struct {
+	Step        string `json:"step"`
+	ProblemType string `json:"problem_type,omitempty"`
+	Problem     string `json:"problem,omitempty"`
+	Checked     string `json:"checked,omitempty"`
 }
 
 // Done reports whether every step of the row is done.
@@ -61,11 +74,21 @@ func Status(p *plan.Plan, w *Workspace) (*StatusReport, error) {
 		return nil, err
 	}
 	rep := &StatusReport{Complete: true}
+	acmeDir := w.ACMEDir()
 	for i := range p.Certificates {
 		c := &p.Certificates[i]
 		rows, err := statusOf(c, w, j)
 		if err != nil {
 			return nil, err
+		}
+		if c.Issuer == issuerPublic {
+			if st := acme.ReadState(acmeDir, c.ID); st != nil {
+				for i := range rows {
+					if rows[i].Role == "request" {
+						rows[i].ACME = &ACMEStep{Step: st.Step, ProblemType: st.ProblemType, Problem: st.Problem, Checked: st.Checked}
+					}
+				}
+			}
 		}
 		var missing []string
 		for _, row := range rows {

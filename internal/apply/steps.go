@@ -43,7 +43,10 @@ func allServers(certs []*plan.Certificate) []string {
 // prepareChain fetches the CA chain (.p7b) once per run; ensureChain then
 // imports it on each server before anything else happens there (step 1:
 // R39, R41, R43, R51), so that chain imports overlap with key generation.
-func (r *runner) prepareChain(ctx context.Context) error {
+func (r *runner) prepareChain(ctx context.Context) (err error) {
+	if r.publicRoots, err = r.publicRootsP7B(); err != nil {
+		return err
+	}
 	p7b, err := r.chainFile(ctx)
 	if err != nil || p7b == nil {
 		return err
@@ -55,7 +58,7 @@ func (r *runner) prepareChain(ctx context.Context) error {
 
 // ensureChain imports the chain on server once per run.
 func (r *runner) ensureChain(server string) error {
-	if r.chainP7B == nil || !r.w.Local(server) {
+	if (r.chainP7B == nil && r.publicRoots == nil) || !r.w.Local(server) {
 		return nil
 	}
 	server = strings.ToLower(server)
@@ -81,6 +84,21 @@ func (r *runner) importChainOn(srv string) error {
 	st, _, err := r.w.Store(srv)
 	if err != nil {
 		return err
+	}
+	if r.publicRoots != nil {
+		unlock := r.w.lock(srv)
+		res, err := st.Import(r.publicRoots, store.ImportOptions{})
+		unlock()
+		if err != nil {
+			r.event(StepChain, "", srv, EventFailed, "%v", err)
+			return fmt.Errorf("apply: import the ACME CA's trusted roots on %s: %w", srv, err)
+		}
+		if len(res.Added) > 0 {
+			r.event(StepChain, "", srv, EventDone, "ACME CA's trusted roots imported (%d added to root)", len(res.Added))
+		}
+	}
+	if r.chainP7B == nil {
+		return nil
 	}
 	unlock := r.w.lock(srv)
 	res, err := st.Import(r.chainP7B, store.ImportOptions{})
@@ -238,7 +256,19 @@ func (r *runner) obtain(ctx context.Context, c *plan.Certificate, cs CertState) 
 	}
 	r.j.set(c.ID, c.FriendlyName, func(s *CertState) { s.RequestKey = keyID(req.PublicKey) })
 	if c.Issuer == issuerPublic {
-		return "", waitingPublic, r.writeOutbox(c, pend)
+		if r.o.PublicCA == nil {
+			return "", waitingPublic, r.writeOutbox(c, pend)
+		}
+		issued, err := r.issuePublic(ctx, c, cs, st, pend, req)
+		if err != nil {
+			return "", "", err
+		}
+		thumb, err := importIssued(st, c, cs.FriendlyName, issued.Leaf, issued.Chain)
+		if err != nil {
+			return "", "", err
+		}
+		r.event(StepImport, c.ID, c.RequestOn, EventDone, "certificate %s imported with the pending key", thumb)
+		return thumb, "", nil
 	}
 	issued, err := r.issue(ctx, c, cs, pend, req)
 	if errors.Is(err, errNoIssuer) {

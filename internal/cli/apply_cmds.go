@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"edgecert/internal/acme"
 	"edgecert/internal/apply"
 	"edgecert/internal/apply/demo"
 	"edgecert/internal/ca"
@@ -138,6 +139,7 @@ func (f *issuerFlags) open(ctx context.Context, env *Env) (apply.Issuer, func(),
 
 type applyOptions struct {
 	tf                              topoFlags
+	acmePass                        string
 	iss                             issuerFlags
 	dryRun, requireRevocation       bool
 	responses                       []string
@@ -154,7 +156,10 @@ func newApplyCmd(env *Env) *cobra.Command {
 order of the Lync procedures (R39, R43-R48, R57-R60): import the CA chain on
 every server; create each request on the plan's request_on server; have it
 issued by the internal CA (--ca URL or --ca-dir DIR) or, for a public CA,
-write it to DIR/outbox/ and wait for 'apply --import-response FILE'; copy
+order it from the ACME CA of the topology's acme: block (docs/topology.md;
+the account key is made once, sealed, in DIR/acme/; challenge records are
+always removed, also after a kill) or, without that block, write it to
+DIR/outbox/ and wait for 'apply --import-response FILE'; copy
 the certificate with its key (which must be exportable) to the other
 members, store to store in a workspace and as a .pfx with a random password
 between machines; assign the usages on every server; verify.
@@ -198,6 +203,7 @@ generation keeps every core busy meanwhile.`,
 	cmd.Flags().StringVar(&o.tpf, "transfer-password-file", "", "server mode: file with the .pfx transfer password")
 	cmd.Flags().BoolVar(&o.requireRevocation, "require-revocation", false, "fail when a CRL or OCSP responder is unreachable")
 	cmd.Flags().StringVarP(&o.output, "output", "o", formatTable, "output: table (progress on stderr) or json (JSON lines)")
+	addACMEFlag(cmd, &o.acmePass)
 	return cmd
 }
 
@@ -224,6 +230,10 @@ func runApply(ctx context.Context, env *Env, o *applyOptions) error {
 	opts := apply.Options{Now: env.Now, Rand: env.Rand, Issuer: iss, DryRun: o.dryRun,
 		Verify: verify.Options{RequireRevocation: o.requireRevocation}}
 	end := setProgress(env, o.output, &opts)
+	// A dry run says what would be ordered, without contacting the CA.
+	if opts.PublicCA, err = openPublicCA(ctx, env, &o.tf, ws, o.acmePass, o.dryRun); err != nil {
+		return err
+	}
 	if o.tpf != "" {
 		if opts.TransferPassword, err = readSecretFile(env, o.tpf, "transfer password"); err != nil {
 			return err
@@ -288,7 +298,7 @@ func (o *applyOptions) workspace(env *Env) (*plan.Plan, *apply.Workspace, error)
 }
 
 func applyErr(err error) error {
-	if errors.Is(err, apply.ErrInvalidInput) || errors.Is(err, store.ErrInvalidInput) {
+	if errors.Is(err, apply.ErrInvalidInput) || errors.Is(err, store.ErrInvalidInput) || errors.Is(err, acme.ErrInvalidInput) {
 		return invalidInput(err)
 	}
 	return err
@@ -358,7 +368,10 @@ func newStatusCmd(env *Env) *cobra.Command {
 		Long: `status shows, per site, certificate and server, a mark for each step: chain
 imported, requested, issued, imported, imported on the members, assigned and
 verified, and says "Run again" until every certificate is requested,
-installed, assigned and verified (R49). It changes nothing.
+installed, assigned and verified (R49). For each public certificate ordered
+from an ACME CA it shows the order's step (order pending, challenge waiting,
+valid, failed) and, when it failed, the CA's problem type and detail and the
+record or URL that was checked. It changes nothing.
 
 Exit status 0 when every certificate is done, 4 while work is left.`,
 		Example: `  edgecert status -t topology.yaml --workspace ws
@@ -410,7 +423,9 @@ assigned; its key is present and matches; every planned name is present
 (extra names are warnings; names compare as sets, case-insensitively); EKU and
 key usage; key algorithm and size; valid now (warning under 30 days); the
 chain builds to the server's root location; not revoked (CRL from the CDP, or
-OCSP); pool members hold the same certificate (R27, R38, R58).
+OCSP); pool members hold the same certificate (R27, R38, R58). With an acme:
+block, a public certificate's missing clientAuth or keyEncipherment (which
+ACME CAs no longer include) is a warning, not a failure.
 
 --live also connects over TLS to each endpoint of the plan (or NAME=ADDR from
 --endpoint, NAME being a certificate id, an endpoint host or a planned name),
@@ -463,7 +478,7 @@ func runVerify(ctx context.Context, env *Env, o *verifyOptions) error {
 		return err
 	}
 	vo := verify.Options{Now: env.Now, RequireRevocation: o.requireRevocation, SkipRevocation: o.skipRevocation,
-		WarnDays: o.warnDays, Certificates: o.certificates}
+		WarnDays: o.warnDays, Certificates: o.certificates, PublicACME: hasACME(&o.tf)}
 	for _, id := range o.certificates {
 		if !planHas(p, id) {
 			return invalidInput(fmt.Errorf("--certificate %s: no such certificate in the plan (see edgecert plan)", id))
@@ -622,6 +637,9 @@ type renewOptions struct {
 	dryRun       bool
 	output       string
 	certificates []string
+	acmePass     string
+	metricsFile  string
+	onChange     string
 }
 
 func newRenewCmd(env *Env) *cobra.Command {
@@ -635,10 +653,21 @@ and rolls it out like apply. For
 AudioVideoAuthentication and OAuthTokenIssuer it stages the new certificate
 with an effective date (R80-R82: A/V at the old expiry minus 8 hours, OAuth
 at least 24 hours before, the longer when both), keeping the current and
-previous certificates.`,
-		Example: `  edgecert renew -t topology.yaml --workspace ws --within 30d --ca-dir ca --passphrase-file ca.pass`,
-		Args:    cobra.NoArgs,
-		RunE:    func(c *cobra.Command, _ []string) error { return runRenew(c.Context(), env, o) },
+previous certificates.
+
+With an acme: block, the public certificates are renewed when their ACME CA
+says (ARI, RFC 9773: a random time in its suggested window, cached with its
+Retry-After so that a run with nothing near makes no network call), else at
+two thirds of their lifetime, and never later than a day before expiry (the
+A/V roll keeps its 8 hours); each decision is reported. renew exits 0 when
+nothing was due, so it can run from a systemd timer (examples/edgecert-renew.*)
+or cron; --metrics-file writes the expiry and renewal status for monitoring
+and --on-change runs a command on each server whose certificate changed.`,
+		Example: `  edgecert renew -t topology.yaml --workspace ws --within 30d --ca-dir ca --passphrase-file ca.pass
+  edgecert renew -t topology.yaml --workspace ws --ca-dir ca --passphrase-file ca.pass \
+      --metrics-file /var/lib/prometheus/node-exporter/edgecert.prom --on-change 'systemctl reload nginx'`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return runRenew(c.Context(), env, o) },
 	}
 	o.tf.add(cmd, true)
 	o.iss.add(cmd)
@@ -646,6 +675,9 @@ previous certificates.`,
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "print what would be renewed")
 	cmd.Flags().StringArrayVar(&o.certificates, "certificate", nil, "consider only this certificate id of the plan (repeatable)")
 	cmd.Flags().StringVarP(&o.output, "output", "o", formatTable, "output: table (progress on stderr) or json (JSON lines)")
+	cmd.Flags().StringVar(&o.metricsFile, "metrics-file", "", "write per-certificate expiry and renewal status here (Prometheus textfile collector, e.g. /var/lib/prometheus/node-exporter/edgecert.prom)")
+	cmd.Flags().StringVar(&o.onChange, "on-change", "", "shell command run after a certificate changed, once per server (env EDGECERT_CERTIFICATE, EDGECERT_SERVER, EDGECERT_THUMBPRINT)")
+	addACMEFlag(cmd, &o.acmePass)
 	return cmd
 }
 
@@ -671,10 +703,25 @@ func runRenew(ctx context.Context, env *Env, o *renewOptions) error {
 	}
 	opts := apply.Options{Now: env.Now, Rand: env.Rand, Issuer: iss, DryRun: o.dryRun, Certificates: o.certificates}
 	end := setProgress(env, o.output, &opts)
+	// Lazy: the CA is contacted only for a certificate whose renewal
+	// window is not cached (a dry run asks, and writes nothing).
+	if opts.PublicCA, err = openPublicCA(ctx, env, &o.tf, ws, o.acmePass, true); err != nil {
+		return err
+	}
 	res, err := apply.Renew(ctx, p, ws, within, opts)
 	end()
 	if err != nil && res == nil {
 		return applyErr(err)
+	}
+	if o.metricsFile != "" && !o.dryRun {
+		if merr := apply.WriteMetrics(o.metricsFile, p, ws, res, env.Now()); merr != nil {
+			return merr
+		}
+	}
+	if o.onChange != "" && !o.dryRun {
+		if herr := runOnChange(ctx, env, o.onChange, p, ws, res.Done); herr != nil {
+			err = errors.Join(err, herr)
+		}
 	}
 	if werr := writeApplyResult(env, o.output, res, o.dryRun); werr != nil {
 		return werr
@@ -725,7 +772,12 @@ CA root (R51, R61). Run it with: nginx -p OUT -c OUT/nginx.conf
 
 With --conf-d it writes, instead of nginx.conf, OUT/<server>.conf: the
 server blocks alone, every path absolute, no pid, events or logs, for the
-distribution's nginx under systemd to include from /etc/nginx/conf.d/.`,
+distribution's nginx under systemd to include from /etc/nginx/conf.d/.
+
+With an acme: block whose http01 rule covers the proxy's names, each port 80
+server also answers /.well-known/acme-challenge/ from the rule's webroot
+(nothing else on port 80 changes); before the certificate is issued only the
+port 80 servers are written, so run proxy nginx before apply and again after.`,
 		Example: `  # a private nginx instance
   edgecert proxy nginx -t topology.yaml --workspace ws --server rp01.contoso.com --out /srv/edgecert-nginx
 

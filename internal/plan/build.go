@@ -134,7 +134,34 @@ func Build(t *topology.Topology) (*Plan, error) {
 	if len(b.problems) > 0 {
 		return nil, b.problems
 	}
-	return b.finish(), nil
+	p := b.finish()
+	if ps := acmeProblems(t, p); len(ps) > 0 {
+		return nil, ps
+	}
+	return p, nil
+}
+
+// acmeProblems checks, when the topology names an ACME CA, that every name
+// of every public certificate has a challenge rule: a name without one
+// could never be validated, so it is an error before anything is ordered.
+func acmeProblems(t *topology.Topology, p *Plan) topology.Problems {
+	if t.ACME == nil {
+		return nil
+	}
+	var ps topology.Problems
+	for _, c := range p.Certificates {
+		if c.Issuer != topology.IssuerPublic {
+			continue
+		}
+		for _, name := range c.SANs {
+			if t.ACME.Rule(name) == nil {
+				ps = append(ps, topology.Problem{Pos: t.ACME.Pos, Rule: "acme",
+					Msg: fmt.Sprintf("%s of the public certificate %s matches no acme challenge rule", name, c.ID),
+					Fix: "add " + name + " (or its domain) to acme.challenges"})
+			}
+		}
+	}
+	return ps
 }
 
 // check reports what makes the topology impossible to plan. The loader

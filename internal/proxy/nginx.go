@@ -20,8 +20,10 @@ var ErrNoRules = errors.New("no publishing rule is covered by the reverse proxy 
 
 // Listener is one TLS listener certificate with the rules it serves.
 type Listener struct {
-	Name  string              // file stem, e.g. the plan id made file-safe
-	Cert  *x509.Certificate   // the planned certificate
+	Name string // file stem, e.g. the plan id made file-safe
+	// Cert is the planned certificate; nil while it is not issued yet (only
+	// the port 80 servers are written, so that ACME http-01 can validate).
+	Cert  *x509.Certificate
 	Chain []*x509.Certificate // its chain, issuer first, up to the root
 	Key   crypto.Signer
 	Rules []Rule
@@ -76,7 +78,11 @@ func WriteNginx(cfg Config) (*Files, error) {
 	if cfg.HTTPListen == "" {
 		cfg.HTTPListen = "0.0.0.0:80"
 	}
-	if len(cfg.UpstreamTrust) == 0 {
+	tls := false
+	for _, l := range cfg.Listeners {
+		tls = tls || l.Cert != nil
+	}
+	if len(cfg.UpstreamTrust) == 0 && tls {
 		return nil, errors.New("proxy: no upstream trust: import the internal CA chain on the reverse proxy first (R51)")
 	}
 	confName := "nginx.conf"
@@ -97,6 +103,15 @@ func WriteNginx(cfg Config) (*Files, error) {
 	for _, l := range cfg.Listeners {
 		if len(l.Rules) == 0 {
 			return nil, fmt.Errorf("proxy: %s: %w", l.Name, ErrNoRules)
+		}
+		if l.Cert == nil {
+			// Not issued yet (ACME http-01 needs port 80 first): the
+			// port 80 servers only.
+			if data.HTTPListen == "" {
+				return nil, fmt.Errorf("proxy: %s: %w", l.Name, ErrNotInstalled)
+			}
+			data.Listeners = append(data.Listeners, tmplListener{Name: l.Name, Rules: l.Rules})
+			continue
 		}
 		crt, key, chain := filepath.Join(dir, l.Name+".crt"), filepath.Join(dir, l.Name+".key"), filepath.Join(dir, l.Name+"-chain.pem")
 		keyPEM, err := certfmt.MarshalPrivateKeyPEM(l.Key)
@@ -126,8 +141,12 @@ func WriteNginx(cfg Config) (*Files, error) {
 		files.Certs, files.Keys, files.Chains = append(files.Certs, crt), append(files.Keys, key), append(files.Chains, chain)
 		data.Listeners = append(data.Listeners, tmplListener{Name: l.Name, Cert: crt, Key: key, Rules: l.Rules})
 	}
-	if err := atomicfile.Write(files.Trust, certfmt.EncodeCertificatePEM(cfg.UpstreamTrust...), 0o644); err != nil {
-		return nil, fmt.Errorf("proxy: %w", err)
+	if tls {
+		if err := atomicfile.Write(files.Trust, certfmt.EncodeCertificatePEM(cfg.UpstreamTrust...), 0o644); err != nil {
+			return nil, fmt.Errorf("proxy: %w", err)
+		}
+	} else {
+		files.Trust = "" // no TLS server yet: nothing is forwarded over TLS
 	}
 	tmpl := "conf.d"
 	if !cfg.ConfD {
@@ -204,6 +223,7 @@ http {
 # server_names_hash_bucket_size 128; in the http block of nginx.conf.
 {{template "servers" .}}{{end}}{{define "servers"}}{{range $l := .Listeners}}{{range $r := $l.Rules}}
     # Publishing rule: {{$r.Name}}
+{{- if $l.Cert}}
     server {
         listen {{$.Listen}} ssl;
         server_name {{join $r.Hosts " "}};
@@ -228,6 +248,9 @@ http {
             proxy_set_header X-Forwarded-Proto https;
         }
     }
+{{- else}}
+    # (no TLS listener yet: its certificate is not issued; run proxy nginx again after apply)
+{{- end}}
 {{- if $.HTTPListen}}
     server {
         listen {{$.HTTPListen}};
@@ -237,6 +260,13 @@ http {
         proxy_http_version 1.1;
         proxy_read_timeout 960s;
         proxy_buffering off;
+{{- end}}
+{{- if $r.ACMEWebroot}}
+        # ACME http-01 challenges, answered from the webroot edgecert writes.
+        location ^~ /.well-known/acme-challenge/ {
+            root {{$r.ACMEWebroot}};
+            default_type text/plain;
+        }
 {{- end}}
         location / {
             proxy_pass http://{{$r.HTTPUpstream}};

@@ -33,6 +33,9 @@ type Rule struct {
 	HTTPSUpstream string
 	HTTPUpstream  string
 	UpstreamName  string
+	// ACMEWebroot is the http-01 webroot of these names (the topology's
+	// acme block): port 80 answers /.well-known/acme-challenge/ from it.
+	ACMEWebroot string
 }
 
 // Upstreams overrides where a published internal FQDN is reached

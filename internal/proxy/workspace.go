@@ -31,20 +31,35 @@ func FromWorkspace(t *topology.Topology, p *plan.Plan, ws *apply.Workspace, serv
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
-		return nil, fmt.Errorf("proxy: no store for %s: %w", server, ErrNotInstalled)
+	cfg := &Config{}
+	if ok {
+		cfg.UpstreamTrust = roots(st)
 	}
-	cfg := &Config{UpstreamTrust: roots(st)}
 	for i := range p.Certificates {
 		c := &p.Certificates[i]
 		if (c.Kind != plan.KindReverseProxy && c.Kind != plan.KindEdgeExternalAndProxy) || !hasServer(c, server) {
 			continue
 		}
-		l, err := listener(ws, st, c, server)
+		rules := Rules(t, site, rp, c, up)
+		http01 := false
+		for i := range rules {
+			rules[i].ACMEWebroot = acmeWebroot(t, rules[i].Hosts)
+			http01 = http01 || rules[i].ACMEWebroot != ""
+		}
+		var l *Listener
+		err := fmt.Errorf("proxy: no store for %s: %w", server, ErrNotInstalled)
+		if ok {
+			l, err = listener(ws, st, c, server)
+		}
+		if errors.Is(err, ErrNotInstalled) && http01 {
+			// The certificate waits for its http-01 validation, which
+			// needs port 80 first.
+			l, err = &Listener{Name: listenerName(c)}, nil
+		}
 		if err != nil {
 			return nil, err
 		}
-		l.Rules = Rules(t, site, rp, c, up)
+		l.Rules = rules
 		cfg.Listeners = append(cfg.Listeners, *l)
 	}
 	if len(cfg.Listeners) == 0 {
@@ -96,6 +111,23 @@ func listener(ws *apply.Workspace, st *store.Store, c *plan.Certificate, server 
 	if err != nil {
 		return nil, fmt.Errorf("proxy: key of %s on %s: %w", c.ID, server, err)
 	}
-	name := strings.NewReplacer("/", "_", "+", "_").Replace(c.ID)
-	return &Listener{Name: name, Cert: cert, Chain: chain[1:], Key: key}, nil
+	return &Listener{Name: listenerName(c), Cert: cert, Chain: chain[1:], Key: key}, nil
+}
+
+func listenerName(c *plan.Certificate) string {
+	return strings.NewReplacer("/", "_", "+", "_").Replace(c.ID)
+}
+
+// acmeWebroot returns the http-01 webroot of the first of hosts that the
+// topology's acme block validates with http-01 ("" for none).
+func acmeWebroot(t *topology.Topology, hosts []string) string {
+	if t.ACME == nil {
+		return ""
+	}
+	for _, h := range hosts {
+		if r := t.ACME.Rule(h); r != nil && r.HTTP01 != nil {
+			return r.HTTP01.Webroot
+		}
+	}
+	return ""
 }

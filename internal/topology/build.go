@@ -25,6 +25,7 @@ func build(r *rawTopo, source, overlay string) *Topology {
 		PublicIMAOL:   r.AOL.V,
 		OfficeWebApps: r.OWA.V,
 		Key:           buildKey(r),
+		ACME:          buildACME(r.ACME),
 	}
 	if len(t.XMPPDomains) == 0 {
 		t.XMPPDomains = nil

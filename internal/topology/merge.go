@@ -20,6 +20,9 @@ func mergeOverlay(base, ov *rawTopo, c *collector) {
 	}
 	mergeSimpleURLs(base, ov)
 	setS(&base.OWA, ov.OWA)
+	if ov.ACME != nil {
+		base.ACME = ov.ACME // the overlay's block replaces the document's
+	}
 	setS(&base.KeyAlg, ov.KeyAlg)
 	if ov.KeyBits.Set {
 		base.KeyBits = ov.KeyBits

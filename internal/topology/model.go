@@ -29,6 +29,9 @@ type Topology struct {
 	// know, each starting with its rule id (such as Topology Builder's
 	// default simple URLs for a document that has none: "R83: …").
 	Warnings []string `json:"warnings,omitempty"`
+
+	// ACME, when set, issues the public certificates (nil: the outbox flow).
+	ACME *ACME `json:"acme,omitempty"`
 }
 
 // Organization holds the subject fields of every request.

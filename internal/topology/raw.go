@@ -84,6 +84,9 @@ type rawTopo struct {
 	// it has no Meet, or no Dialin, simple URL (Topology Builder's defaults
 	// apply).
 	XML, NoMeet, NoDialin bool
+
+	// ACME is the acme: block (nil: none).
+	ACME *rawACME
 }
 
 type rawSite struct {

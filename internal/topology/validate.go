@@ -38,6 +38,7 @@ func validate(r *rawTopo, c *collector) {
 	v.simpleURLs()
 	v.sites()
 	v.uniqueness()
+	v.acme()
 }
 
 func (v *validator) add(p Pos, rule, fix, format string, args ...any) {

@@ -41,6 +41,7 @@ func (d *ydec) topFields(r *rawTopo) map[string]fieldFn {
 			"admin":  func(_, v *yaml.Node) { r.Admin = d.str(v, "simple_urls.admin", false) },
 		})
 	}
+	f["acme"] = func(k, v *yaml.Node) { d.acme(r, k, v) }
 	if d.overlay {
 		f["edge_pools"] = func(_, v *yaml.Node) {
 			d.seq(v, "edge_pools", func(it *yaml.Node) {

@@ -43,8 +43,14 @@ func checkContents(c *plan.Certificate, f Finding, cert *x509.Certificate, opts 
 		// checked against them, so a staged roll verifies.
 		out = append(out, checkNames(c, f, cert.Subject.CommonName, cert.DNSNames, CheckNames, CheckExtraNames)...)
 	}
-	out = append(out, checkEKU(c, f, cert)...)
-	out = append(out, checkKeyUsage(c, f, cert)...)
+	usage := append(checkEKU(c, f, cert), checkKeyUsage(c, f, cert)...)
+	if opts.PublicACME && c.Issuer == "public" {
+		for i := range usage {
+			usage[i] = usage[i].warn(usage[i].Check, usage[i].Rule, usage[i].Message+" (the ACME CA issues server authentication only)",
+				"expected from a public ACME CA; where the usage is required (federation partners that check clientAuth), issue this certificate from the internal CA or through the outbox")
+		}
+	}
+	out = append(out, usage...)
 	out = append(out, checkKeyType(c, f, cert)...)
 	return append(out, checkValidity(f, cert, opts.Now(), opts.WarnDays, CheckValidity, CheckExpiry)...)
 }

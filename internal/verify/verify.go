@@ -144,6 +144,11 @@ type Options struct {
 	SkipRevocation bool
 	// RequireRevocation makes an unreachable CRL or OCSP responder an error.
 	RequireRevocation bool
+	// PublicACME says the public certificates come from an ACME CA: what
+	// such CAs no longer include (clientAuth, keyEncipherment; server
+	// authentication only, announced before ordering) is a warning, not an
+	// error, for them.
+	PublicACME bool
 	// WarnDays is the expiry warning window (default 30).
 	WarnDays int
 	// Certificates restricts the check to these plan ids (empty: all).
