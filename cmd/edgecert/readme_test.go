@@ -168,7 +168,7 @@ func TestReadmeQuickTour(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"go.mod", "go.sum", "cmd", "internal", "examples"} {
+	for _, name := range []string{"go.mod", "go.sum", "cmd", "internal", "examples", "scripts"} {
 		if err := os.Symlink(filepath.Join(repo, name), filepath.Join(dir, name)); err != nil {
 			t.Fatal(err)
 		}
@@ -195,7 +195,9 @@ func TestReadmeQuickTour(t *testing.T) {
 	}
 	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
 		"XDG_DATA_HOME="+filepath.Join(home, ".local", "share"), "GOFLAGS=-buildvcs=false -trimpath",
-		"GOCACHE="+caches[0], "GOMODCACHE="+caches[1], "GOPATH="+caches[2])
+		"GOCACHE="+caches[0], "GOMODCACHE="+caches[1], "GOPATH="+caches[2],
+		// The ACME lab's ports (scripts/acme-lab.sh), free ones here.
+		"ACME_LAB_DNS_PORT="+freePort(t), "ACME_LAB_PEBBLE_PORT="+freePort(t), "ACME_LAB_PEBBLE_MGMT_PORT="+freePort(t))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err = cmd.Run()
