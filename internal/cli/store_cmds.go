@@ -253,7 +253,8 @@ func warnImport(w io.Writer, res *store.ImportResult) {
 	}
 }
 
-// keyWord describes an entry's key for tables.
+// keyWord describes an entry's key for tables, in one word: exportable,
+// non-exportable, or - for none.
 func keyWord(e store.Entry) string {
 	switch {
 	case !e.HasKey:
@@ -261,7 +262,7 @@ func keyWord(e store.Entry) string {
 	case e.Exportable:
 		return "exportable"
 	}
-	return "yes"
+	return "non-exportable"
 }
 
 func storeListCmd(env *Env) *cobra.Command {

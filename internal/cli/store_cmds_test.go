@@ -408,3 +408,21 @@ func TestAssignStage(t *testing.T) {
 		t.Fatalf("yaml:\n%s", out)
 	}
 }
+
+func TestKeyWord(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		e    store.Entry
+		want string
+	}{
+		{"no key", store.Entry{}, "-"},
+		{"exportable key", store.Entry{HasKey: true, Exportable: true}, "exportable"},
+		{"key not exportable", store.Entry{HasKey: true}, "non-exportable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := keyWord(tc.e); got != tc.want || strings.Contains(got, " ") {
+				t.Fatalf("keyWord = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
