@@ -29,6 +29,7 @@ import (
 
 	"edgecert/internal/acmeserver"
 	"edgecert/internal/ca"
+	"edgecert/internal/testtool/testdns"
 )
 
 // legoUser is a lego account.
@@ -57,7 +58,7 @@ func freePort(t *testing.T) int {
 type acmeEnv struct {
 	tc                *testCA
 	ts                *testServer
-	dns               *testDNS
+	dns               *testdns.Server
 	httpPort, tlsPort int
 	dir               string // the WebServer directory URL
 }
@@ -69,9 +70,19 @@ func newACMEEnv(t *testing.T) *acmeEnv {
 	if _, err := ca.SetTemplate(tc.dir, tmplAuto, ca.TemplateChange{AllowedDNS: &names}); err != nil {
 		t.Fatal(err)
 	}
-	e := &acmeEnv{tc: tc, dns: startTestDNS(t), httpPort: freePort(t), tlsPort: freePort(t)}
+	// The engine reads the templates again at most once a second.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		refused, err := tc.eng.(*ca.Engine).CheckOrder(context.Background(), ca.Operator(), tmplAuto, []string{"evil.example"})
+		if err == nil && len(refused) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the engine does not apply the template's names: %v %v", refused, err)
+		}
+	}
+	e := &acmeEnv{tc: tc, dns: testdns.Start(t), httpPort: freePort(t), tlsPort: freePort(t)}
 	e.ts = startServer(t, tc, Config{ACME: &ACMEConfig{Validation: acmeserver.ValidationOptions{
-		Resolver: e.dns.addr, HTTPPort: e.httpPort, TLSPort: e.tlsPort, Attempts: 1, Timeout: 5 * time.Second,
+		Resolver: e.dns.Addr, HTTPPort: e.httpPort, TLSPort: e.tlsPort, Attempts: 1, Timeout: 5 * time.Second,
 	}}})
 	e.dir = e.ts.url + "/acme/" + tmplAuto + "/directory"
 	return e
@@ -137,7 +148,7 @@ func leaf(t *testing.T, pemChain []byte) *x509.Certificate {
 // dnsProvider answers dns-01 through the test DNS server, optionally
 // through a CNAME to another name.
 type dnsProvider struct {
-	d     *testDNS
+	d     *testdns.Server
 	cname bool
 }
 
@@ -145,10 +156,10 @@ func (p dnsProvider) Present(_ context.Context, domain, _, keyAuth string) error
 	sum := sha256.Sum256([]byte(keyAuth))
 	name := "_acme-challenge." + domain
 	if p.cname {
-		p.d.setCNAME(name, "delegated.validation.contoso.test")
+		p.d.SetCNAME(name, "delegated.validation.contoso.test")
 		name = "delegated.validation.contoso.test"
 	}
-	p.d.setTXT(name, "something else", base64.RawURLEncoding.EncodeToString(sum[:]))
+	p.d.SetTXT(name, "something else", base64.RawURLEncoding.EncodeToString(sum[:]))
 	return nil
 }
 

@@ -1,4 +1,7 @@
-package enroll
+// Package testdns is a small authoritative DNS server on loopback for the
+// tests of ACME validations (tests only): every name has the address
+// 127.0.0.1; TXT and CNAME records are set by the test.
+package testdns
 
 import (
 	"net"
@@ -9,43 +12,46 @@ import (
 	"github.com/miekg/dns"
 )
 
-// testDNS is a small authoritative DNS server on loopback for the ACME
-// validations: every name has the address 127.0.0.1, TXT and CNAME records
-// are set by the test.
-type testDNS struct {
-	addr  string
+// Server is the DNS server; Addr is its UDP address (host:port).
+type Server struct {
+	Addr  string
 	mu    sync.Mutex
 	txt   map[string][]string // fqdn (lower case, final dot) -> values
 	cname map[string]string
 }
 
-func startTestDNS(t *testing.T) *testDNS {
+// Start starts a server for the duration of t.
+func Start(t testing.TB) *Server {
 	t.Helper()
-	d := &testDNS{txt: map[string][]string{}, cname: map[string]string{}}
+	d := &Server{txt: map[string][]string{}, cname: map[string]string{}}
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.addr = pc.LocalAddr().String()
+	d.Addr = pc.LocalAddr().String()
 	srv := &dns.Server{PacketConn: pc, Handler: d}
 	go srv.ActivateAndServe()
 	t.Cleanup(func() { srv.Shutdown() })
 	return d
 }
 
-func (d *testDNS) setTXT(name string, values ...string) {
+// SetTXT sets the TXT records of name, one record per value.
+func (d *Server) SetTXT(name string, values ...string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.txt[dns.Fqdn(strings.ToLower(name))] = values
 }
 
-func (d *testDNS) setCNAME(name, target string) {
+// SetCNAME makes name an alias of target.
+func (d *Server) SetCNAME(name, target string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.cname[dns.Fqdn(strings.ToLower(name))] = dns.Fqdn(target)
 }
 
-func (d *testDNS) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
+// ServeDNS answers A (127.0.0.1), TXT and CNAME questions, following
+// CNAMEs as a recursive resolver would.
+func (d *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	m := new(dns.Msg)
 	m.SetReply(r)
 	m.Authoritative = true
