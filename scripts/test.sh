@@ -24,6 +24,7 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_pkgs+=(postgresql)
 [ -e /usr/lib/softhsm/libsofthsm2.so ] || need_pkgs+=(softhsm2)
 command -v chromium >/dev/null || need_pkgs+=(chromium)
 command -v curl >/dev/null || need_pkgs+=(curl)
+command -v certbot >/dev/null || need_pkgs+=(certbot)
 command -v gcc >/dev/null || need_pkgs+=(gcc)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   say "installing Debian packages: ${need_pkgs[*]}"
