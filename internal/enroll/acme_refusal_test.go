@@ -29,15 +29,18 @@ var b64 = base64.RawURLEncoding.EncodeToString
 // rawACME is an ACME client that builds every JWS itself, so that a test
 // can send what no real client would.
 type rawACME struct {
-	t    *testing.T
+	t    testing.TB
 	hc   *http.Client
 	dir  map[string]any
 	key  *ecdsa.PrivateKey
 	kid  string
 	base string // the template's URL prefix
+	// next is the Replay-Nonce of the last answer, which post uses (as
+	// clients do) instead of asking new-nonce.
+	next string
 }
 
-func newRawACME(t *testing.T, e *acmeEnv) *rawACME {
+func newRawACME(t testing.TB, e *acmeEnv) *rawACME {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	c := &rawACME{t: t, hc: e.tc.client(t), key: key, base: e.ts.url + "/acme/" + tmplAuto + "/"}
 	resp, err := c.hc.Get(e.dir)
@@ -108,12 +111,17 @@ func (c *rawACME) postBody(url string, body []byte) rawAnswer {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	c.next = resp.Header.Get("Replay-Nonce")
 	return rawAnswer{resp.StatusCode, resp.Header.Get("Location"), b}
 }
 
 func (c *rawACME) post(url string, payload any) rawAnswer {
 	c.t.Helper()
-	return c.postBody(url, jws(c.key, c.kid, c.nonce(), url, payload))
+	n := c.next
+	if n == "" {
+		n = c.nonce()
+	}
+	return c.postBody(url, jws(c.key, c.kid, n, url, payload))
 }
 
 // eabBinding is the externalAccountBinding of key for the EAB key k.
@@ -143,7 +151,7 @@ type http01Responder struct {
 	keys map[string]string
 }
 
-func startHTTP01(t *testing.T, port int) *http01Responder {
+func startHTTP01(t testing.TB, port int) *http01Responder {
 	r := &http01Responder{keys: map[string]string{}}
 	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
 	if err != nil {
@@ -196,7 +204,7 @@ func (c *rawACME) readyOrder(e *acmeEnv, h *http01Responder, names ...string) (o
 	return a.location, order
 }
 
-func csrFor(t *testing.T, names ...string) string {
+func csrFor(t testing.TB, names ...string) string {
 	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: names[0]}, DNSNames: names}, k)
 	if err != nil {

@@ -43,7 +43,7 @@ func (u *legoUser) GetRegistration() *acme.ExtendedAccount { return u.reg }
 func (u *legoUser) GetPrivateKey() crypto.Signer           { return u.key }
 
 // freePort returns a loopback port nothing listens on now.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -63,9 +63,9 @@ type acmeEnv struct {
 	dir               string // the WebServer directory URL
 }
 
-func newACMEEnv(t *testing.T) *acmeEnv {
+func newACMEEnv(t testing.TB) *acmeEnv {
 	t.Helper()
-	tc := newRealCA(t)
+	tc := newRealCAKey(t, "p256", "")
 	names := []string{"*.contoso.test"}
 	if _, err := ca.SetTemplate(tc.dir, tmplAuto, ca.TemplateChange{AllowedDNS: &names}); err != nil {
 		t.Fatal(err)
@@ -89,7 +89,7 @@ func newACMEEnv(t *testing.T) *acmeEnv {
 }
 
 // eab creates an External Account Binding key for user.
-func (e *acmeEnv) eab(t *testing.T, user string) *ca.EABKey {
+func (e *acmeEnv) eab(t testing.TB, user string) *ca.EABKey {
 	t.Helper()
 	k, err := e.tc.eng.(*ca.Engine).NewEABKey(context.Background(), user)
 	if err != nil {
@@ -127,7 +127,7 @@ func (e *acmeEnv) register(t *testing.T, c *lego.Client, u *legoUser, user strin
 	u.reg = reg
 }
 
-func (e *acmeEnv) certCount(t *testing.T) int {
+func (e *acmeEnv) certCount(t testing.TB) int {
 	t.Helper()
 	cs, err := e.tc.eng.(*ca.Engine).Certificates(context.Background(), false, 0)
 	if err != nil {
@@ -136,7 +136,7 @@ func (e *acmeEnv) certCount(t *testing.T) int {
 	return len(cs)
 }
 
-func leaf(t *testing.T, pemChain []byte) *x509.Certificate {
+func leaf(t testing.TB, pemChain []byte) *x509.Certificate {
 	t.Helper()
 	certs, err := certcrypto.ParsePEMBundle(pemChain)
 	if err != nil || len(certs) < 2 {
