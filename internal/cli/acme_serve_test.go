@@ -253,3 +253,32 @@ func readLeafSerialBytes(t *testing.T, b []byte) string {
 	}
 	return strings.ToUpper(certs[0].SerialNumber.Text(16))
 }
+
+// TestServeACMEFlags: bad --acme-* values are invalid input (exit 2) that
+// name the flag, before the CA is opened.
+func TestServeACMEFlags(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"http port 0", []string{"--acme-http-port", "0"}, "--acme-http-port"},
+		{"tls port too large", []string{"--acme-tls-port", "70000"}, "--acme-tls-port"},
+		{"resolver without port", []string{"--acme-resolver", "10.0.0.53"}, "--acme-resolver"},
+		{"resolver a name", []string{"--acme-resolver", "dns.contoso.net:53"}, "--acme-resolver"},
+		{"attempts", []string{"--acme-attempts", "0"}, "--acme-attempts"},
+		{"timeout", []string{"--acme-timeout", "2h"}, "--acme-timeout"},
+		{"url not https", []string{"--acme-url", "http://ca.contoso.net"}, "--acme-url"},
+		{"unbound without networks", []string{"--acme-unbound", "WebServer"}, "--acme-unbound"},
+		{"unbound bad network", []string{"--acme-unbound", "WebServer=10.0.0.0/33"}, "--acme-unbound"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var out, errw syncBuffer
+			args := append([]string{"ca", "serve", "--dir", dir, "--listen", "127.0.0.1:0"}, c.args...)
+			if code := runServeCmd(context.Background(), &out, &errw, args...); code != 2 || !strings.Contains(errw.String(), c.want) {
+				t.Fatalf("exit %d: %s", code, errw.String())
+			}
+		})
+	}
+}

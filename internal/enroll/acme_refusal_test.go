@@ -15,6 +15,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -357,5 +358,51 @@ func TestACMEFinalizeCrash(t *testing.T) {
 	}
 	if after := e.certCount(t); after != before {
 		t.Fatalf("%d certificates, %d before", after, before)
+	}
+}
+
+// TestACMEUnbound: a template opened to unbound accounts from a network
+// takes accounts without EAB from it, acting as acme-unbound (whose
+// Enroll the template must grant); from elsewhere, or for another
+// template, a binding is still required.
+func TestACMEUnbound(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		network string
+		want    int
+		problem string
+	}{
+		{"inside the network", "127.0.0.0/8", http.StatusCreated, ""},
+		{"outside the network", "10.0.0.0/8", 400, "externalAccountRequired"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rc := newRealCAKey(t, "p256", "")
+			eng := rc.eng.(*ca.Engine)
+			if err := eng.AddUser(context.Background(), ca.UserSpec{Name: acmeserver.UnboundUser, Groups: []string{"webadmins"}}); err != nil {
+				t.Fatal(err)
+			}
+			e := &acmeEnv{tc: rc, httpPort: freePort(t), tlsPort: freePort(t)}
+			e.ts = startServer(t, rc, Config{ACME: &ACMEConfig{Unbound: map[string][]netip.Prefix{tmplAuto: {netip.MustParsePrefix(tc.network)}}}})
+			e.dir = e.ts.url + "/acme/" + tmplAuto + "/directory"
+			c := newRawACME(t, e)
+			if c.dir["meta"].(map[string]any)["externalAccountRequired"] != false {
+				t.Fatalf("directory meta: %v", c.dir["meta"])
+			}
+			a := c.post(c.base+"new-account", map[string]any{"termsOfServiceAgreed": true})
+			if a.status != tc.want || a.problem() != tc.problem {
+				t.Fatalf("%d %s", a.status, a.body)
+			}
+			if a.status == http.StatusCreated {
+				c.kid = a.location
+				if o := c.post(c.base+"new-order", map[string]any{"identifiers": []map[string]string{{"type": "dns", "value": "lab.contoso.test"}}}); o.status != http.StatusCreated {
+					t.Fatalf("an unbound account's order: %d %s", o.status, o.body)
+				}
+			}
+			other := newRawACME(t, e)
+			other.base = e.ts.url + "/acme/WebServerApproval/"
+			if a := other.post(other.base+"new-account", map[string]any{}); a.status != 404 {
+				t.Fatalf("a template with approval serves ACME: %d %s", a.status, a.body)
+			}
+		})
 	}
 }
