@@ -20,9 +20,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"edgecert/internal/acmeserver"
 	"edgecert/internal/ca"
+	"edgecert/internal/testtool"
+	"edgecert/internal/testtool/testdns"
 )
 
 var b64 = base64.RawURLEncoding.EncodeToString
@@ -404,5 +407,47 @@ func TestACMEUnbound(t *testing.T) {
 				t.Fatalf("a template with approval serves ACME: %d %s", a.status, a.body)
 			}
 		})
+	}
+}
+
+// TestACMETwoServersOnePostgres: two servers on one PostgreSQL database,
+// under one public URL (as behind a load balancer), are one ACME service:
+// a nonce from one is accepted by the other (the nonce secret is in the
+// database), an account created at one orders at the other, and an order
+// validated at one finalizes at the other.
+func TestACMETwoServersOnePostgres(t *testing.T) {
+	dsn := testtool.PostgresSchema(t)
+	tc := newRealCAKey(t, "p256", dsn)
+	e := &acmeEnv{tc: tc, dns: testdns.Start(t), httpPort: freePort(t), tlsPort: freePort(t)}
+	val := acmeserver.ValidationOptions{Resolver: e.dns.Addr, HTTPPort: e.httpPort, Attempts: 1, Timeout: 5 * time.Second}
+	e.ts = startServer(t, tc, Config{ACME: &ACMEConfig{Validation: val}})
+	e.dir = e.ts.url + "/acme/" + tmplAuto + "/directory"
+	b := startServer(t, tc.another(t), Config{ACME: &ACMEConfig{BaseURL: e.ts.url, Validation: val}})
+	h := startHTTP01(t, e.httpPort)
+
+	c := newRawACME(t, e)
+	c.register(e, "alice") // at A
+	// The same request URLs, sent to B's socket.
+	atB := func(url string, body []byte) rawAnswer {
+		req, _ := http.NewRequest(http.MethodPost, strings.Replace(url, e.ts.url, b.url, 1), bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/jose+json")
+		resp, err := c.hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		c.next = resp.Header.Get("Replay-Nonce")
+		return rawAnswer{resp.StatusCode, resp.Header.Get("Location"), out}
+	}
+	order := c.base + "new-order"
+	a := atB(order, jws(c.key, c.kid, c.next, order, map[string]any{"identifiers": []map[string]string{{"type": "dns", "value": "two.contoso.test"}}}))
+	if a.status != http.StatusCreated {
+		t.Fatalf("A's nonce and account at B: %d %s", a.status, a.body)
+	}
+	_, ready := c.readyOrder(e, h, "three.contoso.test") // at A, starting with B's nonce
+	fin := ready["finalize"].(string)
+	if a := atB(fin, jws(c.key, c.kid, c.next, fin, map[string]string{"csr": csrFor(t, "three.contoso.test")})); !strings.Contains(string(a.body), `"valid"`) {
+		t.Fatalf("finalize at B of an order validated at A: %d %s", a.status, a.body)
 	}
 }
