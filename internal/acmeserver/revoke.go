@@ -107,7 +107,10 @@ func parseCertID(s string) (certID, error) {
 	}
 	aki, err1 := base64.RawURLEncoding.DecodeString(a)
 	ser, err2 := base64.RawURLEncoding.DecodeString(b)
-	if err1 != nil || err2 != nil || len(aki) == 0 || len(ser) == 0 || len(ser) > 21 || ser[0]&0x80 != 0 {
+	// The serial is the DER INTEGER's content octets: positive, minimal
+	// (no leading zero octet unless the next one has its high bit set).
+	if err1 != nil || err2 != nil || len(aki) == 0 || len(ser) == 0 || len(ser) > 21 || ser[0]&0x80 != 0 ||
+		ser[0] == 0 && (len(ser) == 1 || ser[1]&0x80 == 0) {
 		return certID{}, bad
 	}
 	return certID{aki: aki, serial: strings.ToUpper(new(big.Int).SetBytes(ser).Text(16))}, nil
