@@ -232,28 +232,31 @@ func (c *call) newOrder() {
 }
 
 // ownOrder loads an order of the request's account (others' are not found)
-// and brings its status up to date.
-func (c *call) ownOrder(ctx context.Context, req *signed, id string) (*db.ACMEOrder, []db.ACMEAuthz, error) {
-	o, err := c.s.svc.db.ACMEOrder(ctx, id)
+// and brings its status up to date; stored is the status in the database
+// (pending for an order that is ready: refresh).
+func (c *call) ownOrder(ctx context.Context, req *signed, id string) (o *db.ACMEOrder, authzs []db.ACMEAuthz, stored string, err error) {
+	o, err = c.s.svc.db.ACMEOrder(ctx, id)
 	if err != nil {
-		return nil, nil, dbProblem("order", err)
+		return nil, nil, "", dbProblem("order", err)
 	}
 	if o.AccountID != req.acct.ID {
-		return nil, nil, notFound("order")
+		return nil, nil, "", notFound("order")
 	}
-	authzs, err := c.s.svc.refresh(ctx, o)
-	return o, authzs, err
+	authzs, stored, err = c.s.svc.refresh(ctx, o)
+	return o, authzs, stored, err
 }
 
 // refresh brings a stored order's status up to date with its
 // authorizations, its expiry, and (for a processing order) the
 // certificate recorded for it: an order whose finalize died after the
 // certificate was recorded is valid with that certificate, one whose
-// finalize died before is ready again after processingGrace.
-func (sv *service) refresh(ctx context.Context, o *db.ACMEOrder) ([]db.ACMEAuthz, error) {
+// finalize died before is ready again after processingGrace. That a
+// pending order is ready (all its authorizations valid) is derived, not
+// written: it returns the status stored, which finalize moves from.
+func (sv *service) refresh(ctx context.Context, o *db.ACMEOrder) ([]db.ACMEAuthz, string, error) {
 	authzs, err := sv.db.ACMEOrderAuthzs(ctx, o.ID)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	now := sv.now()
 	from := o.Status
@@ -283,7 +286,7 @@ func (sv *service) refresh(ctx context.Context, o *db.ACMEOrder) ([]db.ACMEAuthz
 	case db.ACMEProcessing:
 		serial, err := sv.ca.IssuedFor(ctx, orderRef(o.ID))
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if serial != "" {
 			o.Status, o.Serial = db.ACMEValid, serial
@@ -291,23 +294,23 @@ func (sv *service) refresh(ctx context.Context, o *db.ACMEOrder) ([]db.ACMEAuthz
 			o.Status = db.ACMEReady
 		}
 	}
-	if o.Status == from {
-		return authzs, nil
+	if o.Status == from || from == db.ACMEPending && o.Status == db.ACMEReady {
+		return authzs, from, nil
 	}
 	o.Updated = now
 	err = sv.db.SetACMEOrder(ctx, *o, from)
 	if errors.Is(err, db.ErrConflict) { // another request moved it: read what it wrote
 		fresh, ferr := sv.db.ACMEOrder(ctx, o.ID)
 		if ferr != nil {
-			return nil, ferr
+			return nil, "", ferr
 		}
 		*o = *fresh
-		return authzs, nil
+		return authzs, o.Status, nil
 	}
 	if err == nil && (o.Status == db.ACMEValid || o.Status == db.ACMEInvalid) {
 		sv.observe("order", o.Status)
 	}
-	return authzs, err
+	return authzs, o.Status, err
 }
 
 // orderRef is what the CA records with an order's certificate.
@@ -319,7 +322,7 @@ func (c *call) orderResource(id string) {
 		c.fail(err)
 		return
 	}
-	o, authzs, err := c.ownOrder(c.r.Context(), req, id)
+	o, authzs, _, err := c.ownOrder(c.r.Context(), req, id)
 	if err != nil {
 		c.fail(err)
 		return
@@ -344,7 +347,7 @@ func (c *call) finalize(id string) {
 		c.fail(err)
 		return
 	}
-	o, authzs, err := c.ownOrder(ctx, req, id)
+	o, authzs, stored, err := c.ownOrder(ctx, req, id)
 	if err != nil {
 		c.fail(err)
 		return
@@ -374,7 +377,7 @@ func (c *call) finalize(id string) {
 		return
 	}
 	o.Status, o.Updated = db.ACMEProcessing, sv.now()
-	if err := sv.db.SetACMEOrder(ctx, *o, db.ACMEReady); err != nil {
+	if err := sv.db.SetACMEOrder(ctx, *o, stored); err != nil {
 		if errors.Is(err, db.ErrConflict) {
 			c.fail(NewProblem(OrderNotReady, "the order is being finalized"))
 			return
@@ -565,7 +568,7 @@ func (c *call) challenge(authzID, typ string) {
 		ch = a.Challenges[slices.IndexFunc(a.Challenges, func(ch db.ACMEChallenge) bool { return ch.Type == typ })]
 	}
 	if o, oerr := sv.db.ACMEOrder(ctx, a.OrderID); oerr == nil {
-		_, _ = sv.refresh(ctx, o)
+		_, _, _ = sv.refresh(ctx, o)
 	}
 	c.reply(http.StatusOK, c.challengeJSON(a, ch), "", up)
 }
@@ -579,7 +582,7 @@ func (c *call) certificate(orderID string) {
 		c.fail(err)
 		return
 	}
-	o, _, err := c.ownOrder(ctx, req, orderID)
+	o, _, _, err := c.ownOrder(ctx, req, orderID)
 	if err != nil {
 		c.fail(err)
 		return

@@ -333,7 +333,7 @@ func TestACMEFinalizeCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	o.Status = "processing"
-	if err := eng.ACMEDB().SetACMEOrder(ctx, *o, "ready"); err != nil {
+	if err := eng.ACMEDB().SetACMEOrder(ctx, *o, "pending"); err != nil { // ready is derived, pending is stored
 		t.Fatal(err)
 	}
 	p, _ := eng.PrincipalFor(ctx, "alice")
