@@ -117,6 +117,8 @@ type call struct {
 	t    Template
 	dir  string
 	path []string // after /acme/<template>/
+	// acct is the account the JWS's kid named, once looked up.
+	acct *db.ACMEAccount
 }
 
 // fail writes err as a problem with a fresh nonce, and counts it.
@@ -177,6 +179,7 @@ func (a accountKeys) AccountKey(ctx context.Context, kid string) (crypto.PublicK
 	if err != nil {
 		return nil, err
 	}
+	a.c.acct = acct
 	return ParseJWK(acct.JWK)
 }
 
@@ -211,11 +214,10 @@ func (c *call) verifyKID(url string) (*signed, error) {
 	if err != nil {
 		return nil, err
 	}
-	acct, err := c.account(c.r.Context(), req.KID)
-	if err != nil {
-		return nil, ProblemFrom(err)
+	if c.acct == nil { // verify looked it up for the kid
+		return nil, NewProblem(ServerInternal, "no account")
 	}
-	return &signed{Request: req, acct: acct}, nil
+	return &signed{Request: req, acct: c.acct}, nil
 }
 
 // dbProblem turns a database error into a problem: a missing record is

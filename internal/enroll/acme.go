@@ -55,8 +55,11 @@ const nonceSecretName = "nonce-hmac"
 
 // acmeState is the ACME server, built once the base URL is known.
 type acmeState struct {
-	h       atomic.Pointer[http.Handler]
-	outcome sync.Map // acmeKey -> *atomic.Uint64
+	h atomic.Pointer[http.Handler]
+	// deadline bounds one ACME request: the database deadline, and a
+	// challenge's validation attempts.
+	deadline time.Duration
+	outcome  sync.Map // acmeKey -> *atomic.Uint64
 }
 
 type acmeKey struct{ kind, value string }
@@ -100,6 +103,8 @@ func (s *Server) startACME(ctx context.Context, base string) error {
 	if err != nil {
 		return err
 	}
+	v := cfg.Validation
+	s.acme.deadline = s.cfg.DBTimeout + time.Duration(max(v.Attempts, 3))*(max(v.Timeout, 10*time.Second)+max(v.Pause, time.Second))
 	h := srv.Handler()
 	s.acme.h.Store(&h)
 	return nil
@@ -112,7 +117,9 @@ func (s *Server) handleACME(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "ACME is not served", http.StatusNotFound)
 		return
 	}
-	(*h).ServeHTTP(w, r)
+	ctx, cancel := context.WithTimeout(r.Context(), s.acme.deadline)
+	defer cancel()
+	(*h).ServeHTTP(w, r.WithContext(ctx))
 }
 
 func (s *Server) writeACMECounts(w *bufio.Writer) {
