@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -449,5 +450,38 @@ func TestACMETwoServersOnePostgres(t *testing.T) {
 	fin := ready["finalize"].(string)
 	if a := atB(fin, jws(c.key, c.kid, c.next, fin, map[string]string{"csr": csrFor(t, "three.contoso.test")})); !strings.Contains(string(a.body), `"valid"`) {
 		t.Fatalf("finalize at B of an order validated at A: %d %s", a.status, a.body)
+	}
+}
+
+// TestACMEFinalizeDiedBeforeCommit: a finalize that died before the CA
+// recorded a certificate leaves the order processing; readers are told to
+// retry, and two minutes later the order is ready again and finalizes.
+func TestACMEFinalizeDiedBeforeCommit(t *testing.T) {
+	var skew atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	e := newACMEEnvAt(t, now)
+	h := startHTTP01(t, e.httpPort)
+	c := newRawACME(t, e)
+	c.register(e, "alice")
+	orderURL, order := c.readyOrder(e, h, "died.contoso.test")
+	id := orderURL[strings.LastIndex(orderURL, "/")+1:]
+	d := e.tc.eng.(*ca.Engine).ACMEDB()
+	o, err := d.ACMEOrder(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Status, o.Updated = "processing", now()
+	if err := d.SetACMEOrder(context.Background(), *o, "pending"); err != nil {
+		t.Fatal(err)
+	}
+	if a := c.post(orderURL, nil); !strings.Contains(string(a.body), `"processing"`) {
+		t.Fatalf("just after: %s", a.body)
+	}
+	skew.Store(int64(3 * time.Minute))
+	if a := c.post(orderURL, nil); !strings.Contains(string(a.body), `"ready"`) {
+		t.Fatalf("past the grace: %s", a.body)
+	}
+	if a := c.post(order["finalize"].(string), map[string]string{"csr": csrFor(t, "died.contoso.test")}); !strings.Contains(string(a.body), `"valid"`) {
+		t.Fatalf("finalize again: %d %s", a.status, a.body)
 	}
 }

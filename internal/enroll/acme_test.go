@@ -63,7 +63,10 @@ type acmeEnv struct {
 	dir               string // the WebServer directory URL
 }
 
-func newACMEEnv(t testing.TB) *acmeEnv {
+func newACMEEnv(t testing.TB) *acmeEnv { return newACMEEnvAt(t, nil) }
+
+// newACMEEnvAt is newACMEEnv with the server's clock (nil: time.Now).
+func newACMEEnvAt(t testing.TB, now func() time.Time) *acmeEnv {
 	t.Helper()
 	tc := newRealCAKey(t, "p256", "")
 	names := []string{"*.contoso.test"}
@@ -81,9 +84,9 @@ func newACMEEnv(t testing.TB) *acmeEnv {
 		}
 	}
 	e := &acmeEnv{tc: tc, dns: testdns.Start(t), httpPort: freePort(t), tlsPort: freePort(t)}
-	e.ts = startServer(t, tc, Config{ACME: &ACMEConfig{Validation: acmeserver.ValidationOptions{
+	e.ts = startServerAt(t, tc, Config{ACME: &ACMEConfig{Validation: acmeserver.ValidationOptions{
 		Resolver: e.dns.Addr, HTTPPort: e.httpPort, TLSPort: e.tlsPort, Attempts: 1, Timeout: 5 * time.Second,
-	}}})
+	}}}, now)
 	e.dir = e.ts.url + "/acme/" + tmplAuto + "/directory"
 	return e
 }
