@@ -172,7 +172,8 @@ func (p dnsProvider) CleanUp(context.Context, string, string, string) error { re
 // an EAB-bound account, http-01, tls-alpn-01 and dns-01 (through a CNAME)
 // validated by the CA itself, certificates that the CA lists, an ARI
 // renewal whose replaces is recorded (and refused a second time), a key
-// rollover after which the old key is refused, and a revocation.
+// rollover after which the old key is refused, and a revocation that the
+// next CRL carries.
 func TestACMELego(t *testing.T) {
 	e := newACMEEnv(t)
 	ctx := context.Background()
@@ -273,6 +274,14 @@ func TestACMELego(t *testing.T) {
 	revoked, err := e.tc.eng.(*ca.Engine).Certificates(ctx, true, 0)
 	if err != nil || len(revoked) != 1 || revoked[0].Serial != serial {
 		t.Fatalf("revoked: %+v %v", revoked, err)
+	}
+	crlDER, err := e.tc.eng.CRL(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crl, err := x509.ParseRevocationList(crlDER)
+	if err != nil || len(crl.RevokedCertificateEntries) != 1 || strings.ToUpper(crl.RevokedCertificateEntries[0].SerialNumber.Text(16)) != serial {
+		t.Fatalf("the CRL after the ACME revocation: %v", err)
 	}
 	if err := rolled.Certificate.Revoke(ctx, renewed.Certificate); err == nil || !strings.Contains(err.Error(), "alreadyRevoked") {
 		t.Fatalf("revoked twice: %v", err)
