@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"edgecert/internal/acmeserver"
+	"edgecert/internal/testtool"
 )
 
 // BenchmarkACMEOrders runs complete ACME flows against the real server
@@ -23,10 +25,28 @@ import (
 // per second and the p50/p99 of one flow (docs/BENCHMARKS.md).
 //
 //	go test ./internal/enroll -run '^$' -bench BenchmarkACMEOrders -benchtime 2000x
+//
+// With EDGECERT_TEST_PG_DSN set, it runs on PostgreSQL as well.
 func BenchmarkACMEOrders(b *testing.B) {
-	for _, flows := range []int{1, 8, 64} {
-		b.Run(fmt.Sprintf("flows=%d", flows), func(b *testing.B) {
-			e := newACMEEnv(b)
+	dbs := []string{"sqlite"}
+	if os.Getenv("EDGECERT_TEST_PG_DSN") != "" {
+		dbs = append(dbs, "postgres")
+	}
+	for _, backend := range dbs {
+		for _, flows := range []int{1, 8, 64} {
+			b.Run(fmt.Sprintf("db=%s/flows=%d", backend, flows), func(b *testing.B) { benchACMEOrders(b, backend, flows) })
+		}
+	}
+}
+
+func benchACMEOrders(b *testing.B, backend string, flows int) {
+	{
+		{
+			dsn := ""
+			if backend == "postgres" {
+				dsn = testtool.PostgresSchema(b)
+			}
+			e := newACMEEnvAt(b, nil, dsn)
 			h := startHTTP01(b, e.httpPort)
 			clients := make([]*rawACME, flows)
 			for i := range clients {
@@ -71,7 +91,7 @@ func BenchmarkACMEOrders(b *testing.B) {
 			b.ReportMetric(float64(len(lat))/el.Seconds(), "orders/s")
 			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
-		})
+		}
 	}
 }
 

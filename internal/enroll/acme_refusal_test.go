@@ -459,7 +459,7 @@ func TestACMETwoServersOnePostgres(t *testing.T) {
 func TestACMEFinalizeDiedBeforeCommit(t *testing.T) {
 	var skew atomic.Int64
 	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
-	e := newACMEEnvAt(t, now)
+	e := newACMEEnvAt(t, now, "")
 	h := startHTTP01(t, e.httpPort)
 	c := newRawACME(t, e)
 	c.register(e, "alice")

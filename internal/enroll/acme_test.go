@@ -63,12 +63,13 @@ type acmeEnv struct {
 	dir               string // the WebServer directory URL
 }
 
-func newACMEEnv(t testing.TB) *acmeEnv { return newACMEEnvAt(t, nil) }
+func newACMEEnv(t testing.TB) *acmeEnv { return newACMEEnvAt(t, nil, "") }
 
-// newACMEEnvAt is newACMEEnv with the server's clock (nil: time.Now).
-func newACMEEnvAt(t testing.TB, now func() time.Time) *acmeEnv {
+// newACMEEnvAt is newACMEEnv with the server's clock (nil: time.Now) and
+// database (empty: SQLite in the CA directory).
+func newACMEEnvAt(t testing.TB, now func() time.Time, dsn string) *acmeEnv {
 	t.Helper()
-	tc := newRealCAKey(t, "p256", "")
+	tc := newRealCAKey(t, "p256", dsn)
 	names := []string{"*.contoso.test"}
 	if _, err := ca.SetTemplate(tc.dir, tmplAuto, ca.TemplateChange{AllowedDNS: &names}); err != nil {
 		t.Fatal(err)
