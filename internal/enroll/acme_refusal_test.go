@@ -72,9 +72,13 @@ func (c *rawACME) nonce() string {
 }
 
 // jws signs payload (nil: POST-as-GET) for url with key, naming the
-// account by kid (or carrying the jwk when kid is "").
+// account by kid (or carrying the jwk when kid is ""), with nonce (none
+// when "").
 func jws(key *ecdsa.PrivateKey, kid, nonce, url string, payload any) []byte {
-	h := map[string]any{"alg": "ES256", "nonce": nonce, "url": url}
+	h := map[string]any{"alg": "ES256", "url": url}
+	if nonce != "" { // a key change's inner JWS has none
+		h["nonce"] = nonce
+	}
 	if kid != "" {
 		h["kid"] = kid
 	} else {
@@ -483,5 +487,78 @@ func TestACMEFinalizeDiedBeforeCommit(t *testing.T) {
 	}
 	if a := c.post(order["finalize"].(string), map[string]string{"csr": csrFor(t, "died.contoso.test")}); !strings.Contains(string(a.body), `"valid"`) {
 		t.Fatalf("finalize again: %d %s", a.status, a.body)
+	}
+}
+
+// TestACMEAccountResources: onlyReturnExisting, a second newAccount with
+// the same key, contact updates, the orders list, authorization and
+// account deactivation, and a key change to another account's key.
+func TestACMEAccountResources(t *testing.T) {
+	e := newACMEEnv(t)
+	c := newRawACME(t, e)
+	newAcct := c.base + "new-account"
+	if a := c.post(newAcct, map[string]any{"onlyReturnExisting": true}); a.problem() != "accountDoesNotExist" {
+		t.Fatalf("onlyReturnExisting for a new key: %d %s", a.status, a.body)
+	}
+	c.register(e, "alice")
+	kid := c.kid
+	c.kid = ""
+	if a := c.post(newAcct, map[string]any{"onlyReturnExisting": true}); a.status != 200 || a.location != kid {
+		t.Fatalf("onlyReturnExisting for the key: %d %s %s", a.status, a.location, a.body)
+	}
+	if a := c.post(newAcct, map[string]any{}); a.status != 200 || a.location != kid {
+		t.Fatalf("newAccount again with the key: %d %s", a.status, a.body)
+	}
+	c.kid = kid
+	for _, tc := range []struct {
+		contact []string
+		status  int
+		want    string
+	}{
+		{[]string{"mailto:pki@contoso.test"}, 200, ""},
+		{[]string{"tel:+1555"}, 400, "unsupportedContact"},
+		{[]string{"mailto:a@b.test?subject=x"}, 400, "invalidContact"},
+		{[]string{"mailto:a@b.test,c@d.test"}, 400, "invalidContact"},
+	} {
+		a := c.post(kid, map[string]any{"contact": tc.contact})
+		if a.status != tc.status || a.problem() != tc.want {
+			t.Fatalf("contact %v: %d %s", tc.contact, a.status, a.body)
+		}
+	}
+	if a := c.post(kid, nil); !strings.Contains(string(a.body), "mailto:pki@contoso.test") {
+		t.Fatalf("the account: %s", a.body)
+	}
+	o := c.post(c.base+"new-order", map[string]any{"identifiers": []map[string]string{{"type": "dns", "value": "list.contoso.test"}}})
+	var order struct{ Authorizations []string }
+	json.Unmarshal(o.body, &order)
+	var list struct{ Orders []string }
+	json.Unmarshal(c.post(kid+"/orders", nil).body, &list)
+	if len(list.Orders) != 1 || list.Orders[0] != o.location {
+		t.Fatalf("orders list: %+v, created %s", list, o.location)
+	}
+	if a := c.post(order.Authorizations[0], map[string]string{"status": "deactivated"}); !strings.Contains(string(a.body), `"deactivated"`) {
+		t.Fatalf("authorization deactivation: %s", a.body)
+	}
+	if a := c.post(o.location, nil); !strings.Contains(string(a.body), `"invalid"`) {
+		t.Fatalf("an order with a deactivated authorization: %s", a.body)
+	}
+	// Another account's key is refused for a key change (409).
+	other := newRawACME(t, e)
+	other.register(e, "bob")
+	if a := other.post(c.base+"acct/"+strings.TrimPrefix(kid, c.base+"acct/"), nil); a.status != 403 {
+		t.Fatalf("another account reads this one: %d %s", a.status, a.body)
+	}
+	kc := c.base + "key-change"
+	inner := jws(other.key, "", "", kc, map[string]any{"account": kid, "oldKey": jwkOf(&c.key.PublicKey)})
+	var innerObj map[string]any
+	json.Unmarshal(inner, &innerObj)
+	if a := c.post(kc, innerObj); a.status != http.StatusConflict {
+		t.Fatalf("key change to another account's key: %d %s", a.status, a.body)
+	}
+	if a := c.post(kid, map[string]string{"status": "deactivated"}); !strings.Contains(string(a.body), `"deactivated"`) {
+		t.Fatalf("deactivation: %s", a.body)
+	}
+	if a := c.post(kid, nil); a.status != 403 || a.problem() != "unauthorized" {
+		t.Fatalf("a deactivated account: %d %s", a.status, a.body)
 	}
 }
