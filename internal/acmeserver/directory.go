@@ -5,9 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
+	"time"
+
+	"edgecert/internal/db"
 )
 
 // Template is what the ACME server needs of a CA template.
@@ -34,6 +39,22 @@ type Config struct {
 	BaseURL   string
 	Nonces    *Nonces
 	Templates Templates
+
+	// DB and CA serve accounts, orders, authorizations, challenges,
+	// certificates, revocation and renewal information; without them
+	// only the directory and newNonce are served.
+	DB *db.DB
+	CA CA
+	// Validation configures the challenges the CA validates.
+	Validation ValidationOptions
+	// Unbound opens templates to accounts without External Account
+	// Binding from the given networks (the weaker choice; docs/acme.md):
+	// such accounts act as UnboundUser. A template listed here must say
+	// ExternalAccountRequired false (the Templates lookup decides it).
+	Unbound map[string][]netip.Prefix
+	Now     func() time.Time // the clock (time.Now)
+	Rand    io.Reader        // ids and tokens (crypto/rand.Reader)
+	Observe Observer         // told of orders, challenges and errors; may be nil
 }
 
 // The endpoints under /acme/<template>/.
@@ -54,6 +75,8 @@ type Server struct {
 	prefix    string // base's path
 	nonces    *Nonces
 	templates Templates
+	svc       *service // nil: directory and newNonce only
+	unbound   map[string][]netip.Prefix
 }
 
 // NewServer checks c and returns a Server.
@@ -66,7 +89,30 @@ func NewServer(c Config) (*Server, error) {
 		return nil, errors.New("acme server: no nonces or templates")
 	}
 	base := strings.TrimSuffix(c.BaseURL, "/")
-	return &Server{base: base, origin: u.Scheme + "://" + u.Host, prefix: strings.TrimSuffix(u.EscapedPath(), "/"), nonces: c.Nonces, templates: c.Templates}, nil
+	s := &Server{base: base, origin: u.Scheme + "://" + u.Host, prefix: strings.TrimSuffix(u.EscapedPath(), "/"), nonces: c.Nonces, templates: c.Templates, unbound: c.Unbound}
+	if err := s.newService(c); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// unboundAllowed reports whether r comes from a network template is
+// opened to for unbound accounts.
+func (s *Server) unboundAllowed(template string, r *http.Request) bool {
+	nets := s.unbound[template]
+	if len(nets) == 0 {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	for _, n := range nets {
+		if n.Contains(ap.Addr().Unmap()) {
+			return true
+		}
+	}
+	return false
 }
 
 // URL is the absolute URL of a template's endpoint.
@@ -117,22 +163,26 @@ func (s *Server) Directory(t Template) Directory {
 	}
 }
 
-// Handler serves /acme/<template>/directory and /acme/<template>/new-nonce
-// (under BaseURL's path); other resources are still to come (docs/acme.md)
-// and are answered with a problem.
+// Handler serves every ACME resource under /acme/<template>/ (under
+// BaseURL's path): the directory and newNonce always, the others when the
+// Server has a database and a CA (docs/acme.md).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc(s.prefix+"/acme/{template}/{endpoint}", s.serve)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc(s.prefix+"/acme/{template}/{rest...}", s.serve)
+	none := func(w http.ResponseWriter, r *http.Request) {
 		p := NewProblem(Malformed, "no ACME resource at %s", quoteShort(r.URL.Path))
 		p.Status = http.StatusNotFound
 		WriteProblem(w, p, nil, "")
-	})
+	}
+	mux.HandleFunc(s.prefix+"/acme/{template}", none) // not redirected to .../
+	mux.HandleFunc("/", none)
 	return mux
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	name, endpoint := r.PathValue("template"), r.PathValue("endpoint")
+	name, rest := r.PathValue("template"), r.PathValue("rest")
+	path := strings.Split(rest, "/")
+	endpoint := rest // one segment for the directory and newNonce
 	notFound := func() {
 		p := NewProblem(Malformed, "no ACME directory for template %s", quoteShort(name))
 		p.Status = http.StatusNotFound
@@ -182,9 +232,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusNoContent)
 		}
 	default:
-		p := NewProblem(Malformed, "the ACME resource %s is not served yet", quoteShort(endpoint))
-		p.Status = http.StatusNotFound
-		WriteProblem(w, p, s.nonces, dir)
+		if s.svc == nil || len(path) > 3 || len(rest) > 512 {
+			p := NewProblem(Malformed, "the ACME resource %s is not served", quoteShort(rest))
+			p.Status = http.StatusNotFound
+			WriteProblem(w, p, s.nonces, dir)
+			return
+		}
+		(&call{s: s, w: w, r: r, t: t, dir: dir, path: path}).route()
 	}
 }
 

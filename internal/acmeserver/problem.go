@@ -14,6 +14,7 @@ type ErrorType string
 // The RFC 8555 error types this server sends.
 const (
 	AccountDoesNotExist     ErrorType = "accountDoesNotExist"
+	AlreadyReplaced         ErrorType = "alreadyReplaced" // RFC 9773
 	AlreadyRevoked          ErrorType = "alreadyRevoked"
 	BadCSR                  ErrorType = "badCSR"
 	BadNonce                ErrorType = "badNonce"

@@ -139,6 +139,13 @@ func (e *Engine) audit(ctx context.Context, a db.Audit) {
 // Submit takes a PKCS#10 request (PEM or DER) for template (empty: the
 // template named in the request) and either issues it or stores it as pending.
 func (e *Engine) Submit(ctx context.Context, p *Principal, csrData []byte, template string) (*Result, error) {
+	return e.submit(ctx, p, csrData, template, "")
+}
+
+// submit is Submit; detail goes into the audit entry recorded with an
+// issued certificate, in the same transaction (an ACME order's id, so that
+// the order finds its certificate after a crash: IssuedFor).
+func (e *Engine) submit(ctx context.Context, p *Principal, csrData []byte, template, detail string) (*Result, error) {
 	if p == nil {
 		return nil, fmt.Errorf("no caller: %w", ErrUnauthenticated)
 	}
@@ -180,7 +187,7 @@ func (e *Engine) Submit(ctx context.Context, p *Principal, csrData []byte, templ
 	cert := w.cert
 	serial := serialHex(cert.SerialNumber)
 	c := db.Cert{Serial: serial, Requester: p.Name, Template: t.Name, Subject: w.subject, NotBefore: cert.NotBefore, NotAfter: cert.NotAfter, DER: cert.Raw}
-	id, err := e.db.InsertIssued(ctx, r, c, db.Audit{At: now, Actor: p.Name, Action: "submit", Template: t.Name, Subject: w.subject, Serial: serial, Result: "issued"})
+	id, err := e.db.InsertIssued(ctx, r, c, db.Audit{At: now, Actor: p.Name, Action: "submit", Template: t.Name, Subject: w.subject, Serial: serial, Result: "issued", Detail: detail})
 	if err != nil {
 		return nil, recordErr(err, serial)
 	}

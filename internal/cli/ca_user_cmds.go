@@ -53,7 +53,43 @@ func newCAUserChangeCmds(env *Env) []*cobra.Command {
 		func(e *ca.Engine, name string) error {
 			return e.ChangeUser(env.Ctx, name, ca.UserChange{Disabled: &no})
 		})
-	return []*cobra.Command{remove, disable, enable, newCAUserPasswdCmd(env), newCAUserSetCmd(env)}
+	return []*cobra.Command{remove, disable, enable, newCAUserPasswdCmd(env), newCAUserSetCmd(env), newCAUserACMEEABCmd(env)}
+}
+
+// newCAUserACMEEABCmd creates an External Account Binding key: ACME
+// accounts bound with it act as the user (docs/acme.md).
+func newCAUserACMEEABCmd(env *Env) *cobra.Command {
+	o := &caCommon{}
+	var output string
+	cmd := &cobra.Command{
+		Use:   "acme-eab --dir DIR NAME [-o json]",
+		Short: "Create an ACME External Account Binding key: accounts bound with it act as the user",
+		Example: `  edgecert ca user acme-eab --dir ca webadmin
+  edgecert ca user acme-eab --dir ca webadmin -o json
+  certbot register --server https://ca.contoso.net:8443/acme/WebServer/directory --eab-kid KID --eab-hmac-key HMAC_KEY`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(output); err != nil {
+				return err
+			}
+			e, err := o.open(env, false)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			k, err := e.NewEABKey(env.Ctx, args[0])
+			if err != nil {
+				return caErr(err)
+			}
+			return render(env.Out, output, k, func(w io.Writer, width int) error {
+				_, err := fmt.Fprintf(w, "kid       %s\nhmac_key  %s\n", k.KID, k.HMACKey)
+				return err
+			})
+		},
+	}
+	o.add(cmd, false)
+	addOutputFlag(cmd, &output)
+	return cmd
 }
 
 func newCAUserPasswdCmd(env *Env) *cobra.Command {

@@ -33,6 +33,7 @@ type caServeOptions struct {
 	shutdown, dbTimeout          time.Duration
 	verbose                      bool
 	workers                      int
+	acme                         acmeServeOptions
 }
 
 func newCAServeCmd(env *Env) *cobra.Command {
@@ -75,14 +76,26 @@ CGO_ENABLED=1 GOEXPERIMENT=boringcrypto for BoringSSL's faster RSA.
 key in memory (one per CPU) and a network HSM (four per CPU, whose
 signatures wait on the device); a software token such as SoftHSM2 signs on
 this machine's CPUs, and one per CPU gives it a shorter tail
-(docs/BENCHMARKS.md).`,
+(docs/BENCHMARKS.md).
+
+ACME (RFC 8555, docs/acme.md) is served on the HTTPS listener, one directory
+per template: /acme/<template>/directory. Accounts need an External Account
+Binding ('ca user acme-eab') and act as its user; --acme-unbound opens a
+template to unbound accounts from given networks instead (the weaker
+choice). The CA validates http-01 on port 80, tls-alpn-01 on 443 and dns-01
+through the system's resolver; --acme-http-port, --acme-tls-port and
+--acme-resolver change that (for tests and labs).`,
 		Example: `  # HTTPS on 8443, publications over plain HTTP on 8080
   edgecert ca serve --dir /srv/ca --listen :8443 --http-listen :8080 \
       --passphrase-file /etc/edgecert/ca.pass
 
   # with PostgreSQL and a certificate of your own
   edgecert ca serve --dir /srv/ca --listen :443 --db postgres://ca@db/ca \
-      --tls-cert web.pem --tls-key web.key`,
+      --tls-cert web.pem --tls-key web.key
+
+  # ACME clients reach the CA as https://ca.contoso.net:8443
+  edgecert ca serve --dir /srv/ca --listen :8443 --server-name ca.contoso.net \
+      --acme-url https://ca.contoso.net:8443 --acme-resolver 10.0.0.53:53`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runCAServe(cmd.Context(), env, o) },
 	}
@@ -100,6 +113,7 @@ this machine's CPUs, and one per CPU gives it a shorter tail
 	f.DurationVar(&o.dbTimeout, "db-timeout", 5*time.Second, "deadline of each request's work with the database (past it: 503 with Retry-After)")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log every refused request")
 	f.IntVar(&o.workers, "workers", 0, "submissions signed at once (0: one per CPU, four per CPU for a PKCS#11 key)")
+	o.acme.addFlags(cmd)
 	cmd.MarkFlagRequired("dir")
 	cmd.MarkFlagRequired("listen")
 	cmd.MarkFlagsRequiredTogether("tls-cert", "tls-key")
@@ -118,6 +132,10 @@ func runCAServe(ctx context.Context, env *Env, o *caServeOptions) error {
 	}
 	if o.workers < 0 || o.workers > ca.MaxWorkers {
 		return invalidInput(fmt.Errorf("--workers must be between 0 (automatic) and %d, not %d", ca.MaxWorkers, o.workers))
+	}
+	acmeCfg, err := o.acme.config()
+	if err != nil {
+		return err
 	}
 	if _, err := os.Stat(filepath.Join(o.dir)); err != nil {
 		return invalidInput(fmt.Errorf("--dir %s: %w", o.dir, err))
@@ -147,6 +165,7 @@ func runCAServe(ctx context.Context, env *Env, o *caServeOptions) error {
 		Listen: o.listen, HTTPListen: o.httpListen,
 		TLSCertFile: o.tlsCert, TLSKeyFile: o.tlsKey, ServerNames: o.names,
 		MaxBodyBytes: o.maxBody, ShutdownTimeout: o.shutdown, DBTimeout: o.dbTimeout, Rand: env.Rand,
+		ACME: acmeCfg,
 	}, log, env.Now)
 	if err != nil {
 		return err
@@ -157,6 +176,7 @@ func runCAServe(ctx context.Context, env *Env, o *caServeOptions) error {
 	chain := eng.Chain()
 	root := chain[len(chain)-1]
 	fmt.Fprintf(env.Out, "HTTPS:  %s/certsrv/  (API %s/api/v1)\n", srv.URL(), srv.URL())
+	fmt.Fprintf(env.Out, "ACME:   %s/acme/<template>/directory\n", srv.ACMEURL())
 	if u := srv.HTTPURL(); u != "" {
 		fmt.Fprintf(env.Out, "HTTP:   %s/crl/%s.crl  %s/aia/%s.crt  %s/ocsp\n", u, eng.FileName(), u, eng.FileName(), u)
 	}

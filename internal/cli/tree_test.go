@@ -43,7 +43,7 @@ func TestContractCommandsExist(t *testing.T) {
 		{"plan"}, {"request", "new"}, {"request", "show"}, {"request", "submit"}, {"request", "retrieve"},
 		{"store", "import"}, {"store", "list"}, {"store", "show"}, {"store", "export"}, {"store", "export-chain"}, {"store", "delete"},
 		{"assign"}, {"ca", "init"}, {"ca", "serve"}, {"ca", "issue"}, {"ca", "template", "list"}, {"ca", "template", "show"},
-		{"ca", "template", "set"}, {"ca", "user", "add"}, {"ca", "user", "token"}, {"ca", "user", "remove"}, {"ca", "user", "disable"}, {"ca", "chain"}, {"ca", "certs", "list"},
+		{"ca", "template", "set"}, {"ca", "user", "add"}, {"ca", "user", "token"}, {"ca", "user", "remove"}, {"ca", "user", "disable"}, {"ca", "user", "acme-eab"}, {"ca", "chain"}, {"ca", "certs", "list"},
 		{"ca", "pending", "list"}, {"ca", "pending", "approve"}, {"ca", "pending", "deny"}, {"ca", "revoke"}, {"ca", "crl"},
 		{"ca", "fetch-chain"}, {"apply"}, {"status"}, {"verify"}, {"renew"}, {"proxy", "nginx"}, {"demo"}, {"bench", "issue"},
 	} {

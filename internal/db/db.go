@@ -1,6 +1,8 @@
 // Package db is the issuance database of edgecert's certification authority:
 // users and API tokens, requests, certificates, revocations, the signed CRLs,
-// counters and an append-only audit log. Two backends share one API and one test suite:
+// counters, an append-only audit log, and the ACME records (External
+// Account Binding keys, accounts, orders, authorizations, challenges and the
+// nonce secret every CA process shares; acme.go). Two backends share one API and one test suite:
 // SQLite (pure Go, WAL, synchronous=FULL, the default, a file in the CA
 // directory) and PostgreSQL (pgx, selected by a postgres:// DSN, shareable by
 // several CA processes).
@@ -170,6 +172,9 @@ type backend interface {
 	crlByNumber(ctx context.Context, number int64) (*CRL, error)
 	insertCRL(ctx context.Context, c CRL) error
 	probe(ctx context.Context) error
+
+	// sqlSide runs the ACME records' SQL (acme.go).
+	sqlSide() sqlBackend
 }
 
 // DB is an open issuance database.

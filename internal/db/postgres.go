@@ -208,6 +208,9 @@ func (s *pgStore) deleteUser(ctx context.Context, name string) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM tokens WHERE user_name = $1`, name); err != nil {
 			return err
 		}
+		if _, err := tx.Exec(ctx, `DELETE FROM acme_eab_keys WHERE user_name = $1`, name); err != nil {
+			return err
+		}
 		tag, err := tx.Exec(ctx, `DELETE FROM users WHERE name = $1`, name)
 		if err != nil {
 			return err

@@ -282,6 +282,9 @@ func (s *sqliteStore) deleteUser(ctx context.Context, name string) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE user_name = ?`, name); err != nil {
 		return sqliteErr("delete tokens of "+name, err)
 	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM acme_eab_keys WHERE user_name = ?`, name); err != nil {
+		return sqliteErr("delete external account keys of "+name, err)
+	}
 	res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE name = ?`, name)
 	if err != nil {
 		return sqliteErr("delete user "+name, err)

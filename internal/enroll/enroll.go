@@ -98,6 +98,10 @@ type Config struct {
 	DBTimeout time.Duration
 
 	Rand io.Reader // session ids and CSRF tokens; default crypto/rand
+
+	// ACME, when set, serves ACME under /acme/ (acme.go); the engine
+	// must be an ACMEEngine.
+	ACME *ACMEConfig
 }
 
 func (c *Config) defaults() {
@@ -138,6 +142,9 @@ type Server struct {
 	sess *sessions
 	met  *metrics
 	toks *tokenCache
+	// rawEng is the engine as given (eng wraps it with deadlines).
+	rawEng Engine
+	acme   acmeState
 	// signin bounds and throttles password checks (signin.go).
 	signin *signinGuard
 
@@ -169,8 +176,9 @@ func New(eng Engine, cfg Config, log *slog.Logger, now func() time.Time) (*Serve
 		now = time.Now
 	}
 	cfg.defaults()
+	raw := eng
 	eng = timedEngine{Engine: eng, d: cfg.DBTimeout}
-	s := &Server{eng: eng, cfg: cfg, log: log, now: now, started: now()}
+	s := &Server{eng: eng, rawEng: raw, cfg: cfg, log: log, now: now, started: now()}
 	s.pub = newPublications(eng, now)
 	s.sess = newSessions(cfg.Rand, now, cfg.SessionTTL, cfg.SessionMaxAge)
 	s.met = newMetrics()
@@ -178,6 +186,16 @@ func New(eng Engine, cfg Config, log *slog.Logger, now func() time.Time) (*Serve
 	s.signin = newSigninGuard(cfg.SigninConcurrency, now)
 	s.secure = s.routes()
 	s.plain = s.plainRoutes()
+	if cfg.ACME != nil {
+		if _, ok := raw.(ACMEEngine); !ok {
+			return nil, errors.New("enroll: the engine does not serve ACME")
+		}
+		if cfg.ACME.BaseURL != "" { // else Listen starts it with the listener's URL
+			if err := s.startACME(context.Background(), cfg.ACME.BaseURL); err != nil {
+				return nil, err
+			}
+		}
+	}
 	return s, nil
 }
 
@@ -216,6 +234,16 @@ func (s *Server) Listen(ctx context.Context) error {
 		return err
 	}
 	s.tlsCert, s.tlsLn, s.httpLn, s.listening = cert, ln, hl, true
+	if s.cfg.ACME != nil && s.acme.h.Load() == nil {
+		if err := s.startACME(ctx, s.URL()); err != nil {
+			ln.Close()
+			if hl != nil {
+				hl.Close()
+			}
+			s.listening = false
+			return err
+		}
+	}
 	return nil
 }
 

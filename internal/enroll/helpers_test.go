@@ -69,13 +69,13 @@ type testServer struct {
 	stop   func()
 }
 
-func startServer(t *testing.T, tc *testCA, cfg Config) *testServer {
+func startServer(t testing.TB, tc *testCA, cfg Config) *testServer {
 	t.Helper()
 	return startServerAt(t, tc, cfg, nil)
 }
 
 // startServerAt is startServer with the server's clock (nil: time.Now).
-func startServerAt(t *testing.T, tc *testCA, cfg Config, now func() time.Time) *testServer {
+func startServerAt(t testing.TB, tc *testCA, cfg Config, now func() time.Time) *testServer {
 	t.Helper()
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:0"
@@ -110,7 +110,7 @@ func startServerAt(t *testing.T, tc *testCA, cfg Config, now func() time.Time) *
 }
 
 // client trusts the CA root, keeps cookies and does not follow redirects.
-func (tc *testCA) client(t *testing.T) *http.Client {
+func (tc *testCA) client(t testing.TB) *http.Client {
 	pool := x509.NewCertPool()
 	pool.AddCert(tc.root())
 	jar, _ := cookiejar.New(nil)

@@ -142,6 +142,9 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) error {
 	s.writeRequestCounts(bw)
 	s.writeIssueHistogram(bw)
 	s.writeGauges(r.Context(), bw)
+	if s.cfg.ACME != nil {
+		s.writeACMECounts(bw)
+	}
 	return nil
 }
 

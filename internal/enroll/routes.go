@@ -37,6 +37,11 @@ func (s *Server) routes() http.Handler {
 		return errStatus(http.StatusNotFound, "not_found", "no such API endpoint: "+r.Method+" "+r.URL.Path)
 	})))
 
+	// ACME (acme.go), answered by the ACME server with problem documents.
+	if s.cfg.ACME != nil {
+		h("/acme/", "acme", s.handleACME)
+	}
+
 	// Publications, also over HTTPS.
 	h("GET /crl/{file}", "crl", s.plainErr(s.handleCRLFile))
 	h("GET /aia/{file}", "aia", s.plainErr(s.handleAIAFile))
