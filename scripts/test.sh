@@ -25,6 +25,7 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_pkgs+=(postgresql)
 command -v chromium >/dev/null || need_pkgs+=(chromium)
 command -v curl >/dev/null || need_pkgs+=(curl)
 command -v certbot >/dev/null || need_pkgs+=(certbot)
+command -v named >/dev/null || [ -x /usr/sbin/named ] || need_pkgs+=(bind9)
 command -v gcc >/dev/null || need_pkgs+=(gcc)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   say "installing Debian packages: ${need_pkgs[*]}"
