@@ -27,7 +27,10 @@ type BIND struct {
 // of t; a missing named fails t under EDGECERT_REQUIRE_TOOLS.
 func StartBIND(t testing.TB, zone string) *BIND {
 	t.Helper()
-	named := testtool.Path(t, "named")
+	named := "/usr/sbin/named" // Debian's, often outside a user's PATH
+	if _, err := os.Stat(named); err != nil {
+		named = testtool.Path(t, "named")
+	}
 	dir := t.TempDir()
 	os.Chmod(dir, 0o755)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
