@@ -44,7 +44,7 @@ type acmeProc struct {
 	url                    string
 }
 
-func freeLoopbackPort(t *testing.T) int {
+func freeLoopbackPort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -57,7 +57,7 @@ func freeLoopbackPort(t *testing.T) int {
 // newACMECA builds the binary, creates a CA whose WebServer template takes
 // names under contoso.test from group webadmins, the user webadmin and
 // its EAB key, and writes the CA chain (PEM) to chain.pem.
-func newACMECA(t *testing.T) (p *acmeProc, eab *ca.EABKey, chainPEM string) {
+func newACMECA(t testing.TB) (p *acmeProc, eab *ca.EABKey, chainPEM string) {
 	t.Helper()
 	gobin := testtool.Path(t, "go")
 	tmp := t.TempDir()
@@ -98,7 +98,7 @@ func newACMECA(t *testing.T) (p *acmeProc, eab *ca.EABKey, chainPEM string) {
 }
 
 // start runs ca serve and waits for its banner.
-func (p *acmeProc) start(t *testing.T) {
+func (p *acmeProc) start(t testing.TB) {
 	t.Helper()
 	p.cmd = exec.Command(p.bin, "ca", "serve", "--dir", p.dir, "--listen", p.listen, "--passphrase-file", p.pass,
 		"--acme-resolver", p.resolver, "--acme-http-port", strconv.Itoa(p.httpPort), "--acme-attempts", "1")

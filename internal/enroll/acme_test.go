@@ -306,3 +306,55 @@ func (tc *testCA) acmeErrors(t *testing.T, ts *testServer, typ string) int {
 	}
 	return 0
 }
+
+// bindProvider answers dns-01 with RFC 2136 updates to BIND, through a
+// CNAME to a delegated name when cname is set.
+type bindProvider struct {
+	b     *testdns.BIND
+	cname bool
+}
+
+func (p bindProvider) Present(_ context.Context, domain, _, keyAuth string) error {
+	sum := sha256.Sum256([]byte(keyAuth))
+	name := "_acme-challenge." + domain + "."
+	if p.cname {
+		target := "acme-delegated." + p.b.Zone
+		if err := p.b.Update(name + " 0 IN CNAME " + target); err != nil {
+			return err
+		}
+		name = target
+	}
+	return p.b.Update(name+` 0 IN TXT "unrelated"`, name+` 0 IN TXT "`+base64.RawURLEncoding.EncodeToString(sum[:])+`"`)
+}
+
+func (p bindProvider) CleanUp(context.Context, string, string, string) error { return nil }
+
+// TestACMELegoDNS01BIND: lego's dns-01 with its records put in BIND 9 by
+// RFC 2136 updates, the CA asking BIND (--acme-resolver) and following a
+// CNAME to the delegated name; a wildcard name and a plain one.
+func TestACMELegoDNS01BIND(t *testing.T) {
+	bind := testdns.StartBIND(t, "contoso.test")
+	tc := newRealCAKey(t, "p256", "")
+	e := &acmeEnv{tc: tc, httpPort: freePort(t), tlsPort: freePort(t)}
+	e.ts = startServer(t, tc, Config{ACME: &ACMEConfig{Validation: acmeserver.ValidationOptions{Resolver: bind.Addr, Attempts: 1, Timeout: 5 * time.Second}}})
+	e.dir = e.ts.url + "/acme/" + tmplAuto + "/directory"
+	u := &legoUser{}
+	c := e.client(t, u)
+	e.register(t, c, u, "alice")
+	for _, tcase := range []struct {
+		name  string
+		cname bool
+	}{{"*.bind.contoso.test", true}, {"plain.contoso.test", false}} {
+		c := e.client(t, &legoUser{key: u.key, reg: u.reg})
+		if err := c.Challenge.SetDNS01Provider(bindProvider{b: bind, cname: tcase.cname}, dns01.PropagationWait(0, true)); err != nil {
+			t.Fatal(err)
+		}
+		res, err := c.Certificate.Obtain(context.Background(), certificate.ObtainRequest{Domains: []string{tcase.name}, Bundle: true, KeyType: certcrypto.EC256})
+		if err != nil {
+			t.Fatalf("obtain %s (dns-01, BIND): %v", tcase.name, err)
+		}
+		if got := leaf(t, res.Certificate).DNSNames; len(got) != 1 || got[0] != tcase.name {
+			t.Fatalf("names %v", got)
+		}
+	}
+}
