@@ -148,14 +148,18 @@ func TestReadmeQuickTour(t *testing.T) {
 	for _, c := range cmds {
 		all.WriteString(c.text + "\n")
 	}
-	for _, want := range []string{"127.0.0.1:8443", "127.0.0.1:8080", "--duration 10s", "| jq "} {
+	for _, want := range []string{"127.0.0.1:8443", "127.0.0.1:8080", "--duration 10s", "| jq ", "127.0.0.1:15353", "-port 5002"} {
 		if !strings.Contains(all.String(), want) {
 			t.Fatalf("the tour no longer contains %q: update this test's substitutions", want)
 		}
 	}
+	// The ACME lab's DNS port, in the tour's ca serve and in the lab.
+	labDNS, acmeHTTP := freePort(t), freePort(t)
 	r := strings.NewReplacer(
 		"127.0.0.1:8443", "127.0.0.1:"+freePort(t),
 		"127.0.0.1:8080", "127.0.0.1:"+freePort(t),
+		"127.0.0.1:15353", "127.0.0.1:"+labDNS,
+		"-port 5002", "-port "+acmeHTTP,
 		"--duration 10s", "--duration 1s",
 	)
 	for i := range cmds {
@@ -197,7 +201,7 @@ func TestReadmeQuickTour(t *testing.T) {
 		"XDG_DATA_HOME="+filepath.Join(home, ".local", "share"), "GOFLAGS=-buildvcs=false -trimpath",
 		"GOCACHE="+caches[0], "GOMODCACHE="+caches[1], "GOPATH="+caches[2],
 		// The ACME lab's ports (scripts/acme-lab.sh), free ones here.
-		"ACME_LAB_DNS_PORT="+freePort(t), "ACME_LAB_PEBBLE_PORT="+freePort(t), "ACME_LAB_PEBBLE_MGMT_PORT="+freePort(t))
+		"ACME_LAB_DNS_PORT="+labDNS, "ACME_LAB_PEBBLE_PORT="+freePort(t), "ACME_LAB_PEBBLE_MGMT_PORT="+freePort(t))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err = cmd.Run()
