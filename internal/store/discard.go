@@ -104,12 +104,14 @@ func (s *Store) undoRequest(p *Pending) (bool, error) {
 		s.tidied = false
 		return false, err
 	}
+	crashPoint("discard-after-index")
 	keep := old.files()
 	for rel := range cur.files() {
 		if !keep[rel] {
 			removeRegular(filepath.Join(s.dir, filepath.FromSlash(rel)))
 		}
 	}
+	crashPoint("discard-after-files")
 	if !s.noSwap {
 		spare := filepath.Join(s.dir, spareName)
 		if u.spare == nil {

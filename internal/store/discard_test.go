@@ -1,7 +1,10 @@
 package store
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"edgecert/internal/csr"
@@ -26,11 +29,18 @@ func TestDiscardRequest(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		between bool // another change is committed after the request
+		noSwap  bool // the file system cannot swap names
 	}{
-		{"nothing in between: byte-identical", false},
-		{"another change in between: removed", true},
+		{"nothing in between: byte-identical", false, false},
+		{"another change in between: removed", true, false},
+		{"without swap, nothing in between: byte-identical", false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.noSwap {
+				old := exchangeNames
+				exchangeNames = func(a, b string) error { return syscall.EINVAL }
+				t.Cleanup(func() { exchangeNames = old })
+			}
 			dir := t.TempDir()
 			s := openTest(t, dir, "")
 			// Two earlier changes, so that the spare holds an index too.
@@ -80,6 +90,66 @@ func TestDiscardRequest(t *testing.T) {
 			if err := s.DiscardRequest(p); err != nil || contentHash(t, dir) != mid {
 				t.Errorf("a second discard: %v, or it changed the store", err)
 			}
+		})
+	}
+}
+
+// TestDiscardRequestCrash: a discard killed after its commit point leaves
+// a store whose request is gone, that checks clean, and whose next change
+// removes the request's files.
+func TestDiscardRequestCrash(t *testing.T) {
+	for _, stage := range []string{"discard-after-index", "discard-after-files"} {
+		t.Run(stage, func(t *testing.T) {
+			dir := t.TempDir()
+			s := openTest(t, dir, "")
+			if _, err := s.NewRequest(RequestSpec{Request: csrRequest("a.contoso.com"), Key: csr.P256, FriendlyName: "a"}); err != nil {
+				t.Fatal(err)
+			}
+			p, err := s.NewRequest(RequestSpec{Request: csrRequest("c.contoso.com"), Key: csr.P256, FriendlyName: "c"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			idx, err := s.snapshot()
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := idx.find(p.Thumbprint)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files := []string{r.certFile(), r.keyFile()}
+			for _, f := range files {
+				if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+					t.Fatalf("the request's file %s: %v", f, err)
+				}
+			}
+			func() {
+				defer func() { _ = recover() }()
+				crashPoint = func(st string) {
+					if st == stage {
+						panic("killed")
+					}
+				}
+				defer func() { crashPoint = func(string) {} }()
+				_ = s.DiscardRequest(p)
+				t.Fatal("the crash point was not reached")
+			}()
+			// Another process opens the store.
+			s2 := openTest(t, dir, "")
+			ps, err := s2.Pending()
+			if err != nil || len(ps) != 1 || ps[0].FriendlyName != "a" {
+				t.Fatalf("pending after the crash: %+v %v", ps, err)
+			}
+			mustCheck(t, s2)
+			if _, err := s2.NewRequest(RequestSpec{Request: csrRequest("d.contoso.com"), Key: csr.P256, FriendlyName: "d"}); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range files {
+				if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+					t.Errorf("%s of the discarded request is still there", f)
+				}
+			}
+			mustCheck(t, s2)
 		})
 	}
 }
