@@ -638,6 +638,23 @@ func TestApplyACMERefusedName(t *testing.T) {
 	}
 	sameSnapshot(t, "a refused name", before, snapshotDir(t, e.Workspace.Dir))
 	e.noChallengeLeft(t)
+	// A request an earlier run made (here for the outbox) is the
+	// workspace's: a refused order keeps it, and its key.
+	outbox := e.Options()
+	outbox.Certificates = []string{edge}
+	if _, err := apply.Run(ctx, e.Plan, e.Workspace, outbox); err != nil {
+		t.Fatal(err)
+	}
+	key := pendingKey(t, e, edge)
+	o = e.options(t, nil)
+	before = snapshotDir(t, e.Workspace.Dir)
+	if _, err := apply.Run(ctx, e.Plan, e.Workspace, o); err == nil {
+		t.Fatal("the refused name was issued")
+	}
+	sameSnapshot(t, "a refused name with an earlier run's request", before, snapshotDir(t, e.Workspace.Dir))
+	if pendingKey(t, e, edge) != key {
+		t.Error("the earlier run's request was replaced")
+	}
 	// All the certificates in one run: the others are done, the refused
 	// one leaves no key, request or order state behind.
 	e2 := newACMEEnv(t, "webcon.contoso.test")
