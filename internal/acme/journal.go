@@ -13,6 +13,7 @@ import (
 // The journal of published challenge records (presented.json): a record is
 // added before it is published and dropped once it is removed, so that a
 // run killed in between leaves the next run the list of what to remove.
+// The file exists only while the list is not empty.
 
 // journal changes the list of published records under the lock.
 func (c *Client) journal(change func([]*record) []*record) error {
@@ -23,6 +24,14 @@ func (c *Client) journal(change func([]*record) []*record) error {
 		return err
 	}
 	rs = change(rs)
+	if len(rs) == 0 {
+		// Nothing is published: no journal, so that a run whose
+		// records are all removed again leaves the directory as it was.
+		if err := os.Remove(c.path(presentedFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("acme: challenge journal: %w", err)
+		}
+		return nil
+	}
 	b, _ := json.MarshalIndent(rs, "", "  ")
 	if err := atomicfile.Write(c.path(presentedFile), b, 0o600); err != nil {
 		return fmt.Errorf("acme: challenge journal: %w", err)

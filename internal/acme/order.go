@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/go-acme/lego/v5/acme"
 	"github.com/go-acme/lego/v5/acme/api"
 
+	"edgecert/internal/atomicfile"
 	"edgecert/internal/certfmt"
 )
 
@@ -21,6 +24,43 @@ type Issued struct {
 	Chain []*x509.Certificate
 	// URL is where the CA serves the certificate.
 	URL string
+}
+
+// ErrOrderFailed is matched (errors.Is) by an error of Obtain that ended
+// the order for good before a certificate could be issued for the
+// request's key: the CA refused the order or the request, marked an
+// authorization or the order invalid, or a challenge could not be
+// published (a refused DNS update, a hook that failed) before the request
+// was sent. The state directory is then as it was before Obtain, and the
+// caller may drop the key. A lost connection, a timeout or a cancelled run
+// is never such an error: the order may still go on at the CA, so its
+// state is kept for the next run to resume it with the same key.
+var ErrOrderFailed = errors.New("the ACME order failed before a certificate was issued")
+
+// orderFailed marks an error as [ErrOrderFailed], keeping its message.
+type orderFailed struct{ error }
+
+func (e orderFailed) Unwrap() error        { return e.error }
+func (e orderFailed) Is(target error) bool { return target == ErrOrderFailed }
+
+// transient reports whether err is a lost connection, a timeout or a
+// cancelled run rather than an answer.
+func transient(err error) bool {
+	var ne net.Error
+	var p *Problem
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		(errors.As(err, &ne) && !errors.As(err, &p)) || errors.Is(err, ErrUnreachable)
+}
+
+// restoreState puts back the recorded state of id as it was (prev nil:
+// there was none).
+func (c *Client) restoreState(id string, prev []byte) {
+	p := statePath(c.o.Dir, id)
+	if prev == nil {
+		_ = os.Remove(p)
+		return
+	}
+	_ = atomicfile.Write(p, prev, 0o600)
 }
 
 // Problem is a failure the CA reported, in its own words.
@@ -72,6 +112,20 @@ func (c *Client) Obtain(ctx context.Context, id string, csrDER []byte, replaces 
 	}
 	names := requestNames(req)
 	keyID := keyID(req.PublicKey)
+	// The recorded state as it was: a failure that ends the order for
+	// good puts it back (see ErrOrderFailed).
+	prevState, err := readBounded(statePath(c.o.Dir, id), maxStateFile)
+	if err != nil {
+		prevState = nil
+	}
+	fail := func(url string, err error, final bool) error {
+		if final && !transient(err) {
+			c.restoreState(id, prevState)
+			return orderFailed{fmt.Errorf("acme: %s: %w", id, err)}
+		}
+		c.setState(id, names, keyID, url, StepFailed, err)
+		return fmt.Errorf("acme: %s: %w", id, err)
+	}
 	st := c.ReadState(id)
 	var order acme.ExtendedOrder
 	if st != nil && st.OrderURL != "" && st.Key == keyID && slices.Equal(st.Names, names) {
@@ -93,23 +147,23 @@ func (c *Client) Obtain(ctx context.Context, id string, csrDER []byte, replaces 
 			return err
 		})
 		if err != nil {
-			err = describe(err)
-			c.setState(id, names, keyID, "", StepFailed, err)
-			return nil, fmt.Errorf("acme: order for %s: %w", id, err)
+			// The CA's refusal of the order is final; no request was sent.
+			return nil, fail("", describe(err), true)
 		}
 	}
 	c.setState(id, names, keyID, order.Location, StepOrderPending, nil)
 	if order.Status == acme.StatusPending {
 		if err := c.authorize(ctx, id, names, keyID, order); err != nil {
-			c.setState(id, names, keyID, order.Location, StepFailed, err)
-			return nil, fmt.Errorf("acme: %s: %w", id, err)
+			// The request has not been sent: any failure but a lost
+			// connection or a cancelled run ends the order.
+			return nil, fail(order.Location, err, true)
 		}
 	}
-	iss, err := c.finalize(ctx, order.Location, csrDER)
+	iss, final, err := c.finalize(ctx, order.Location, csrDER)
 	if err != nil {
-		err = describe(err)
-		c.setState(id, names, keyID, order.Location, StepFailed, err)
-		return nil, fmt.Errorf("acme: %s: %w", id, err)
+		// Once the request is sent, only the CA's verdict that the order
+		// is invalid ends it: a certificate may be on its way.
+		return nil, fail(order.Location, describe(err), final)
 	}
 	if !certfmt.PublicKeysEqual(iss.Leaf.PublicKey, req.PublicKey) {
 		err := errors.New("the CA returned a certificate for another key")
@@ -160,10 +214,16 @@ func (c *Client) getOrder(ctx context.Context, url string) (acme.Order, error) {
 
 // finalize sends the request, waits for the order to be valid and
 // downloads the certificate with its chain.
-func (c *Client) finalize(ctx context.Context, orderURL string, csrDER []byte) (*Issued, error) {
+//
+// final reports, with an error, that no certificate can be issued for the
+// request: it was never sent (the order still waits for its
+// authorizations), or the CA says the order is invalid, or it refused the
+// request and the order is still ready for one. Any other failure may
+// leave a certificate on its way.
+func (c *Client) finalize(ctx context.Context, orderURL string, csrDER []byte) (iss *Issued, final bool, err error) {
 	o, err := c.getOrder(ctx, orderURL)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if o.Status == acme.StatusReady {
 		err := c.retry(ctx, func() error {
@@ -174,7 +234,15 @@ func (c *Client) finalize(ctx context.Context, orderURL string, csrDER []byte) (
 			return err
 		})
 		if err != nil {
-			return nil, err
+			var pd *acme.ProblemDetails
+			if !errors.As(err, &pd) {
+				return nil, false, err
+			}
+			// The CA refused the request; an earlier attempt of the
+			// retries may still have reached it, so its order says.
+			now, gerr := c.getOrder(ctx, orderURL)
+			final := gerr == nil && (now.Status == acme.StatusReady || now.Status == acme.StatusInvalid)
+			return nil, final, &Problem{Type: pd.Type, Detail: pd.Detail}
 		}
 	}
 	deadline := time.Now().Add(c.o.ValidationTimeout)
@@ -182,20 +250,20 @@ func (c *Client) finalize(ctx context.Context, orderURL string, csrDER []byte) (
 		switch o.Status {
 		case acme.StatusInvalid:
 			if o.Error != nil {
-				return nil, &Problem{Type: o.Error.Type, Detail: o.Error.Detail}
+				return nil, true, &Problem{Type: o.Error.Type, Detail: o.Error.Detail}
 			}
-			return nil, errors.New("the CA marked the order invalid")
+			return nil, true, errors.New("the CA marked the order invalid")
 		case acme.StatusPending:
-			return nil, errors.New("the order still waits for its authorizations")
+			return nil, true, errors.New("the order still waits for its authorizations")
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("the CA did not issue within %s (order %s)", c.o.ValidationTimeout, o.Status)
+			return nil, false, fmt.Errorf("the CA did not issue within %s (order %s)", c.o.ValidationTimeout, o.Status)
 		}
 		if err := sleep(ctx, wait); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if o, err = c.getOrder(ctx, orderURL); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	var raw *acme.RawCertificate
@@ -205,13 +273,13 @@ func (c *Client) finalize(ctx context.Context, orderURL string, csrDER []byte) (
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	certs, err := certfmt.ParseCertificates(raw.Cert)
 	if err != nil || len(certs) == 0 {
-		return nil, fmt.Errorf("the certificate at %s does not parse: %v", o.Certificate, err)
+		return nil, false, fmt.Errorf("the certificate at %s does not parse: %v", o.Certificate, err)
 	}
-	return &Issued{Leaf: certs[0], Chain: certs[1:], URL: o.Certificate}, nil
+	return &Issued{Leaf: certs[0], Chain: certs[1:], URL: o.Certificate}, false, nil
 }
 
 // retry calls f until it succeeds or fails for good: a rate limit waits

@@ -319,24 +319,83 @@ func needsClientAuth(p *plan.Plan) bool {
 	return false
 }
 
-// snapshotDir returns every file under dir with its content, to show that
-// a failed run left the workspace as it was.
+// snapshotDir returns every file under dir with its mode and content, and
+// every directory with its mode, to show that a failed run left the
+// workspace as it was (the run lock apply.lock aside, which every run
+// takes).
 func snapshotDir(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && !strings.HasSuffix(p, "apply.lock") {
-			b, _ := os.ReadFile(p)
-			out[strings.TrimPrefix(p, dir)] = string(b)
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
 		}
+		if strings.HasSuffix(p, "apply.lock") {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		v := info.Mode().String()
+		if !d.IsDir() {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			v += " " + string(b)
+		}
+		out[strings.TrimPrefix(p, dir)] = v
 		return nil
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return out
 }
 
+// sameSnapshot fails the test with the paths that differ.
+func sameSnapshot(t *testing.T, what string, before, after map[string]string) {
+	t.Helper()
+	var diff []string
+	for p, v := range before {
+		if w, ok := after[p]; !ok {
+			diff = append(diff, "removed "+p)
+		} else if w != v {
+			diff = append(diff, "changed "+p)
+		}
+	}
+	for p := range after {
+		if _, ok := before[p]; !ok {
+			diff = append(diff, "added "+p)
+		}
+	}
+	if len(diff) > 0 {
+		sort.Strings(diff)
+		t.Errorf("%s changed the workspace:\n%s", what, strings.Join(diff, "\n"))
+	}
+}
+
+// allBut runs apply for every certificate of the plan but id, so that a
+// run that fails id has nothing else left to change.
+func (e *acmeEnv) allBut(t *testing.T, id string) {
+	t.Helper()
+	o := e.options(t, nil)
+	for _, c := range e.Plan.Certificates {
+		if c.ID != id {
+			o.Certificates = append(o.Certificates, c.ID)
+		}
+	}
+	if res, err := apply.Run(context.Background(), e.Plan, e.Workspace, o); err != nil || !res.Complete() {
+		t.Fatalf("apply of the others: %v %+v", err, res)
+	}
+}
+
 // TestApplyACMEFailures: each failure is a clear error naming its cause,
-// fails only its certificate, leaves no challenge record, and a run after
-// the fix finishes with the same key.
+// fails only its certificate, leaves no challenge record and the whole
+// workspace byte for byte as it was (the key and request the run made are
+// discarded: the CA issued nothing for them), and a run after the fix
+// finishes.
 func TestApplyACMEFailures(t *testing.T) {
 	e := newACMEEnv(t)
 	e.proxyNginx(t, testtool.FreePort(t))
@@ -349,10 +408,10 @@ func TestApplyACMEFailures(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), cfg.Directory) {
 			t.Fatalf("got %v, want an error naming the directory", err)
 		}
-		if after := snapshotDir(t, e.Workspace.Dir); fmt.Sprint(after) != fmt.Sprint(before) {
-			t.Error("an unreachable directory changed the workspace")
-		}
+		sameSnapshot(t, "an unreachable directory", before, snapshotDir(t, e.Workspace.Dir))
 	})
+	edge := "edge-external/lsedge.contoso.net"
+	e.allBut(t, edge)
 	t.Run("hook exits non-zero", func(t *testing.T) {
 		hook := filepath.Join(t.TempDir(), "dns-hook")
 		if err := os.WriteFile(hook, []byte("#!/bin/sh\necho \"no API token for the DNS host\" >&2\nexit 7\n"), 0o755); err != nil {
@@ -360,14 +419,17 @@ func TestApplyACMEFailures(t *testing.T) {
 		}
 		rule := e.Topo.ACME.Challenges[1].DNS01
 		e.Topo.ACME.Challenges[1].DNS01 = &topology.DNS01{Hook: hook}
-		res, err := apply.Run(ctx, e.Plan, e.Workspace, e.options(t, nil))
+		o := e.options(t, nil)
+		before := snapshotDir(t, e.Workspace.Dir)
+		res, err := apply.Run(ctx, e.Plan, e.Workspace, o)
 		e.Topo.ACME.Challenges[1].DNS01 = rule
 		if err == nil || !strings.Contains(err.Error(), "exit status 7: no API token for the DNS host") {
 			t.Fatalf("got %v, want the hook's failure in its words", err)
 		}
-		if _, failed := res.Failed["edge-external/lsedge.contoso.net"]; !failed || !contains(res.Done, "reverse-proxy/rp") {
+		if _, failed := res.Failed[edge]; !failed || !contains(res.Done, "reverse-proxy/rp") {
 			t.Errorf("want the edge's certificate failed, the others done: %+v", res)
 		}
+		sameSnapshot(t, "a hook that exits non-zero", before, snapshotDir(t, e.Workspace.Dir))
 		e.noChallengeLeft(t)
 	})
 	t.Run("wrong TSIG secret", func(t *testing.T) {
@@ -377,43 +439,33 @@ func TestApplyACMEFailures(t *testing.T) {
 		}
 		good := e.Topo.ACME.Challenges[1].DNS01.RFC2136.TSIGSecretFile
 		e.Topo.ACME.Challenges[1].DNS01.RFC2136.TSIGSecretFile = wrong
-		res, err := apply.Run(ctx, e.Plan, e.Workspace, e.options(t, nil))
+		o := e.options(t, nil)
+		before := snapshotDir(t, e.Workspace.Dir)
+		res, err := apply.Run(ctx, e.Plan, e.Workspace, o)
 		e.Topo.ACME.Challenges[1].DNS01.RFC2136.TSIGSecretFile = good
 		if err == nil || !strings.Contains(err.Error(), "publish the rfc2136 challenge") || !strings.Contains(err.Error(), "bad authentication") {
 			t.Fatalf("got %v, want the refused DNS update", err)
 		}
-		edge := "edge-external/lsedge.contoso.net"
 		if _, failed := res.Failed[edge]; !failed {
 			t.Errorf("%s did not fail: %+v", edge, res.Failed)
 		}
 		if len(res.Done) == 0 {
 			t.Error("the other certificates did not go on")
 		}
-		st := apply.ACMEState(e.Workspace, edge)
-		if st == nil || st.Step != "failed" || !strings.Contains(st.Problem, "bad authentication") {
-			t.Errorf("state %+v, want failed with the reason", st)
+		sameSnapshot(t, "a wrong TSIG secret", before, snapshotDir(t, e.Workspace.Dir))
+		if st := apply.ACMEState(e.Workspace, edge); st != nil {
+			t.Errorf("state %+v left by a failed order", st)
+		}
+		if ps, err := e.Store(t, planCert(t, e.Plan, edge).RequestOn).Pending(); err != nil || len(ps) != 0 {
+			t.Errorf("pending requests left: %d, %v", len(ps), err)
 		}
 		e.noChallengeLeft(t)
-		rep, err := apply.Status(e.Plan, e.Workspace)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var table strings.Builder
-		if err := apply.WriteStatusTable(&table, rep, 0); err != nil {
-			t.Fatal(err)
-		}
-		if !strings.Contains(table.String(), edge+": failed: ") || !strings.Contains(table.String(), "bad authentication") {
-			t.Errorf("status does not show the failed order and its reason:\n%s", table.String())
-		}
-		key := pendingKey(t, e, edge)
-		// Fixed: the same key is used.
+		// Fixed: the certificate is issued, for the one key made then.
 		res, err = apply.Run(ctx, e.Plan, e.Workspace, e.options(t, nil))
 		if err != nil || !res.Complete() {
 			t.Fatalf("after the fix: %v %+v", err, res)
 		}
-		if got := currentKey(t, e, edge); got != key {
-			t.Error("a second key was made for the certificate")
-		}
+		e.noChallengeLeft(t)
 	})
 }
 
@@ -574,15 +626,47 @@ func TestApplyACMERefusedName(t *testing.T) {
 	e.proxyNginx(t, testtool.FreePort(t))
 	ctx := context.Background()
 	edge := "edge-external/lsedge.contoso.net"
-	res, err := apply.Run(ctx, e.Plan, e.Workspace, e.options(t, nil))
+	e.allBut(t, edge)
+	o := e.options(t, nil)
+	before := snapshotDir(t, e.Workspace.Dir)
+	res, err := apply.Run(ctx, e.Plan, e.Workspace, o)
 	if err == nil || !strings.Contains(err.Error(), "urn:ietf:params:acme:error:rejectedIdentifier") {
 		t.Fatalf("got %v, want the CA's rejectedIdentifier", err)
 	}
 	if _, failed := res.Failed[edge]; !failed || !contains(res.Done, "reverse-proxy/rp") {
 		t.Errorf("want %s failed and the reverse proxy done: %+v", edge, res)
 	}
-	if st := apply.ACMEState(e.Workspace, edge); st == nil || st.ProblemType != "urn:ietf:params:acme:error:rejectedIdentifier" {
-		t.Errorf("state %+v, want the CA's problem type", st)
-	}
+	sameSnapshot(t, "a refused name", before, snapshotDir(t, e.Workspace.Dir))
 	e.noChallengeLeft(t)
+	// A request an earlier run made (here for the outbox) is the
+	// workspace's: a refused order keeps it, and its key.
+	outbox := e.Options()
+	outbox.Certificates = []string{edge}
+	if _, err := apply.Run(ctx, e.Plan, e.Workspace, outbox); err != nil {
+		t.Fatal(err)
+	}
+	key := pendingKey(t, e, edge)
+	o = e.options(t, nil)
+	before = snapshotDir(t, e.Workspace.Dir)
+	if _, err := apply.Run(ctx, e.Plan, e.Workspace, o); err == nil {
+		t.Fatal("the refused name was issued")
+	}
+	sameSnapshot(t, "a refused name with an earlier run's request", before, snapshotDir(t, e.Workspace.Dir))
+	if pendingKey(t, e, edge) != key {
+		t.Error("the earlier run's request was replaced")
+	}
+	// All the certificates in one run: the others are done, the refused
+	// one leaves no key, request or order state behind.
+	e2 := newACMEEnv(t, "webcon.contoso.test")
+	e2.proxyNginx(t, testtool.FreePort(t))
+	res, err = apply.Run(ctx, e2.Plan, e2.Workspace, e2.options(t, nil))
+	if err == nil || !contains(res.Done, "reverse-proxy/rp") {
+		t.Fatalf("got %v %+v, want the edge refused and the reverse proxy done", err, res)
+	}
+	if st := apply.ACMEState(e2.Workspace, edge); st != nil {
+		t.Errorf("state %+v left by a refused order", st)
+	}
+	if ps, err := e2.Store(t, planCert(t, e2.Plan, edge).RequestOn).Pending(); err != nil || len(ps) != 0 {
+		t.Errorf("pending requests left: %d, %v", len(ps), err)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -93,6 +94,25 @@ func (r *runner) issuePublic(ctx context.Context, c *plan.Certificate, cs CertSt
 	}
 	r.event(StepIssue, c.ID, c.RequestOn, EventDone, "issued by the ACME CA (serial %X, until %s)", is.Leaf.SerialNumber, is.Leaf.NotAfter.UTC().Format("2006-01-02"))
 	return is, nil
+}
+
+// undoRequest puts the workspace back as it was before this run made the
+// request of c, after its ACME order failed for good (err matches
+// acme.ErrOrderFailed): no certificate can exist for the key, so the key
+// and request this run made are discarded (the store byte for byte as it
+// was when nothing else changed it meanwhile) and the journal entry of c
+// is restored. A request an earlier run made stays, as the workspace had
+// it. It returns err, joined with any failure to discard.
+func (r *runner) undoRequest(c *plan.Certificate, st *store.Store, pend *store.Pending, created bool, journaled *CertState, err error) error {
+	r.j.restore(c.ID, journaled)
+	if !created {
+		return err
+	}
+	if derr := st.DiscardRequest(pend); derr != nil {
+		return errors.Join(err, fmt.Errorf("apply: discard the request of %s on %s: %w", c.ID, c.RequestOn, derr))
+	}
+	r.event(StepRequest, c.ID, c.RequestOn, EventDone, "key and request discarded: the order failed before a certificate was issued, the next run makes a new one")
+	return err
 }
 
 // publicRootsP7B returns the ACME CA's trusted roots as a .p7b (nil: none).

@@ -89,6 +89,30 @@ func (j *journal) cert(id, friendlyName string) CertState {
 	return *c
 }
 
+// existing returns a copy of the state of id (nil: there is none).
+func (j *journal) existing(id string) *CertState {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if c := j.st.Certificates[id]; c != nil {
+		cp := *c
+		return &cp
+	}
+	return nil
+}
+
+// restore puts back the state of id as [journal.existing] returned it
+// (nil: none), in memory; the next save persists it.
+func (j *journal) restore(id string, prev *CertState) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if prev == nil {
+		delete(j.st.Certificates, id)
+		return
+	}
+	cp := *prev
+	j.st.Certificates[id] = &cp
+}
+
 // set changes the state of id in memory; the next update or save
 // persists it. For what a later run can find again in the stores (progress
 // marks), so that certificates do not queue behind each other's fsync.

@@ -40,8 +40,10 @@ type StatusRow struct {
 }
 
 // ACMEStep is where the order of a public certificate is (order pending,
-// challenge waiting, valid, failed), with the CA's reason when it failed
-// and what was published for it to check.
+// challenge waiting, valid, or failed when a run stopped without the CA's
+// final word, such as a lost connection), with the reason when it failed
+// and what was published for it to check. An order that failed for good
+// leaves no step (acme.ErrOrderFailed): the run's error said why.
 type ACMEStep struct {
 	Step        string `json:"step"`
 	ProblemType string `json:"problem_type,omitempty"`

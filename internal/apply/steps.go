@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 
+	"edgecert/internal/acme"
 	"edgecert/internal/atomicfile"
 	"edgecert/internal/certfmt"
 	"edgecert/internal/csr"
@@ -238,6 +239,7 @@ func (r *runner) obtain(ctx context.Context, c *plan.Certificate, cs CertState) 
 	if err != nil {
 		return "", "", err
 	}
+	created, journaled := pend == nil, r.j.existing(c.ID)
 	if pend == nil {
 		spec, err := requestSpec(c, cs.FriendlyName)
 		if err != nil {
@@ -261,6 +263,9 @@ func (r *runner) obtain(ctx context.Context, c *plan.Certificate, cs CertState) 
 		}
 		issued, err := r.issuePublic(ctx, c, cs, st, pend, req)
 		if err != nil {
+			if errors.Is(err, acme.ErrOrderFailed) {
+				return "", "", r.undoRequest(c, st, pend, created, journaled, err)
+			}
 			return "", "", err
 		}
 		thumb, err := importIssued(st, c, cs.FriendlyName, issued.Leaf, issued.Chain)

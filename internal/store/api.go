@@ -127,6 +127,9 @@ type RequestSpec struct {
 type Pending struct {
 	Entry
 	DER []byte // the PKCS#10 request
+	// undo is the store as it was before NewRequest made this request
+	// (nil: not known), for DiscardRequest.
+	undo *undoPoint
 }
 
 // ImportOptions control Import.

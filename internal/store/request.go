@@ -45,7 +45,9 @@ func (s *Store) NewRequest(spec RequestSpec) (*Pending, error) {
 	if err != nil {
 		return nil, err
 	}
+	var undo *undoPoint
 	err = s.update(func(t *txn) error {
+		undo = s.undoPointLocked(t.old)
 		if err := t.setSealing(seal); err != nil {
 			return err
 		}
@@ -60,7 +62,7 @@ func (s *Store) NewRequest(spec RequestSpec) (*Pending, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Pending{Entry: rec.Entry, DER: der}, nil
+	return &Pending{Entry: rec.Entry, DER: der, undo: undo}, nil
 }
 
 // Pending returns the pending requests.
