@@ -132,7 +132,7 @@ func (s *sqliteStore) commitACME(batch []*acmeWrite) {
 		fail(err)
 		return
 	}
-	x := sqliteExec{w: tx, r: tx, ws: &s.wStmts, tx: tx}
+	x := sqliteExec{w: tx, r: tx, ws: &s.wStmts, tx: tx, detached: true}
 	var unprepared []string
 	x.missed = &unprepared
 	for _, w := range batch {

@@ -114,3 +114,51 @@ func TestACMEWriterClosed(t *testing.T) {
 		t.Fatal("a write after Close succeeded")
 	}
 }
+
+// TestACMEWriteCancelledAlone: callers that give up (their context ends
+// while their writes wait or run) do not take the writes of the others
+// with them, and every answer is the truth: nil exactly when the record
+// is there.
+func TestACMEWriteCancelledAlone(t *testing.T) {
+	d := backends(t)["sqlite"](t)
+	ctx := context.Background()
+	now := time.Unix(1_800_000_000, 0).UTC()
+	if err := d.CreateUser(ctx, User{Name: "web", Created: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.CreateACMEAccount(ctx, ACMEAccount{ID: "a1", Template: "WebServer", Thumbprint: "tp", JWK: []byte("{}"), User: "web", Status: ACMEValid, Created: now}); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 20 {
+		const n = 32
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				cctx := ctx
+				if i%2 == 1 {
+					var cancel context.CancelFunc
+					cctx, cancel = context.WithCancel(ctx)
+					time.AfterFunc(time.Duration(i*i*5)*time.Microsecond, cancel)
+				}
+				id := fmt.Sprintf("r%d-%d", round, i)
+				errs[i] = d.CreateACMEOrder(cctx, ACMEOrder{ID: "o" + id, AccountID: "a1", Status: ACMEPending, Expires: now, Created: now},
+					[]ACMEAuthz{{ID: "z" + id, Type: "dns", Value: id + ".contoso.com", Status: ACMEPending, Expires: now, Token: "t" + id,
+						Challenges: []ACMEChallenge{{Type: "http-01", Status: ACMEPending}}}})
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			id := fmt.Sprintf("r%d-%d", round, i)
+			if i%2 == 0 && err != nil {
+				t.Fatalf("order o%s, not cancelled, failed: %v", id, err)
+			}
+			az, rerr := d.ACMEOrderAuthzs(ctx, "o"+id)
+			if rerr != nil || (err == nil) != (len(az) == 1) {
+				t.Fatalf("order o%s answered %v, stored authorizations %d (%v)", id, err, len(az), rerr)
+			}
+		}
+	}
+}

@@ -44,12 +44,16 @@ type sqlRunner interface {
 // connections, or one transaction for both. With caches, statements are
 // prepared once: ws holds the writer's (used through tx, where a statement
 // not yet prepared runs as it is and is listed in missed, to be prepared
-// once the transaction ends), rs the readers'.
+// once the transaction ends), rs the readers'. In a shared transaction
+// (detached) a caller's context does not cancel statements: SQLite
+// would answer a cancellation by rolling back the whole transaction, the
+// other callers' writes with it.
 type sqliteExec struct {
-	w, r   sqlRunner
-	ws, rs *stmtCache
-	tx     *sql.Tx
-	missed *[]string
+	w, r     sqlRunner
+	ws, rs   *stmtCache
+	tx       *sql.Tx
+	missed   *[]string
+	detached bool
 }
 
 // txStmt is ws's statement for q bound to tx, or nil.
@@ -67,6 +71,9 @@ func (e sqliteExec) txStmt(ctx context.Context, q string) *sql.Stmt {
 }
 
 func (e sqliteExec) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	if e.detached {
+		ctx = context.WithoutCancel(ctx)
+	}
 	var res sql.Result
 	var err error
 	if st := e.txStmt(ctx, q); st != nil {
@@ -81,6 +88,9 @@ func (e sqliteExec) exec(ctx context.Context, q string, args ...any) (int64, err
 }
 
 func (e sqliteExec) query(ctx context.Context, q string, args []any, row func(scanner) error) error {
+	if e.detached {
+		ctx = context.WithoutCancel(ctx)
+	}
 	var rows *sql.Rows
 	var err error
 	st := e.txStmt(ctx, q)
