@@ -142,16 +142,25 @@ func (c *call) challenge(authzID, typ string) {
 	}
 	sv.observe("challenge", typ+" "+next.Status)
 	err = sv.db.SetACMEChallenge(ctx, a.ID, next, db.ACMEPending, authzStatus)
-	if err != nil && !errors.Is(err, db.ErrConflict) {
+	switch {
+	case err == nil: // what was written is what is shown
+		a.Status, ch = authzStatus, next
+		a.Challenges[i] = next
+	case errors.Is(err, db.ErrConflict): // another request validated it: show what it wrote
+		if fresh, ferr := sv.db.ACMEAuthz(ctx, a.ID); ferr == nil {
+			a = fresh
+			ch = a.Challenges[slices.IndexFunc(a.Challenges, func(ch db.ACMEChallenge) bool { return ch.Type == typ })]
+		}
+	default:
 		c.fail(err)
 		return
 	}
-	if fresh, ferr := sv.db.ACMEAuthz(ctx, a.ID); ferr == nil {
-		a = fresh
-		ch = a.Challenges[slices.IndexFunc(a.Challenges, func(ch db.ACMEChallenge) bool { return ch.Type == typ })]
-	}
-	if o, oerr := sv.db.ACMEOrder(ctx, a.OrderID); oerr == nil {
-		_, _, _ = sv.refresh(ctx, o)
+	// An invalid authorization makes its order invalid now; a valid one
+	// makes it ready when the order is next read (derived, not written).
+	if a.Status != db.ACMEValid {
+		if o, oerr := sv.db.ACMEOrder(ctx, a.OrderID); oerr == nil {
+			_, _, _ = sv.refresh(ctx, o, false)
+		}
 	}
 	c.reply(http.StatusOK, c.challengeJSON(a, ch), "", up)
 }
@@ -165,7 +174,7 @@ func (c *call) certificate(orderID string) {
 		c.fail(err)
 		return
 	}
-	o, _, _, err := c.ownOrder(ctx, req, orderID)
+	o, _, _, err := c.ownOrder(ctx, req, orderID, false)
 	if err != nil {
 		c.fail(err)
 		return

@@ -199,8 +199,9 @@ func (c *call) newOrder() {
 
 // ownOrder loads an order of the request's account (others' are not found)
 // and brings its status up to date; stored is the status in the database
-// (pending for an order that is ready: refresh).
-func (c *call) ownOrder(ctx context.Context, req *signed, id string) (o *db.ACMEOrder, authzs []db.ACMEAuthz, stored string, err error) {
+// (pending for an order that is ready: refresh). The authorizations are
+// loaded when withAuthzs is set or the status needs them.
+func (c *call) ownOrder(ctx context.Context, req *signed, id string, withAuthzs bool) (o *db.ACMEOrder, authzs []db.ACMEAuthz, stored string, err error) {
 	o, err = c.s.svc.db.ACMEOrder(ctx, id)
 	if err != nil {
 		return nil, nil, "", dbProblem("order", err)
@@ -208,7 +209,7 @@ func (c *call) ownOrder(ctx context.Context, req *signed, id string) (o *db.ACME
 	if o.AccountID != req.acct.ID {
 		return nil, nil, "", notFound("order")
 	}
-	authzs, stored, err = c.s.svc.refresh(ctx, o)
+	authzs, stored, err = c.s.svc.refresh(ctx, o, withAuthzs)
 	return o, authzs, stored, err
 }
 
@@ -218,11 +219,17 @@ func (c *call) ownOrder(ctx context.Context, req *signed, id string) (o *db.ACME
 // certificate was recorded is valid with that certificate, one whose
 // finalize died before is ready again after processingGrace. That a
 // pending order is ready (all its authorizations valid) is derived, not
-// written: it returns the status stored, which finalize moves from.
-func (sv *service) refresh(ctx context.Context, o *db.ACMEOrder) ([]db.ACMEAuthz, string, error) {
-	authzs, err := sv.db.ACMEOrderAuthzs(ctx, o.ID)
-	if err != nil {
-		return nil, "", err
+// written: it returns the status stored, which finalize moves from. It
+// reads the order's authorizations when the order is pending (its status
+// depends on them) or withAuthzs asks for them (to show them), else it
+// returns none.
+func (sv *service) refresh(ctx context.Context, o *db.ACMEOrder, withAuthzs bool) ([]db.ACMEAuthz, string, error) {
+	var authzs []db.ACMEAuthz
+	var err error
+	if withAuthzs || o.Status == db.ACMEPending {
+		if authzs, err = sv.db.ACMEOrderAuthzs(ctx, o.ID); err != nil {
+			return nil, "", err
+		}
 	}
 	now := sv.now()
 	from := o.Status
@@ -288,7 +295,7 @@ func (c *call) orderResource(id string) {
 		c.fail(err)
 		return
 	}
-	o, authzs, _, err := c.ownOrder(c.r.Context(), req, id)
+	o, authzs, _, err := c.ownOrder(c.r.Context(), req, id, true)
 	if err != nil {
 		c.fail(err)
 		return
@@ -313,7 +320,7 @@ func (c *call) finalize(id string) {
 		c.fail(err)
 		return
 	}
-	o, authzs, stored, err := c.ownOrder(ctx, req, id)
+	o, authzs, stored, err := c.ownOrder(ctx, req, id, true)
 	if err != nil {
 		c.fail(err)
 		return

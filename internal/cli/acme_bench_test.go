@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -67,9 +68,16 @@ func procCPU(b testing.TB, pid int) time.Duration {
 // flow and the server process's CPU per certificate (docs/BENCHMARKS.md).
 //
 //	go test ./internal/cli -run '^$' -bench BenchmarkACMEServe -benchtime 1000x
+//
+// With EDGECERT_BENCH_SERVE_PROFILE=FILE the server runs under `bench
+// profile` and writes its CPU profile (the whole run, start included) to
+// FILE (an absolute path); read it with `go tool pprof -top -cum BINARY
+// FILE`, BINARY the edgecert the benchmark built (its temporary
+// directory is gone by then: build the same one with go build).
 func BenchmarkACMEServe(b *testing.B) {
 	const flows = 64
 	p, _, chain := newACMECA(b)
+	p.profile = os.Getenv("EDGECERT_BENCH_SERVE_PROFILE")
 	p.start(b)
 	resp := &sharedHTTP01{keys: map[string]string{}}
 	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p.httpPort))
@@ -145,6 +153,10 @@ func BenchmarkACMEServe(b *testing.B) {
 	el := time.Since(start)
 	b.StopTimer()
 	cpu := procCPU(b, p.cmd.Process.Pid) - cpu0
+	if p.profile != "" { // stop the server so that it writes its profile
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		p.cmd.Wait()
+	}
 	if len(lat) == 0 {
 		return
 	}

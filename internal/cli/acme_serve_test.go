@@ -42,6 +42,9 @@ type acmeProc struct {
 	httpPort               int
 	cmd                    *exec.Cmd
 	url                    string
+	// profile, when set, runs ca serve under bench profile, writing its
+	// CPU profile there when it is stopped with SIGTERM.
+	profile string
 }
 
 func freeLoopbackPort(t testing.TB) int {
@@ -100,8 +103,12 @@ func newACMECA(t testing.TB) (p *acmeProc, eab *ca.EABKey, chainPEM string) {
 // start runs ca serve and waits for its banner.
 func (p *acmeProc) start(t testing.TB) {
 	t.Helper()
-	p.cmd = exec.Command(p.bin, "ca", "serve", "--dir", p.dir, "--listen", p.listen, "--passphrase-file", p.pass,
-		"--acme-resolver", p.resolver, "--acme-http-port", strconv.Itoa(p.httpPort), "--acme-attempts", "1")
+	args := []string{"ca", "serve", "--dir", p.dir, "--listen", p.listen, "--passphrase-file", p.pass,
+		"--acme-resolver", p.resolver, "--acme-http-port", strconv.Itoa(p.httpPort), "--acme-attempts", "1"}
+	if p.profile != "" {
+		args = append([]string{"bench", "profile", "--cpuprofile", p.profile, "--"}, args...)
+	}
+	p.cmd = exec.Command(p.bin, args...)
 	stdout, _ := p.cmd.StdoutPipe()
 	p.cmd.Stderr = io.Discard
 	if err := p.cmd.Start(); err != nil {

@@ -40,12 +40,47 @@ type sqlRunner interface {
 	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
 }
 
+// sqliteExec runs statements on w (writes) and r (reads): the store's
+// connections, or one transaction for both. With caches, statements are
+// prepared once: ws holds the writer's (used through tx, where a statement
+// not yet prepared runs as it is and is listed in missed, to be prepared
+// once the transaction ends), rs the readers'. In a shared transaction
+// (detached) a caller's context does not cancel statements: SQLite
+// would answer a cancellation by rolling back the whole transaction, the
+// other callers' writes with it.
 type sqliteExec struct {
-	w, r sqlRunner
+	w, r     sqlRunner
+	ws, rs   *stmtCache
+	tx       *sql.Tx
+	missed   *[]string
+	detached bool
+}
+
+// txStmt is ws's statement for q bound to tx, or nil.
+func (e sqliteExec) txStmt(ctx context.Context, q string) *sql.Stmt {
+	if e.tx == nil || e.ws == nil {
+		return nil
+	}
+	if st := e.ws.lookup(q); st != nil {
+		return e.tx.StmtContext(ctx, st)
+	}
+	if e.missed != nil {
+		*e.missed = append(*e.missed, q)
+	}
+	return nil
 }
 
 func (e sqliteExec) exec(ctx context.Context, q string, args ...any) (int64, error) {
-	res, err := e.w.ExecContext(ctx, q, args...)
+	if e.detached {
+		ctx = context.WithoutCancel(ctx)
+	}
+	var res sql.Result
+	var err error
+	if st := e.txStmt(ctx, q); st != nil {
+		res, err = st.ExecContext(ctx, args...)
+	} else {
+		res, err = e.w.ExecContext(ctx, q, args...)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -53,7 +88,20 @@ func (e sqliteExec) exec(ctx context.Context, q string, args ...any) (int64, err
 }
 
 func (e sqliteExec) query(ctx context.Context, q string, args []any, row func(scanner) error) error {
-	rows, err := e.r.QueryContext(ctx, q, args...)
+	if e.detached {
+		ctx = context.WithoutCancel(ctx)
+	}
+	var rows *sql.Rows
+	var err error
+	st := e.txStmt(ctx, q)
+	if st == nil && e.tx == nil && e.rs != nil {
+		st = e.rs.prepare(ctx, q)
+	}
+	if st != nil {
+		rows, err = st.QueryContext(ctx, args...)
+	} else {
+		rows, err = e.r.QueryContext(ctx, q, args...)
+	}
 	if err != nil {
 		return err
 	}
@@ -66,24 +114,25 @@ func (e sqliteExec) query(ctx context.Context, q string, args []any, row func(sc
 	return rows.Err()
 }
 
+// exec is a write of its own: it shares a commit with the writes queued
+// beside it (acme_batch.go).
 func (b sqliteSQL) exec(ctx context.Context, q string, args ...any) (int64, error) {
-	return sqliteExec{b.s.w, b.s.r}.exec(ctx, q, args...)
+	var n int64
+	err := b.s.acmeWrite(ctx, func(x execer) (err error) {
+		n, err = x.exec(ctx, q, args...)
+		return err
+	})
+	return n, err
 }
 
 func (b sqliteSQL) query(ctx context.Context, q string, args []any, row func(scanner) error) error {
-	return sqliteExec{b.s.w, b.s.r}.query(ctx, q, args, row)
+	return sqliteExec{w: b.s.w, r: b.s.r, rs: &b.s.rStmts}.query(ctx, q, args, row)
 }
 
+// inTxn runs fn as one write: all of it or none, in a commit shared with
+// the writes queued beside it.
 func (b sqliteSQL) inTxn(ctx context.Context, fn func(execer) error) error {
-	tx, err := b.s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := fn(sqliteExec{tx, tx}); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return b.s.acmeWrite(ctx, fn)
 }
 
 func (b sqliteSQL) classify(what string, err error) error { return sqliteErr(what, err) }

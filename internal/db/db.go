@@ -10,9 +10,10 @@
 // Issuance records go through a group commit: concurrent writers queue their
 // records and one writer goroutine commits everything queued in a single
 // transaction, so that throughput grows with concurrency while every record
-// is durable before its caller returns. Serial uniqueness and request state
-// transitions are enforced by the database (primary keys, conditional
-// updates), never by process memory.
+// is durable before its caller returns. On SQLite the ACME records' writes
+// share commits the same way, each in its own savepoint (acme_batch.go).
+// Serial uniqueness and request state transitions are enforced by the
+// database (primary keys, conditional updates), never by process memory.
 package db
 
 import (

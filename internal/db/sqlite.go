@@ -41,6 +41,11 @@ type sqliteStore struct {
 	ins  struct{ req, cert, audit *sql.Stmt }
 	// multi holds the multi-row INSERTs of group-commit rounds (sqlite_batch.go).
 	multi multiStmts
+	// acmeW commits the ACME records' writes in shared transactions, with
+	// the statements of wStmts (writer) and rStmts (readers) prepared once
+	// (acme_batch.go).
+	acmeW          *acmeWriter
+	wStmts, rStmts stmtCache
 }
 
 func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
@@ -85,6 +90,8 @@ func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
 			return nil, unavailable("prepare", err)
 		}
 	}
+	s.wStmts.db, s.rStmts.db = w, r
+	s.startACMEWriter()
 	return s, nil
 }
 
@@ -136,7 +143,10 @@ func (s *sqliteStore) serverOnHost() bool { return false }
 
 func (s *sqliteStore) close() error {
 	var errs []error
+	s.stopACMEWriter()
 	s.multi.close()
+	s.wStmts.close()
+	s.rStmts.close()
 	for _, st := range []*sql.Stmt{s.ins.req, s.ins.cert, s.ins.audit} {
 		if st != nil {
 			errs = append(errs, st.Close())

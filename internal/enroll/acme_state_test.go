@@ -264,3 +264,76 @@ func TestACMEAccountResources(t *testing.T) {
 		t.Fatalf("a deactivated account: %d %s", a.status, a.body)
 	}
 }
+
+// TestACMEChallengeAnswers: a challenge's answer is what was recorded
+// (valid with its time, or invalid with the reason), the authorization
+// read afterwards says the same, and the order follows: ready after a
+// valid challenge, invalid after a failed one; a second validation of a
+// valid challenge changes nothing.
+func TestACMEChallengeAnswers(t *testing.T) {
+	e := newACMEEnv(t)
+	h := startHTTP01(t, e.httpPort)
+	c := newRawACME(t, e)
+	c.register(e, "alice")
+	tp, _ := acmeserver.Thumbprint(&c.key.PublicKey)
+	type challenge struct{ Type, URL, Token, Status, Validated string }
+	var authzAnswer struct {
+		Status     string
+		Challenges []challenge
+		Error      json.RawMessage
+	}
+	for _, tc := range []struct {
+		name, keyAuth       string // the responder's answer ("": the right one)
+		challenge, ordering string // the statuses after
+	}{
+		{"right key", "", "valid", "ready"},
+		{"wrong key", "not-the-key-authorization", "invalid", "invalid"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := strings.ReplaceAll(tc.name, " ", "") + ".contoso.test"
+			o := c.post(c.base+"new-order", map[string]any{"identifiers": []map[string]string{{"type": "dns", "value": name}}})
+			var order struct{ Authorizations []string }
+			json.Unmarshal(o.body, &order)
+			json.Unmarshal(c.post(order.Authorizations[0], nil).body, &authzAnswer)
+			var ch challenge
+			for _, x := range authzAnswer.Challenges {
+				if x.Type == acmeserver.HTTP01 {
+					ch = x
+				}
+			}
+			answer := ch.Token + "." + tp
+			if tc.keyAuth != "" {
+				answer = tc.keyAuth
+			}
+			h.mu.Lock()
+			h.keys[ch.Token] = answer
+			h.mu.Unlock()
+			var got struct {
+				Status, Validated string
+				Error             *struct{ Type, Detail string }
+			}
+			a := c.post(ch.URL, map[string]any{})
+			json.Unmarshal(a.body, &got)
+			if a.status != 200 || got.Status != tc.challenge || (got.Status == "valid") != (got.Validated != "") || (got.Status == "invalid") != (got.Error != nil) {
+				t.Fatalf("challenge answer: %d %s", a.status, a.body)
+			}
+			again := c.post(ch.URL, map[string]any{})
+			if !bytes.Equal(again.body, a.body) {
+				t.Fatalf("the challenge again: %s, first %s", again.body, a.body)
+			}
+			authzAnswer.Challenges = nil
+			json.Unmarshal(c.post(order.Authorizations[0], nil).body, &authzAnswer)
+			if authzAnswer.Status != tc.challenge {
+				t.Fatalf("authorization: %+v", authzAnswer)
+			}
+			for _, x := range authzAnswer.Challenges {
+				if x.Type == acmeserver.HTTP01 && (x.Status != got.Status || x.Validated != got.Validated) {
+					t.Fatalf("the authorization's challenge %+v, answered %s", x, a.body)
+				}
+			}
+			if a := c.post(o.location, nil); !strings.Contains(string(a.body), `"status": "`+tc.ordering+`"`) {
+				t.Fatalf("order: %s", a.body)
+			}
+		})
+	}
+}
