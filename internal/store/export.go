@@ -101,6 +101,12 @@ func (s *Store) contentLocked(idx *index, r *record, cert *x509.Certificate, exp
 // exportable or not as the plan says; it is not for copying keys between
 // stores.
 func (s *Store) HandoffPFX(thumbprint string) (*certfmt.PFX, error) {
+	return s.pfxContent(thumbprint, false)
+}
+
+// pfxContent reads what a PFX of the certificate holds, the key's
+// exportable mark checked when exportable is true.
+func (s *Store) pfxContent(thumbprint string, exportable bool) (*certfmt.PFX, error) {
 	var p *certfmt.PFX
 	err := s.read(func(idx *index) error {
 		r, err := idx.find(thumbprint)
@@ -111,7 +117,7 @@ func (s *Store) HandoffPFX(thumbprint string) (*certfmt.PFX, error) {
 		if err != nil {
 			return err
 		}
-		p, err = s.contentLocked(idx, r, cert, false)
+		p, err = s.contentLocked(idx, r, cert, exportable)
 		return err
 	})
 	return p, err
@@ -122,24 +128,11 @@ func (s *Store) HandoffPFX(thumbprint string) (*certfmt.PFX, error) {
 // another store of this process with ImportDecoded, where a password and
 // its key derivations protect nothing.
 func (s *Store) ExportDecoded(thumbprint string) (*Decoded, error) {
-	var d *Decoded
-	err := s.read(func(idx *index) error {
-		r, err := idx.find(thumbprint)
-		if err != nil {
-			return err
-		}
-		cert, err := s.loadCertLocked(r.Thumbprint)
-		if err != nil {
-			return err
-		}
-		p, err := s.withKeyLocked(idx, r, cert)
-		if err != nil {
-			return err
-		}
-		d = &Decoded{c: &content{pairs: []keyPair{{p.Key, p.Leaf, p.FriendlyName}}, certs: p.CA}}
-		return nil
-	})
-	return d, err
+	p, err := s.pfxContent(thumbprint, true)
+	if err != nil {
+		return nil, err
+	}
+	return &Decoded{c: &content{pairs: []keyPair{{p.Key, p.Leaf, p.FriendlyName}}, certs: p.CA}}, nil
 }
 
 func (s *Store) exportPFXLocked(idx *index, r *record, cert *x509.Certificate, opts ExportOptions) ([]byte, error) {
