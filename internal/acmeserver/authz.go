@@ -31,9 +31,11 @@ type authzJSON struct {
 }
 
 func (c *call) authzJSON(a *db.ACMEAuthz) authzJSON {
-	j := authzJSON{Identifier: Identifier{Type: a.Type, Value: a.Value}, Status: a.Status, Expires: rfc3339(a.Expires), Wildcard: a.Wildcard}
+	j := authzJSON{Identifier: Identifier{Type: a.Type, Value: a.Value}, Status: a.Status, Expires: rfc3339(a.Expires), Wildcard: a.Wildcard, Challenges: []challengeJSON{}}
 	for _, ch := range a.Challenges {
-		j.Challenges = append(j.Challenges, c.challengeJSON(a, ch))
+		if ch.Type != PreAuthorized {
+			j.Challenges = append(j.Challenges, c.challengeJSON(a, ch))
+		}
 	}
 	return j
 }
@@ -114,7 +116,7 @@ func (c *call) challenge(authzID, typ string) {
 		c.fail(err)
 		return
 	}
-	i := slices.IndexFunc(a.Challenges, func(ch db.ACMEChallenge) bool { return ch.Type == typ })
+	i := slices.IndexFunc(a.Challenges, func(ch db.ACMEChallenge) bool { return ch.Type == typ && typ != PreAuthorized })
 	if i < 0 {
 		c.fail(notFound("challenge"))
 		return

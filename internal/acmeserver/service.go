@@ -42,12 +42,20 @@ type CA interface {
 	Revoke(ctx context.Context, actor, serial string, reason int, how string) error
 }
 
+// Preauthorizer is what a CA implements when a template may pre-authorize
+// names (docs/acme.md): for each identifier of an order that CheckOrder let
+// through, whether it is valid at once, without a challenge, for user.
+type Preauthorizer interface {
+	Preauthorized(ctx context.Context, user, template string, ids []Identifier) ([]bool, error)
+}
+
 // ErrNoCertificate is wrapped by CA.Certificate for an unknown serial.
 var ErrNoCertificate = errors.New("no such certificate")
 
 // Observer is told of what the ACME server does, for metrics: kind
 // "order" (value "created", "valid", "invalid", "rejected"), "challenge"
-// (value "<type> valid" or "<type> invalid") and "error" (value the
+// (value "<type> valid" or "<type> invalid"; "pre-authorized valid" for
+// a name valid without a challenge) and "error" (value the
 // problem type).
 type Observer func(kind, value string)
 

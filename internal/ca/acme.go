@@ -57,6 +57,9 @@ type ACMETemplateInfo struct {
 	// Served: the template issues without approval to end entities, so
 	// an ACME order can be finalized at once.
 	Served bool
+	// Preauthorizes: the template pre-authorizes its topology's names
+	// (ACMEPreauthorized); false spares an order that look-up.
+	Preauthorizes bool
 }
 
 // ACMETemplate looks a template up for the ACME server.
@@ -65,7 +68,7 @@ func (e *Engine) ACMETemplate(name string) (*ACMETemplateInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ACMETemplateInfo{Name: t.Name, Served: !t.Approval && !t.CA && !t.hasEKU("ocspSigning")}, nil
+	return &ACMETemplateInfo{Name: t.Name, Served: !t.Approval && !t.CA && !t.hasEKU("ocspSigning"), Preauthorizes: t.ACMEPreauthorize.groups != nil}, nil
 }
 
 func (t *Template) hasEKU(name string) bool {

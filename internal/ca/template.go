@@ -65,6 +65,10 @@ type Template struct {
 	// CABF_BR for publicly-trusted-style templates.
 	LintSources     []string `yaml:"lint_sources"`
 	PubliclyTrusted bool     `yaml:"publicly_trusted,omitempty"`
+	// ACMEPreauthorize, when it names a topology, pre-authorizes the names
+	// of the topology's servers for ACME accounts of their operators
+	// (preauth.go). Off by default.
+	ACMEPreauthorize ACMEPreauth `yaml:"acme_preauthorize,omitempty"`
 }
 
 // RSA key sizes: a template without max_rsa_bits takes keys of at most
@@ -362,12 +366,18 @@ func readTemplate(path string) (*Template, error) {
 	if err := t.validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	if err := t.ACMEPreauthorize.load(filepath.Dir(filepath.Dir(path))); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	return &t, nil
 }
 
 // saveTemplate writes t after validating it.
 func saveTemplate(dir string, t *Template) error {
 	if err := t.validate(); err != nil {
+		return err
+	}
+	if err := t.ACMEPreauthorize.load(dir); err != nil {
 		return err
 	}
 	b, err := yaml.Marshal(t)

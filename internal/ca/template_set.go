@@ -27,6 +27,9 @@ type TemplateChange struct {
 	LintSources   *[]string
 	// PubliclyTrusted also adds CABF_BR to the lint sources.
 	PubliclyTrusted *bool
+	// ACMEPreauthorize replaces the template's ACME pre-authorization
+	// (a zero value turns it off).
+	ACMEPreauthorize *ACMEPreauth
 	// CopyFrom creates the template as a copy of another one.
 	CopyFrom string
 }
@@ -105,6 +108,9 @@ func setTemplate(dir, name string, ch TemplateChange) (before, t *Template, err 
 		if t.PubliclyTrusted && !t.hasSource("CABF_BR") {
 			t.LintSources = append(t.LintSources, "CABF_BR")
 		}
+	}
+	if ch.ACMEPreauthorize != nil {
+		t.ACMEPreauthorize = ACMEPreauth{Topology: ch.ACMEPreauthorize.Topology, Overlay: ch.ACMEPreauthorize.Overlay}
 	}
 	if err := saveTemplate(dir, t); err != nil {
 		return nil, nil, err

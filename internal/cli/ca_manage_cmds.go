@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -94,9 +95,9 @@ func newCATemplateShowCmd(env *Env) *cobra.Command {
 
 func newCATemplateSetCmd(env *Env) *cobra.Command {
 	o := &caCommon{}
-	var validity, copyFrom string
+	var validity, copyFrom, preTopo, preOverlay string
 	var enroll, users, dns, ips, sources []string
-	var approval, public, ipSANs, wildcard, clearDNS, clearIP bool
+	var approval, public, ipSANs, wildcard, clearDNS, clearIP, clearPreauth bool
 	cmd := &cobra.Command{
 		Use:   "set --dir DIR NAME [--enroll GROUP...] [--approval] [--validity DURATION]",
 		Short: "Change a template (or create one as a copy of another)",
@@ -111,6 +112,13 @@ one of them), whether wildcard SANs are allowed (--wildcard-sans,
 --wildcard-sans=false), the zlint sources (RFC5280 always; CABF_BR for
 publicly-trusted-style templates). Only the flags given change.
 --copy-from creates NAME as a copy of another template.
+
+--acme-preauthorize-topology FILE (with --acme-preauthorize-overlay FILE)
+makes the names that the topology's plan puts in an internal certificate of
+a server valid without an ACME challenge for accounts of that server's
+operator groups (operators: in the topology; docs/acme.md says the risk).
+The files are read and planned now; a topology that does not load or plan
+is refused. Off by default; --clear-acme-preauthorize turns it off.
 
 A restriction is removed only by its --clear-* flag (--clear-allow-dns,
 --clear-allow-ip), never by an empty value; a DNS pattern that can never
@@ -130,7 +138,11 @@ after ('edgecert ca audit').`,
   edgecert ca template set --dir ca WebServer --allow-ip 10.0.0.0/24 --wildcard-sans=false
 
   # a publicly-trusted-style template, linted with the CA/Browser Forum rules
-  edgecert ca template set --dir ca PublicWeb --copy-from WebServer --publicly-trusted --validity 199d`,
+  edgecert ca template set --dir ca PublicWeb --copy-from WebServer --publicly-trusted --validity 199d
+
+  # pre-authorize the topology's server names for their operators' ACME accounts, and turn it off
+  edgecert ca template set --dir ca WebServer --acme-preauthorize-topology topology.yaml
+  edgecert ca template set --dir ca WebServer --clear-acme-preauthorize`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ch := ca.TemplateChange{CopyFrom: copyFrom}
@@ -173,6 +185,11 @@ after ('edgecert ca audit').`,
 			if f.Changed("publicly-trusted") {
 				ch.PubliclyTrusted = &public
 			}
+			pa, err := preauthChange(f.Changed("acme-preauthorize-topology"), f.Changed("acme-preauthorize-overlay"), clearPreauth, preTopo, preOverlay)
+			if err != nil {
+				return invalidInput(err)
+			}
+			ch.ACMEPreauthorize = pa
 			if f.Changed("validity") {
 				d, err := ca.ParseDuration(validity)
 				if err != nil {
@@ -216,7 +233,39 @@ after ('edgecert ca audit').`,
 	f.StringSliceVar(&sources, "lint-source", nil, "zlint sources that must pass (RFC5280, CABF_BR, ...)")
 	f.BoolVar(&public, "publicly-trusted", false, "lint with the CA/Browser Forum Baseline Requirements too")
 	f.StringVar(&copyFrom, "copy-from", "", "create NAME as a copy of this template")
+	f.StringVar(&preTopo, "acme-preauthorize-topology", "", "pre-authorize this topology's server names for ACME accounts of their operators")
+	f.StringVar(&preOverlay, "acme-preauthorize-overlay", "", "the overlay of --acme-preauthorize-topology")
+	f.BoolVar(&clearPreauth, "clear-acme-preauthorize", false, "turn ACME pre-authorization off")
 	return cmd
+}
+
+// preauthChange is the template change of the --*acme-preauthorize* flags:
+// nil when none is given; paths made absolute, so that the CA reads the
+// files the operator named wherever it runs from.
+func preauthChange(topoSet, overlaySet, clear bool, topo, overlay string) (*ca.ACMEPreauth, error) {
+	switch {
+	case clear && (topoSet || overlaySet):
+		return nil, errors.New("--clear-acme-preauthorize and --acme-preauthorize-topology/--acme-preauthorize-overlay contradict each other")
+	case clear:
+		return &ca.ACMEPreauth{}, nil
+	case overlaySet && !topoSet:
+		return nil, errors.New("--acme-preauthorize-overlay needs --acme-preauthorize-topology")
+	case !topoSet:
+		return nil, nil
+	case topo == "" || overlaySet && overlay == "":
+		return nil, errors.New("--acme-preauthorize-topology '' is empty: to turn pre-authorization off, use --clear-acme-preauthorize")
+	}
+	out := &ca.ACMEPreauth{}
+	var err error
+	if out.Topology, err = filepath.Abs(topo); err != nil {
+		return nil, err
+	}
+	if overlay != "" {
+		if out.Overlay, err = filepath.Abs(overlay); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 func newCAUserCmd(env *Env) *cobra.Command {

@@ -165,3 +165,65 @@ func readFile(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// TestCATemplateSetACMEPreauthorize: off in the shipped templates; set
+// with a topology that loads (its path made absolute), audited, refused
+// with a topology that does not load (the template file unchanged) or
+// contradicting flags, and turned off with its clear flag.
+func TestCATemplateSetACMEPreauthorize(t *testing.T) {
+	dir, must := newTemplateTestCA(t)
+	preauth := func() map[string]any {
+		m, _ := templateJSON(t, must, dir, "WebServer")["ACMEPreauthorize"].(map[string]any)
+		return m
+	}
+	if m := preauth(); m["Topology"] != "" {
+		t.Fatalf("shipped WebServer pre-authorizes: %v", m)
+	}
+	topo := caWrite(t, t.TempDir(), "topo.yaml", `version: 1
+organization: {name: Contoso Ltd, country: US}
+sip_domains: [contoso.com]
+simple_urls:
+  meet: {contoso.com: https://meet.contoso.com}
+  dialin: https://dialin.contoso.com
+sites:
+  - name: Redmond
+    operators: [lync-ops]
+    pools:
+      - fqdn: pool01.contoso.net
+        servers: [fe01.contoso.net]
+`)
+	bad := caWrite(t, t.TempDir(), "bad.yaml", "version: 1\nsites: 3\n")
+	tmplFile := filepath.Join(dir, "templates", "WebServer.yaml")
+	before, _ := os.ReadFile(tmplFile)
+	// A topology that does not load: its problems listed, each with its place.
+	if out := must(2, "ca", "template", "set", "--dir", dir, "WebServer", "--acme-preauthorize-topology", bad); !strings.Contains(out, "acme_preauthorize: invalid topology") || !strings.Contains(out, bad+":2:8: [type]") {
+		t.Fatalf("bad topology: %s", out)
+	}
+	if after, _ := os.ReadFile(tmplFile); string(after) != string(before) {
+		t.Fatal("a bad topology changed the template file")
+	}
+	for _, args := range [][]string{
+		{"--acme-preauthorize-topology", ""},
+		{"--acme-preauthorize-overlay", topo},
+		{"--acme-preauthorize-topology", topo, "--clear-acme-preauthorize"},
+	} {
+		out := must(2, append([]string{"ca", "template", "set", "--dir", dir, "WebServer"}, args...)...)
+		if strings.Count(strings.TrimSpace(out), "\n") > 0 {
+			t.Errorf("%v: more than one line: %s", args, out)
+		}
+		if after, _ := os.ReadFile(tmplFile); string(after) != string(before) {
+			t.Fatalf("%v changed the template file", args)
+		}
+	}
+	must(0, "ca", "template", "set", "--dir", dir, "WebServer", "--acme-preauthorize-topology", topo)
+	if m := preauth(); m["Topology"] != topo {
+		t.Fatalf("after set: %v", m)
+	}
+	if out := must(0, "ca", "audit", "--dir", dir); !strings.Contains(out, "acme_preauthorize: off -> topology "+topo) {
+		t.Fatalf("the change is not audited:\n%s", out)
+	}
+	must(0, "ca", "template", "set", "--dir", dir, "WebServer", "--clear-acme-preauthorize")
+	if m := preauth(); m["Topology"] != "" {
+		t.Fatalf("after clear: %v", m)
+	}
+}

@@ -39,6 +39,7 @@ type ACMEEngine interface {
 	ACMETemplate(name string) (*ca.ACMETemplateInfo, error)
 	PrincipalFor(ctx context.Context, user string) (*ca.Principal, error)
 	CheckOrder(ctx context.Context, p *ca.Principal, template string, names []string) ([]ca.NameRefusal, error)
+	ACMEPreauthorized(ctx context.Context, p *ca.Principal, template string, names []string) ([]bool, error)
 	SubmitFor(ctx context.Context, p *ca.Principal, csr []byte, template, ref string) (*ca.Result, error)
 	IssuedFor(ctx context.Context, ref string) (string, error)
 	CertificateDER(ctx context.Context, serial string) (der []byte, requester string, revoked bool, err error)
@@ -222,6 +223,29 @@ func (a *acmeCA) CheckOrder(ctx context.Context, user, template string, ids []ac
 		}
 	}
 	return out, nil
+}
+
+// Preauthorized asks the engine only when the template pre-authorizes
+// names (off, the default, costs an order no look-up).
+func (a *acmeCA) Preauthorized(ctx context.Context, user, template string, ids []acmeserver.Identifier) ([]bool, error) {
+	if t, err := a.eng.ACMETemplate(template); err != nil || !t.Preauthorizes {
+		return make([]bool, len(ids)), nil
+	}
+	ctx, cancel := a.ctx(ctx)
+	defer cancel()
+	p, err := a.eng.PrincipalFor(ctx, user)
+	if err != nil {
+		return nil, acmeProblem(err, acmeserver.Unauthorized)
+	}
+	names := make([]string, len(ids))
+	for i, id := range ids {
+		names[i] = id.Value
+	}
+	pre, err := a.eng.ACMEPreauthorized(ctx, p, template, names)
+	if err != nil {
+		return nil, acmeProblem(err, acmeserver.Malformed)
+	}
+	return pre, nil
 }
 
 func (a *acmeCA) Issue(ctx context.Context, user, template string, csr []byte, ref string) (string, error) {

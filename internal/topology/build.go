@@ -65,21 +65,29 @@ func normURL(u string) string {
 }
 
 func buildSite(s *rawSite) Site {
-	site := Site{Name: s.Name.V, Pos: s.P, WAC: s.WAC.values()}
+	site := Site{Name: s.Name.V, Pos: s.P, WAC: s.WAC.values(), Operators: operators(s.Operators, nil)}
 	if len(site.WAC) == 0 {
 		site.WAC = nil
 	}
 	for _, p := range s.Pools {
-		site.Pools = append(site.Pools, buildPool(p))
+		pool := buildPool(p)
+		pool.Operators = operators(p.Operators, site.Operators)
+		site.Pools = append(site.Pools, pool)
 	}
 	for _, p := range s.Directors {
-		site.Directors = append(site.Directors, buildPool(p))
+		pool := buildPool(p)
+		pool.Operators = operators(p.Operators, site.Operators)
+		site.Directors = append(site.Directors, pool)
 	}
 	for _, e := range s.Edges {
-		site.EdgePools = append(site.EdgePools, buildEdge(e))
+		edge := buildEdge(e)
+		edge.Operators = operators(e.Operators, site.Operators)
+		site.EdgePools = append(site.EdgePools, edge)
 	}
 	for _, p := range s.RPs {
-		site.ReverseProxies = append(site.ReverseProxies, buildProxy(s, p))
+		rp := buildProxy(s, p)
+		rp.Operators = operators(p.Operators, site.Operators)
+		site.ReverseProxies = append(site.ReverseProxies, rp)
 	}
 	return site
 }
@@ -144,6 +152,21 @@ func buildProxy(s *rawSite, p *rawRP) ReverseProxy {
 	}
 	if out.Issuer == "" {
 		out.Issuer = IssuerPublic
+	}
+	return out
+}
+
+// operators is an element's own operators list, or (not given) the site's:
+// an explicit empty list means no operators.
+func operators(own slist, site []string) []string {
+	if !own.Set {
+		return site
+	}
+	var out []string
+	for _, g := range own.values() {
+		if !slices.Contains(out, g) {
+			out = append(out, g)
+		}
 	}
 	return out
 }

@@ -42,6 +42,9 @@ func mergeOverlay(base, ov *rawTopo, c *collector) {
 			continue
 		}
 		site.RPs = append(site.RPs, os.RPs...)
+		if os.Operators.Set {
+			site.Operators = os.Operators // the overlay's list replaces the document's
+		}
 	}
 	for _, es := range ov.EdgeSettings {
 		e := findEdge(base, es.FQDN.V)
@@ -56,6 +59,9 @@ func mergeOverlay(base, ov *rawTopo, c *collector) {
 		setS(&e.LB, es.LB)
 		setS(&e.Issuer, es.Issuer)
 		setB(&e.SepAV, es.SepAV)
+		if es.Operators.Set {
+			e.Operators = es.Operators
+		}
 	}
 }
 

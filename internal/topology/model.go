@@ -66,6 +66,9 @@ type Site struct {
 	ReverseProxies []ReverseProxy `json:"reverse_proxies,omitempty"`
 	// WAC lists Office Web Apps server FQDNs found in a Topology Builder document.
 	WAC []string `json:"wac,omitempty"`
+	// Operators are the CA user groups that operate the site's servers
+	// (the default of its pools, directors, edge pools and proxies).
+	Operators []string `json:"operators,omitempty"`
 	// Pos is where the site is defined.
 	Pos Pos `json:"-"`
 }
@@ -79,7 +82,10 @@ type Pool struct {
 	WebExternal string   `json:"web_external,omitempty"`
 	// Standard is true for a Standard Edition server.
 	Standard bool `json:"standard,omitempty"`
-	Pos      Pos  `json:"-"`
+	// Operators are the CA user groups that operate the pool (the site's
+	// unless the pool names its own).
+	Operators []string `json:"operators,omitempty"`
+	Pos       Pos      `json:"-"`
 }
 
 // Load-balancing modes of an edge pool.
@@ -111,7 +117,10 @@ type EdgePool struct {
 	AV                    string   `json:"av"`             // A/V Edge external FQDN (or VIP)
 	SeparateAVCertificate bool     `json:"separate_av_certificate"`
 	ExternalIssuer        string   `json:"external_issuer"` // public (default) | internal
-	Pos                   Pos      `json:"-"`
+	// Operators are the CA user groups that operate the edge pool (the
+	// site's unless the edge pool names its own).
+	Operators []string `json:"operators,omitempty"`
+	Pos       Pos      `json:"-"`
 }
 
 // ReverseProxy is a reverse HTTP proxy server or farm.
@@ -123,7 +132,10 @@ type ReverseProxy struct {
 	Certificate     string   `json:"certificate"` // shared (default) | per-pool
 	CombineWithEdge string   `json:"combine_with_edge,omitempty"`
 	Issuer          string   `json:"issuer"` // public (default) | internal
-	Pos             Pos      `json:"-"`
+	// Operators are the CA user groups that operate the proxy (the site's
+	// unless the proxy names its own).
+	Operators []string `json:"operators,omitempty"`
+	Pos       Pos      `json:"-"`
 }
 
 // Pos is a place in a source file.

@@ -97,6 +97,7 @@ type rawSite struct {
 	Edges     []*rawEdge
 	RPs       []*rawRP
 	WAC       slist
+	Operators slist
 }
 
 type rawPool struct {
@@ -106,6 +107,8 @@ type rawPool struct {
 	WebExt   sval
 	P        Pos
 	Standard bool
+	// Operators names the CA user groups that operate the pool.
+	Operators slist
 }
 
 type rawEdge struct {
@@ -118,6 +121,8 @@ type rawEdge struct {
 	SepAV   bval
 	Issuer  sval
 	P       Pos
+	// Operators names the CA user groups that operate the edge pool.
+	Operators slist
 }
 
 type rawRP struct {
@@ -128,6 +133,8 @@ type rawRP struct {
 	Combine   sval
 	Issuer    sval
 	P         Pos
+	// Operators names the CA user groups that operate the proxy.
+	Operators slist
 }
 
 // collector gathers problems and warnings; files lists the files in report

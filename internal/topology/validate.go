@@ -39,6 +39,7 @@ func validate(r *rawTopo, c *collector) {
 	v.sites()
 	v.uniqueness()
 	v.acme()
+	v.operators()
 }
 
 func (v *validator) add(p Pos, rule, fix, format string, args ...any) {

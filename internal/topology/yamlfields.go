@@ -51,6 +51,7 @@ func (d *ydec) topFields(r *rawTopo) map[string]fieldFn {
 					"load_balancing":          func(_, v *yaml.Node) { e.LB = d.str(v, "load_balancing", false) },
 					"separate_av_certificate": func(_, v *yaml.Node) { e.SepAV = d.boolean(v, "separate_av_certificate") },
 					"external_issuer":         func(_, v *yaml.Node) { e.Issuer = d.str(v, "external_issuer", false) },
+					"operators":               func(_, v *yaml.Node) { e.Operators = d.strList(v, "operators", false) },
 				})
 				r.EdgeSettings = append(r.EdgeSettings, e)
 			})
@@ -107,6 +108,7 @@ func (d *ydec) siteFields(s *rawSite) map[string]fieldFn {
 				s.RPs = append(s.RPs, p)
 			})
 		},
+		"operators": func(_, v *yaml.Node) { s.Operators = d.strList(v, "operators", false) },
 	}
 	if d.overlay {
 		return f
@@ -120,6 +122,7 @@ func (d *ydec) siteFields(s *rawSite) map[string]fieldFn {
 					"servers":      func(_, v *yaml.Node) { p.Servers = d.strList(v, "servers", true) },
 					"web_internal": func(_, v *yaml.Node) { p.WebInt = d.str(v, "web_internal", true) },
 					"web_external": func(_, v *yaml.Node) { p.WebExt = d.str(v, "web_external", true) },
+					"operators":    func(_, v *yaml.Node) { p.Operators = d.strList(v, "operators", false) },
 				})
 				*dst = append(*dst, p)
 			})
@@ -147,6 +150,7 @@ func (d *ydec) edgeFields(e *rawEdge) map[string]fieldFn {
 		"av":                      func(_, v *yaml.Node) { e.AV = d.str(v, "av", true) },
 		"separate_av_certificate": func(_, v *yaml.Node) { e.SepAV = d.boolean(v, "separate_av_certificate") },
 		"external_issuer":         func(_, v *yaml.Node) { e.Issuer = d.str(v, "external_issuer", false) },
+		"operators":               func(_, v *yaml.Node) { e.Operators = d.strList(v, "operators", false) },
 	}
 }
 
@@ -158,5 +162,6 @@ func (d *ydec) proxyFields(p *rawRP) map[string]fieldFn {
 		"certificate":       func(_, v *yaml.Node) { p.Cert = d.str(v, "certificate", false) },
 		"combine_with_edge": func(_, v *yaml.Node) { p.Combine = d.str(v, "combine_with_edge", true) },
 		"issuer":            func(_, v *yaml.Node) { p.Issuer = d.str(v, "issuer", false) },
+		"operators":         func(_, v *yaml.Node) { p.Operators = d.strList(v, "operators", false) },
 	}
 }
