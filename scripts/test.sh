@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every edgecert test, unit and integration, against real components.
 # Installs what the tests need when it is missing (Debian packages: openssl,
-# gnutls-bin, nginx, postgresql, softhsm2, chromium, curl, jq, bind9 and
+# gnutls-bin, keytool (default-jre-headless) and NSS's tools for the file
+# tests, nginx, postgresql, softhsm2, chromium, curl, jq, certbot, bind9 and
 # bind9-dnsutils for the ACME tests; npm: playwright-core for the browser test,
 # tree-sitter-powershell for the PowerShell scripts), starts a throwaway
 # PostgreSQL on loopback, and makes
@@ -30,7 +31,6 @@ command -v certbot >/dev/null || need_pkgs+=(certbot)
 command -v named >/dev/null || [ -x /usr/sbin/named ] || need_pkgs+=(bind9)
 command -v gcc >/dev/null || need_pkgs+=(gcc)
 command -v jq >/dev/null || need_pkgs+=(jq)
-command -v named >/dev/null || [ -x /usr/sbin/named ] || need_pkgs+=(bind9)
 command -v nsupdate >/dev/null || need_pkgs+=(bind9-dnsutils)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   say "installing Debian packages: ${need_pkgs[*]}"
