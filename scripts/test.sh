@@ -85,13 +85,15 @@ CGO_ENABLED=1 go test -tags pkcs11 -count=1 -timeout 40m "${pkgs[@]}" 2>&1 | tee
 status=${PIPESTATUS[0]}
 set -e
 # 5. The fuzz targets of the readers of outside files (PFX, PEM/Base64/DER
-# certificates and keys, PKCS#7, PKCS#10), 3 s each (under a minute in all
+# certificates and keys, PKCS#7, PKCS#10, Topology Builder XML, the Windows
+# servers' snapshots), 3 s each (about a minute in all
 # with the builds); on a run of some packages only, those of the packages
 # named. (FuzzBERToDER and FuzzNameString run inside these readers.)
 fuzz_targets=(
   ./internal/certfmt:FuzzParseCertificates ./internal/certfmt:FuzzParseCertificate
   ./internal/certfmt:FuzzDecodePKCS7 ./internal/certfmt:FuzzDecodePFX ./internal/certfmt:FuzzDecodePFXAll
   ./internal/certfmt:FuzzParsePrivateKey ./internal/csr:FuzzParse ./internal/csr:FuzzDecode
+  ./internal/topology:FuzzParseXML ./internal/windows:FuzzParse
 )
 for t in "${fuzz_targets[@]}"; do
   pkg=${t%%:*} target=${t##*:}
